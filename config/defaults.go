@@ -1,0 +1,94 @@
+package config
+
+import "time"
+
+// Defaults for everything the file may leave out.
+const (
+	DefaultEventsTopic     = "audit.events"
+	DefaultDLQTopic        = "audit.dlq"
+	DefaultConnectorPrefix = "audit.connector."
+	DefaultRouterGroup     = "auditstream-router"
+	// DefaultCommitInterval is the router's transaction length. A
+	// transaction costs a few round trips (AddPartitionsToTxn, the offset
+	// commit, EndTxn and its markers) whatever its size; at 500 ms that is
+	// well under 1% of the interval on a local broker, while read_committed
+	// consumers wait at most half a second more.
+	DefaultCommitInterval = 500 * time.Millisecond
+	DefaultMaxEventBytes  = 1 << 20
+
+	// Datadog's intake limits: 1000 entries and 5 MB uncompressed per
+	// request. The sink never exceeds them, whatever the file says.
+	DatadogMaxEntries = 1000
+	DatadogMaxBytes   = 5_000_000
+)
+
+func (p *Pipeline) applyDefaults() {
+	if p.Kafka.ClientID == "" {
+		p.Kafka.ClientID = "auditstream"
+	}
+	t := &p.Topics
+	defaultTopic(&t.Events, DefaultEventsTopic, 6, 7*24*time.Hour)
+	defaultTopic(&t.DLQ, DefaultDLQTopic, 3, 30*24*time.Hour)
+	defaultTopic(&t.Connector, "", 6, 7*24*time.Hour)
+	if t.ConnectorPrefix == "" {
+		t.ConnectorPrefix = DefaultConnectorPrefix
+	}
+	r := &p.Router
+	if r.Group == "" {
+		r.Group = DefaultRouterGroup
+	}
+	if r.CommitInterval == 0 {
+		r.CommitInterval = Duration(DefaultCommitInterval)
+	}
+	if r.MaxEventBytes == 0 {
+		r.MaxEventBytes = DefaultMaxEventBytes
+	}
+	for i := range p.Connectors {
+		p.Connectors[i].applyDefaults()
+	}
+}
+
+func defaultTopic(t *Topic, name string, partitions int32, retention time.Duration) {
+	if t.Name == "" {
+		t.Name = name
+	}
+	if t.Partitions == 0 {
+		t.Partitions = partitions
+	}
+	if t.Retention == 0 {
+		t.Retention = Duration(retention)
+	}
+}
+
+func (c *Connector) applyDefaults() {
+	b := &c.Batch
+	switch c.Type {
+	case TypeDatadog:
+		setDefault(&b.MaxEvents, DatadogMaxEntries)
+		setDefault(&b.MaxBytes, 4_500_000) // headroom under 5 MB for the JSON array framing
+		setDefault(&b.MaxAge, Duration(2*time.Second))
+		if d := c.Datadog; d != nil {
+			if d.Site == "" && d.URL == "" {
+				d.Site = "datadoghq.com"
+			}
+			setDefault(&d.Source, "auditstream")
+			setDefault(&d.Service, "auditstream")
+		}
+	default:
+		setDefault(&b.MaxEvents, 10_000)
+		setDefault(&b.MaxBytes, 16<<20)
+		setDefault(&b.MaxAge, Duration(10*time.Second))
+		if s := c.S3; s != nil {
+			setDefault(&s.Region, "us-east-1")
+			setDefault(&s.Credentials.Source, "default")
+			setDefault(&s.Encryption.Mode, "none")
+		}
+	}
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}

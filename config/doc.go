@@ -1,0 +1,14 @@
+// Package config loads the pipeline configuration: one YAML file that every
+// Auditstream service reads (the router, every sink, the setup and validate
+// commands).
+//
+// Loading is strict. An unknown key, a bad value, a duplicate connector id, a
+// malformed glob or a secret reference that cannot be resolved stops the
+// service at start with the file, the line and the reason, for example:
+//
+//	pipeline.yaml:14: connectors[1].filter.actions.include[0]: bad glob "Login[": syntax error in pattern
+//
+// Secrets are never written inline. A secret is a reference, {env: NAME} or
+// {file: PATH}, resolved when it is used, so that a rotated key file is
+// picked up without a restart and the value never sits in the config struct.
+package config

@@ -1,0 +1,163 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const valid = `kafka:
+  brokers: [127.0.0.1:9092]
+  sasl:
+    mechanism: SCRAM-SHA-512
+    username: router
+    password: {env: TEST_KAFKA_PASSWORD}
+topics:
+  events: {partitions: 12}
+router:
+  commit_interval: 250ms
+connectors:
+  - id: s3-archive
+    type: s3
+    filter:
+      tenants: {include: ["acme-*"], exclude: [acme-test]}
+      actions: {exclude: ["Login*"]}
+    redact:
+      hash: [loginIds]
+      salt: {env: TEST_SALT}
+    s3:
+      bucket: audit-archive
+      endpoint: http://127.0.0.1:9000
+      path_style: true
+      credentials:
+        source: static
+        access_key_id: {env: TEST_AK}
+        secret_access_key: {file: SECRET_FILE}
+      object_lock: {mode: compliance, days: 365}
+  - id: dd-prod
+    type: datadog
+    filter:
+      tenantless: true
+    batch: {max_age: 1s}
+    datadog:
+      site: datadoghq.eu
+      api_key: {env: TEST_DD_KEY}
+      tags: [env:prod]
+`
+
+func setSecrets(t *testing.T) string {
+	t.Helper()
+	for _, k := range []string{"TEST_KAFKA_PASSWORD", "TEST_SALT", "TEST_AK", "TEST_DD_KEY"} {
+		t.Setenv(k, "s3cr3t-"+k)
+	}
+	f := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(f, []byte("very-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestLoadValid(t *testing.T) {
+	f := setSecrets(t)
+	p, err := Parse("pipeline.yaml", []byte(strings.ReplaceAll(valid, "SECRET_FILE", f)))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if got, want := p.Topics.Events.Partitions, int32(12); got != want {
+		t.Errorf("events partitions: got %d, want %d", got, want)
+	}
+	if got, want := p.Topics.DLQ.Name, DefaultDLQTopic; got != want {
+		t.Errorf("dlq name: got %q, want %q", got, want)
+	}
+	if got, want := p.Router.CommitInterval.D(), 250*time.Millisecond; got != want {
+		t.Errorf("commit interval: got %v, want %v", got, want)
+	}
+	if got, want := p.ConnectorTopic("dd-prod"), "audit.connector.dd-prod"; got != want {
+		t.Errorf("connector topic: got %q, want %q", got, want)
+	}
+	dd, ok := p.Connector("dd-prod")
+	if !ok {
+		t.Fatal("connector dd-prod missing")
+	}
+	if got, want := dd.Batch.MaxEvents, DatadogMaxEntries; got != want {
+		t.Errorf("datadog default max_events: got %d, want %d", got, want)
+	}
+	s3, _ := p.Connector("s3-archive")
+	if got, want := s3.Batch.MaxAge.D(), 10*time.Second; got != want {
+		t.Errorf("s3 default max_age: got %v, want %v", got, want)
+	}
+	v, err := s3.S3.Credentials.SecretAccessKey.Resolve()
+	if err != nil || v != "very-secret" {
+		t.Errorf("file secret: got %q, %v; want the file's content without the newline", v, err)
+	}
+	opts, err := p.Kafka.ClientOpts()
+	if err != nil || len(opts) != 3 {
+		t.Errorf("ClientOpts: got %d opts, %v; want 3 (seeds, client id, sasl)", len(opts), err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	f := setSecrets(t)
+	base := strings.ReplaceAll(valid, "SECRET_FILE", f)
+	tests := []struct {
+		name string
+		edit func(string) string
+		want string // file:line: message fragment
+	}{
+		{"unknown key", func(s string) string { return strings.Replace(s, "path_style: true", "path_stile: true", 1) }, `pipeline.yaml:23: unknown key "path_stile"`},
+		{"inline secret", func(s string) string {
+			return strings.Replace(s, "api_key: {env: TEST_DD_KEY}", "api_key: abcdef0123", 1)
+		}, "pipeline.yaml:36: secrets are never inline"},
+		{"missing env secret", func(s string) string { return strings.Replace(s, "TEST_DD_KEY", "NOPE_NOT_SET", 1) }, "pipeline.yaml:36: connectors[1].datadog.api_key: environment variable NOPE_NOT_SET is not set"},
+		{"missing file secret", func(s string) string { return strings.Replace(s, f, "/nonexistent/key", 1) }, "pipeline.yaml:27: connectors[0].s3.credentials.secret_access_key: secret file /nonexistent/key: no such file or directory"},
+		{"duplicate id", func(s string) string { return strings.Replace(s, "id: dd-prod", "id: s3-archive", 1) }, `pipeline.yaml:29: connectors[1].id: duplicate connector id "s3-archive" (also connectors[0])`},
+		{"bad glob", func(s string) string { return strings.Replace(s, `"Login*"`, `"Login["`, 1) }, `pipeline.yaml:16: connectors[0].filter.actions.exclude[0]: bad glob "Login["`},
+		{"bad type", func(s string) string { return strings.Replace(s, "type: datadog", "type: splunk", 1) }, `pipeline.yaml:30: connectors[1].type: unknown type "splunk"`},
+		{"bad duration", func(s string) string { return strings.Replace(s, "250ms", "soon", 1) }, `pipeline.yaml:10: bad duration "soon"`},
+		{"datadog over limit", func(s string) string { return strings.Replace(s, "{max_age: 1s}", "{max_events: 5000}", 1) }, "pipeline.yaml:33: connectors[1].batch.max_events: 5000 is over the intake's limit of 1000"},
+		{"bad site", func(s string) string { return strings.Replace(s, "datadoghq.eu", "datadoghq.moon", 1) }, `pipeline.yaml:35: connectors[1].datadog.site: unknown site "datadoghq.moon"`},
+		{"no brokers", func(s string) string { return strings.Replace(s, "[127.0.0.1:9092]", "[]", 1) }, "pipeline.yaml:2: kafka.brokers: at least one broker is required"},
+		{"syntax", func(s string) string { return strings.Replace(s, "  brokers:", "brokers:\n  - x\n -", 1) }, "pipeline.yaml:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("pipeline.yaml", []byte(tt.edit(base)))
+			if err == nil {
+				t.Fatalf("got no error, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %q, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "very-secret") {
+				t.Errorf("error leaks a secret: %q", err)
+			}
+		})
+	}
+}
+
+func TestSecretNeverPrinted(t *testing.T) {
+	t.Setenv("TEST_DD_KEY", "s3cr3t")
+	s := Secret{Env: "TEST_DD_KEY"}
+	if got := s.String(); strings.Contains(got, "s3cr3t") || got != "env:TEST_DD_KEY" {
+		t.Errorf("String: got %q, want the reference only", got)
+	}
+}
+
+func TestByteSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want ByteSize
+		err  bool
+	}{
+		{"1048576", 1 << 20, false}, {"1MiB", 1 << 20, false}, {"5MB", 5_000_000, false}, {"512KiB", 512 << 10, false},
+		{"12 KB", 12_000, false}, {"lots", 0, true}, {"-1", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseByteSize(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ParseByteSize(%q): got %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.err)
+		}
+	}
+}

@@ -1,0 +1,198 @@
+package config
+
+// Pipeline is the whole configuration file.
+type Pipeline struct {
+	Kafka      Kafka       `yaml:"kafka"`
+	Topics     Topics      `yaml:"topics"`
+	Router     Router      `yaml:"router"`
+	Connectors []Connector `yaml:"connectors"`
+
+	// Path is the file the pipeline was loaded from, for messages.
+	Path string `yaml:"-"`
+}
+
+// Kafka is how every service reaches the cluster.
+type Kafka struct {
+	Brokers  []string `yaml:"brokers"`
+	ClientID string   `yaml:"client_id"`
+	TLS      *TLS     `yaml:"tls"`
+	SASL     *SASL    `yaml:"sasl"`
+}
+
+// TLS enables TLS to the brokers. Files are PEM.
+type TLS struct {
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// SASL authenticates to the brokers.
+type SASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string `yaml:"mechanism"`
+	Username  string `yaml:"username"`
+	Password  Secret `yaml:"password"`
+}
+
+// Topics names the pipeline's topics and how they are created.
+type Topics struct {
+	Events Topic `yaml:"events"`
+	DLQ    Topic `yaml:"dlq"`
+	// ConnectorPrefix is prepended to a connector id to name its topic.
+	ConnectorPrefix string `yaml:"connector_prefix"`
+	// Connector is the partitions and retention of every connector topic.
+	Connector Topic `yaml:"connector"`
+}
+
+// Topic is one topic's name and creation settings. Existing topics are
+// never altered: partitions and retention apply when the topic is created.
+type Topic struct {
+	Name       string   `yaml:"name"`
+	Partitions int32    `yaml:"partitions"`
+	Retention  Duration `yaml:"retention"`
+}
+
+// Router holds the router's settings.
+type Router struct {
+	Group string `yaml:"group"`
+	// CommitInterval is how long a transaction stays open. Longer intervals
+	// amortize the transaction's fixed cost (AddPartitions, EndTxn, the
+	// offset commit) over more records; shorter ones lower end-to-end
+	// latency, because read_committed consumers see nothing until commit.
+	CommitInterval Duration `yaml:"commit_interval"`
+	// MaxEventBytes caps one record's value; larger records go to the DLQ.
+	MaxEventBytes ByteSize `yaml:"max_event_bytes"`
+	// Listen is the address of /metrics, /healthz and /readyz.
+	Listen string `yaml:"listen"`
+}
+
+// ConnectorType is where a connector delivers.
+type ConnectorType string
+
+// The connector types.
+const (
+	TypeS3      ConnectorType = "s3"
+	TypeDatadog ConnectorType = "datadog"
+)
+
+// Connector routes a filtered slice of the audit trail to one destination.
+type Connector struct {
+	ID      string        `yaml:"id"`
+	Type    ConnectorType `yaml:"type"`
+	Filter  Filter        `yaml:"filter"`
+	Redact  Redaction     `yaml:"redact"`
+	Batch   Batch         `yaml:"batch"`
+	S3      *S3           `yaml:"s3"`
+	Datadog *Datadog      `yaml:"datadog"`
+	// Listen is the address of the sink's /metrics, /healthz and /readyz.
+	Listen string `yaml:"listen"`
+}
+
+// Filter selects the events a connector receives. See Match in the router's
+// filter package for the exact semantics; in short: an event passes when its
+// action passes the action lists and its tenants pass the tenant lists, an
+// exclude always wins over an include, and patterns are case-sensitive globs.
+type Filter struct {
+	Tenants Patterns `yaml:"tenants"`
+	Actions Patterns `yaml:"actions"`
+	// Tenantless decides the fate of events that carry no tenant
+	// (project-level events). Unset means: routed when Tenants.Include is
+	// empty, not routed when the connector is filtered to some tenants.
+	Tenantless *bool `yaml:"tenantless"`
+}
+
+// Patterns is an include and an exclude list of glob patterns (path.Match
+// syntax: *, ?, [a-z], \ escapes). An empty Include means "everything".
+type Patterns struct {
+	Include []string `yaml:"include"`
+	Exclude []string `yaml:"exclude"`
+}
+
+// Redaction is what a connector removes from each event before delivery.
+type Redaction struct {
+	// Drop removes fields. Mask replaces them with "***". Hash replaces them
+	// with the hex sha256 of Salt+value, so equal values still correlate.
+	// Field names are the JSON names (remoteAddress, loginIds, data.email).
+	Drop []string `yaml:"drop"`
+	Mask []string `yaml:"mask"`
+	Hash []string `yaml:"hash"`
+	Salt Secret   `yaml:"salt"`
+}
+
+// Batch bounds one delivery. A batch is flushed when it reaches MaxEvents or
+// MaxBytes, or when its oldest record is MaxAge old.
+type Batch struct {
+	MaxEvents int      `yaml:"max_events"`
+	MaxBytes  ByteSize `yaml:"max_bytes"`
+	MaxAge    Duration `yaml:"max_age"`
+}
+
+// S3 is an S3 connector's destination.
+type S3 struct {
+	Bucket       string        `yaml:"bucket"`
+	Region       string        `yaml:"region"`
+	Prefix       string        `yaml:"prefix"`
+	Endpoint     string        `yaml:"endpoint"`
+	PathStyle    bool          `yaml:"path_style"`
+	StorageClass string        `yaml:"storage_class"`
+	Credentials  S3Credentials `yaml:"credentials"`
+	Encryption   S3Encryption  `yaml:"encryption"`
+	ObjectLock   *S3ObjectLock `yaml:"object_lock"`
+}
+
+// S3Credentials chooses how the sink authenticates. Source is "default"
+// (the AWS default chain), "static" (AccessKeyID and SecretAccessKey) or
+// "assume_role" (RoleARN and ExternalID, on top of the default chain).
+type S3Credentials struct {
+	Source          string `yaml:"source"`
+	AccessKeyID     Secret `yaml:"access_key_id"`
+	SecretAccessKey Secret `yaml:"secret_access_key"`
+	RoleARN         string `yaml:"role_arn"`
+	ExternalID      Secret `yaml:"external_id"`
+	SessionName     string `yaml:"session_name"`
+}
+
+// S3Encryption is "none", "sse-s3" or "sse-kms" (with KMSKeyID).
+type S3Encryption struct {
+	Mode     string `yaml:"mode"`
+	KMSKeyID string `yaml:"kms_key_id"`
+}
+
+// S3ObjectLock puts a retention on every object: WORM archives.
+type S3ObjectLock struct {
+	// Mode is "governance" or "compliance".
+	Mode string `yaml:"mode"`
+	Days int    `yaml:"days"`
+}
+
+// Datadog is a Datadog connector's destination.
+type Datadog struct {
+	// Site is one of datadoghq.com, datadoghq.eu, us3.datadoghq.com,
+	// us5.datadoghq.com, ap1.datadoghq.com, ddog-gov.com.
+	Site string `yaml:"site"`
+	// URL overrides Site with a full base URL (tests, proxies).
+	URL      string   `yaml:"url"`
+	APIKey   Secret   `yaml:"api_key"`
+	Service  string   `yaml:"service"`
+	Source   string   `yaml:"ddsource"`
+	Hostname string   `yaml:"hostname"`
+	Tags     []string `yaml:"tags"`
+}
+
+// ConnectorTopic is the topic a connector's events are routed to.
+func (p *Pipeline) ConnectorTopic(id string) string { return p.Topics.ConnectorPrefix + id }
+
+// ConnectorGroup is the consumer group of a connector's sinks.
+func (p *Pipeline) ConnectorGroup(id string) string { return "auditstream-sink-" + id }
+
+// Connector returns the connector with the id.
+func (p *Pipeline) Connector(id string) (*Connector, bool) {
+	for i := range p.Connectors {
+		if p.Connectors[i].ID == id {
+			return &p.Connectors[i], true
+		}
+	}
+	return nil, false
+}

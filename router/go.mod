@@ -1,0 +1,21 @@
+module github.com/auditstream/auditstream/router
+
+go 1.26.0
+
+require (
+	github.com/auditstream/auditstream/config v0.0.0
+	github.com/twmb/franz-go v1.22.3
+	github.com/twmb/franz-go/pkg/kadm v1.19.0
+)
+
+require (
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/pierrec/lz4/v4 v4.1.33 // indirect
+	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+)
+
+replace (
+	github.com/auditstream/auditstream/config => ../config
+	github.com/auditstream/auditstream/proto => ../proto
+)

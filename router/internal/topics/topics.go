@@ -1,0 +1,61 @@
+// Package topics creates the pipeline's topics: audit.events, the
+// dead-letter topic and one topic per connector. Creation is idempotent: a
+// topic that exists is left as it is, whatever its settings, because
+// changing partitions would move keys between partitions and break per-key
+// order.
+package topics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/auditstream/auditstream/config"
+)
+
+// Spec is a topic to create.
+type Spec struct {
+	Name       string
+	Partitions int32
+	Retention  config.Duration
+}
+
+// ForPipeline lists every topic the pipeline needs.
+func ForPipeline(p *config.Pipeline) []Spec {
+	specs := []Spec{
+		{p.Topics.Events.Name, p.Topics.Events.Partitions, p.Topics.Events.Retention},
+		{p.Topics.DLQ.Name, p.Topics.DLQ.Partitions, p.Topics.DLQ.Retention},
+	}
+	for _, c := range p.Connectors {
+		specs = append(specs, Spec{p.ConnectorTopic(c.ID), p.Topics.Connector.Partitions, p.Topics.Connector.Retention})
+	}
+	return specs
+}
+
+// Ensure creates the topics that do not exist yet and returns their names.
+// Replication is the broker's default.
+func Ensure(ctx context.Context, adm *kadm.Client, specs []Spec) (created []string, err error) {
+	for _, s := range specs {
+		cfg := map[string]*string{}
+		if s.Retention > 0 {
+			cfg["retention.ms"] = kadm.StringPtr(strconv.FormatInt(s.Retention.D().Milliseconds(), 10))
+		}
+		resp, err := adm.CreateTopic(ctx, s.Partitions, -1, cfg, s.Name)
+		switch {
+		case errors.Is(err, kerr.TopicAlreadyExists) || errors.Is(resp.Err, kerr.TopicAlreadyExists):
+		case err != nil:
+			return created, fmt.Errorf("create topic %s: %w", s.Name, err)
+		case resp.Err != nil:
+			return created, fmt.Errorf("create topic %s: %w", s.Name, resp.Err)
+		default:
+			created = append(created, s.Name)
+		}
+	}
+	slices.Sort(created)
+	return created, nil
+}
