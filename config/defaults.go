@@ -15,6 +15,7 @@ const (
 	// consumers wait at most half a second more.
 	DefaultCommitInterval = 500 * time.Millisecond
 	DefaultMaxEventBytes  = 1 << 20
+	DefaultRouterListen   = "127.0.0.1:9464"
 
 	// Datadog's intake limits: 1000 entries and 5 MB uncompressed per
 	// request. The sink never exceeds them, whatever the file says.
@@ -43,6 +44,7 @@ func (p *Pipeline) applyDefaults() {
 	if r.MaxEventBytes == 0 {
 		r.MaxEventBytes = DefaultMaxEventBytes
 	}
+	setDefault(&r.Listen, DefaultRouterListen)
 	for i := range p.Connectors {
 		p.Connectors[i].applyDefaults()
 	}

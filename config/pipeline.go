@@ -64,7 +64,8 @@ type Router struct {
 	CommitInterval Duration `yaml:"commit_interval"`
 	// MaxEventBytes caps one record's value; larger records go to the DLQ.
 	MaxEventBytes ByteSize `yaml:"max_event_bytes"`
-	// Listen is the address of /metrics, /healthz and /readyz.
+	// Listen is the address of /metrics, /healthz and /readyz
+	// (default 127.0.0.1:9464; port 0 picks a free one).
 	Listen string `yaml:"listen"`
 }
 

@@ -4,18 +4,37 @@ go 1.26.0
 
 require (
 	github.com/auditstream/auditstream/config v0.0.0
+	github.com/auditstream/auditstream/producer v0.0.0
+	github.com/auditstream/auditstream/proto v0.0.0
+	github.com/auditstream/auditstream/service v0.0.0
+	github.com/auditstream/auditstream/stack v0.0.0
+	github.com/google/uuid v1.6.0
+	github.com/prometheus/client_golang v1.25.0
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.19.0
+	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/sync v0.22.0
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/common v0.72.0 // indirect
+	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
-	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	github.com/twmb/franz-go/plugin/kslog v1.0.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
 )
 
 replace (
 	github.com/auditstream/auditstream/config => ../config
+	github.com/auditstream/auditstream/producer => ../producer
 	github.com/auditstream/auditstream/proto => ../proto
+	github.com/auditstream/auditstream/service => ../service
+	github.com/auditstream/auditstream/stack => ../stack
 )

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -192,5 +193,23 @@ func TestCheckSize(t *testing.T) {
 	var se *SizeError
 	if !errors.As(err, &se) || se.Size != 11 || !errors.Is(err, ErrTooLarge) {
 		t.Errorf("over the limit: got %v, want a SizeError that is ErrTooLarge", err)
+	}
+}
+
+func TestDeadLetter(t *testing.T) {
+	src := &kgo.Record{Topic: "audit.events", Partition: 3, Offset: 1234, Key: []byte("k"), Value: []byte("v"),
+		Headers: []kgo.RecordHeader{{Key: HeaderProject, Value: []byte("P1")}}}
+	d := DeadLetter(src, "audit.dlq", "router", "malformed_json", errors.New("decode json: unexpected EOF"))
+	want := map[string]string{
+		HeaderDLQStage: "router", HeaderDLQReason: "malformed_json", HeaderDLQError: "decode json: unexpected EOF",
+		HeaderDLQTopic: "audit.events", HeaderDLQPartition: "3", HeaderDLQOffset: "1234", HeaderProject: "P1",
+	}
+	for k, v := range want {
+		if got := HeaderValue(d.Headers, k); got != v {
+			t.Errorf("header %s: got %q, want %q", k, got, v)
+		}
+	}
+	if d.Topic != "audit.dlq" || string(d.Value) != "v" || string(d.Key) != "k" {
+		t.Errorf("got topic %q key %q value %q; want audit.dlq, the original key and value", d.Topic, d.Key, d.Value)
 	}
 }

@@ -65,7 +65,8 @@ func Topic(t testing.TB, partitions int32) string {
 }
 
 // ReadAll reads a topic from the start, read_committed, until it has want
-// records or timeout passes, and returns what it read. It does not fail the
+// records or timeout passes, then keeps reading for a short grace period so
+// that records beyond want (duplicates) are caught too. It does not fail the
 // test: the caller asserts on what came back.
 func ReadAll(t testing.TB, topic string, want int, timeout time.Duration) []*kgo.Record {
 	t.Helper()
@@ -77,15 +78,28 @@ func ReadAll(t testing.TB, topic string, want int, timeout time.Duration) []*kgo
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var out []*kgo.Record
-	for len(out) < want {
+	poll := func(ctx context.Context) int {
 		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			break
-		}
-		fs.EachError(func(topic string, p int32, err error) { t.Logf("fetch %s[%d]: %v", topic, p, err) })
-		out = append(out, fs.Records()...)
+		fs.EachError(func(topic string, p int32, err error) {
+			if ctx.Err() == nil {
+				t.Logf("fetch %s[%d]: %v", topic, p, err)
+			}
+		})
+		recs := fs.Records()
+		out = append(out, recs...)
+		return len(recs)
 	}
-	return out
+	for len(out) < want && ctx.Err() == nil {
+		poll(ctx)
+	}
+	for {
+		grace, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		n := poll(grace)
+		cancel()
+		if n == 0 {
+			return out
+		}
+	}
 }
 
 // script is the stack's kafka.sh, found beside this package's source.

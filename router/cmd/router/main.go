@@ -13,19 +13,28 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/auditstream/auditstream/config"
+	"github.com/auditstream/auditstream/router/internal/filter"
+	"github.com/auditstream/auditstream/router/internal/route"
 	"github.com/auditstream/auditstream/router/internal/topics"
+	"github.com/auditstream/auditstream/service/admin"
 )
 
-const usage = `router routes audit events from audit.events to one topic per connector.
+const usage = `router routes audit events from audit.events to one topic per connector,
+exactly once (Kafka transactions), applying each connector's filter.
 
 Usage:
+  router run      --config FILE   route until SIGINT/SIGTERM; SIGHUP reloads the connectors
   router setup    --config FILE   create the pipeline's topics that are missing
   router validate --config FILE   check a pipeline file and say what each connector receives
 
@@ -44,19 +53,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "pipeline.yaml", "pipeline file")
-	fs.Usage = func() { fmt.Fprint(stderr, usage, "\nFlags:\n"); fs.PrintDefaults() }
-	switch args[0] {
+	cmd := args[0]
+	switch cmd {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "setup", "validate":
+	case "run", "setup", "validate":
 	default:
-		fmt.Fprintf(stderr, "router: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "router: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "pipeline.yaml", "pipeline file")
+	fs.Usage = func() { fmt.Fprint(stderr, usage, "\nFlags:\n"); fs.PrintDefaults() }
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -68,16 +78,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	switch args[0] {
+	switch cmd {
 	case "validate":
-		fmt.Fprintf(stdout, "%s: ok, %d connectors\n", p.Path, len(p.Connectors))
+		describe(stdout, p)
 		return 0
+	case "setup":
+		err = setup(ctx, p, log)
 	default:
-		if err := setup(ctx, p, log); err != nil {
-			log.Error("setup", "err", err)
-			return 1
+		err = serve(ctx, *path, p, log)
+	}
+	if err != nil {
+		log.Error(cmd, "err", err)
+		return 1
+	}
+	return 0
+}
+
+// describe prints, in words, what each connector will receive.
+func describe(w io.Writer, p *config.Pipeline) {
+	fmt.Fprintf(w, "%s: ok\n", p.Path)
+	fmt.Fprintf(w, "router: group %s reads %s, commits every %v; bad records go to %s\n",
+		p.Router.Group, p.Topics.Events.Name, p.Router.CommitInterval.D(), p.Topics.DLQ.Name)
+	for _, c := range p.Connectors {
+		fmt.Fprintf(w, "\nconnector %s (%s) -> topic %s, sink group %s\n", c.ID, c.Type, p.ConnectorTopic(c.ID), p.ConnectorGroup(c.ID))
+		for _, line := range strings.Split(filter.Describe(c.Filter), "\n") {
+			fmt.Fprintf(w, "  receives %s\n", line)
 		}
-		return 0
 	}
 }
 
@@ -100,4 +126,43 @@ func setup(ctx context.Context, p *config.Pipeline, log *slog.Logger) error {
 	}
 	log.Info("topics ready", "created", created)
 	return nil
+}
+
+// serve runs the router: the routing loop, the admin endpoints, and the
+// SIGHUP reloader, until ctx ends or one of them fails.
+func serve(ctx context.Context, path string, p *config.Pipeline, log *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r, err := route.New(route.Options{Pipeline: p, Log: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.Run(ctx) })
+	g.Go(func() error { return admin.Serve(ctx, p.Router.Listen, reg, r.Ready, log) })
+	g.Go(func() error { reloadOnHUP(ctx, path, r, log); return nil })
+	return g.Wait()
+}
+
+// reloadOnHUP reloads the pipeline file on SIGHUP. An invalid file is
+// rejected and the running config stays in force.
+func reloadOnHUP(ctx context.Context, path string, r *route.Runner, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		p, err := config.Load(path)
+		if err != nil {
+			log.Error("config reload rejected; the previous config stays in force", "file", path, "err", err)
+			continue
+		}
+		if err := r.Reload(ctx, p); err != nil {
+			log.Error("config reload failed; the previous config stays in force", "file", path, "err", err)
+		}
+	}
 }

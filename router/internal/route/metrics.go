@@ -1,0 +1,54 @@
+package route
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// metrics are the router's Prometheus series.
+type metrics struct {
+	in         prometheus.Counter
+	routed     *prometheus.CounterVec
+	filtered   prometheus.Counter
+	dlq        *prometheus.CounterVec
+	txns       *prometheus.CounterVec
+	commitTime prometheus.Histogram
+	txnRecords prometheus.Histogram
+	lag        *prometheus.GaugeVec
+	generation prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	return &metrics{
+		in: f.NewCounter(prometheus.CounterOpts{
+			Name: "auditstream_router_records_in_total", Help: "Records read from the events topic.",
+		}),
+		routed: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditstream_router_routed_total", Help: "Records routed to a connector topic (counted when the transaction commits).",
+		}, []string{"connector"}),
+		filtered: f.NewCounter(prometheus.CounterOpts{
+			Name: "auditstream_router_filtered_total", Help: "Records that matched no connector.",
+		}),
+		dlq: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditstream_router_dlq_total", Help: "Records sent to the dead-letter topic, by reason.",
+		}, []string{"reason"}),
+		txns: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditstream_router_transactions_total", Help: "Transactions ended, by result (commit or abort).",
+		}, []string{"result"}),
+		commitTime: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "auditstream_router_commit_seconds", Help: "Time to end a transaction: flush, offset commit and EndTxn.",
+			Buckets: prometheus.ExponentialBuckets(0.002, 2, 12),
+		}),
+		txnRecords: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "auditstream_router_transaction_records", Help: "Records read per transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
+		}),
+		lag: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "auditstream_router_lag", Help: "Records behind the high watermark, by partition of the events topic.",
+		}, []string{"partition"}),
+		generation: f.NewGauge(prometheus.GaugeOpts{
+			Name: "auditstream_router_config_generation", Help: "How many times the routing config was loaded (1 at start).",
+		}),
+	}
+}

@@ -1,0 +1,301 @@
+package route
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/auditstream/auditstream/config"
+	"github.com/auditstream/auditstream/router/internal/topics"
+	"github.com/auditstream/auditstream/service/kafkalog"
+)
+
+// Options configure a Runner.
+type Options struct {
+	Pipeline   *config.Pipeline
+	Log        *slog.Logger
+	Registerer prometheus.Registerer
+	// TransactionalID defaults to one unique to this process. With a
+	// GroupTransactSession (KIP-447) zombies are fenced by the group
+	// generation, so the id need not be stable across restarts.
+	TransactionalID string
+	// KafkaOpts are appended to the client options (tests use them).
+	KafkaOpts []kgo.Opt
+}
+
+// Runner consumes the events topic in the router's consumer group and
+// produces each event to the topics of the connectors that want it, in one
+// Kafka transaction with the consumed offsets: exactly once into the
+// connector topics, as seen by read_committed consumers.
+type Runner struct {
+	log      *slog.Logger
+	m        *metrics
+	sess     *kgo.GroupTransactSession
+	adm      *kadm.Client
+	interval time.Duration
+
+	table    atomic.Pointer[Table] // swapped by Reload, read at each Begin
+	joined   atomic.Bool
+	failed   atomic.Pointer[error]
+	pipeline *config.Pipeline // the one the runner started with
+}
+
+// New creates a Runner. It does not contact Kafka until Run.
+func New(o Options) (*Runner, error) {
+	p := o.Pipeline
+	table, err := NewTable(p)
+	if err != nil {
+		return nil, err
+	}
+	if o.TransactionalID == "" {
+		o.TransactionalID = uniqueID(p.Router.Group)
+	}
+	r := &Runner{log: o.Log, m: newMetrics(o.Registerer), interval: p.Router.CommitInterval.D(), pipeline: p}
+	r.table.Store(table)
+	r.m.generation.Set(1)
+
+	base, err := p.Kafka.ClientOpts()
+	if err != nil {
+		return nil, err
+	}
+	opts := append(base,
+		kgo.TransactionalID(o.TransactionalID),
+		kgo.ConsumerGroup(p.Router.Group),
+		kgo.ConsumeTopics(p.Topics.Events.Name),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// A new owner of a partition must not read offsets that a
+		// transaction still in flight may yet commit (KIP-447).
+		kgo.RequireStableFetchOffsets(),
+		// A replica killed mid-transaction holds back read_committed
+		// readers until its transaction times out; keep that short.
+		kgo.TransactionTimeout(10*time.Second),
+		// A replica that dies is noticed after this long and its
+		// partitions move on; Kafka's 45 s default would stall routing
+		// for most of a minute.
+		kgo.SessionTimeout(10*time.Second),
+		// Bounded buffering: about 16 MiB fetched ahead at most, so that
+		// draining a backlog does not grow memory with it.
+		kgo.FetchMaxBytes(16<<20),
+		kgo.FetchMaxPartitionBytes(4<<20),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression()),
+		kgo.ProducerLinger(0),
+		kgo.WithLogger(kafkalog.New(o.Log)),
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { r.joined.Store(true) }),
+		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { r.joined.Store(false) }),
+	)
+	opts = append(opts, o.KafkaOpts...)
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka transactional session: %w", err)
+	}
+	r.sess = sess
+	r.adm = kadm.NewClient(sess.Client())
+	return r, nil
+}
+
+func uniqueID(prefix string) string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%s-%d-%s", prefix, host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Ready reports whether the router has joined its group and its last
+// transaction did not fail.
+func (r *Runner) Ready() (bool, string) {
+	if err := r.failed.Load(); err != nil {
+		return false, (*err).Error()
+	}
+	if !r.joined.Load() {
+		return false, "not yet assigned partitions of the events topic"
+	}
+	return true, ""
+}
+
+// Reload makes a new routing config take effect from the next transaction
+// on: events consumed after that point are routed by the new connectors,
+// the ones before by the old. Connector topics the new config needs are
+// created first. Settings outside the connectors (Kafka, topics, the
+// router's group) need a restart and are ignored here, with a warning.
+func (r *Runner) Reload(ctx context.Context, p *config.Pipeline) error {
+	t, err := NewTable(p)
+	if err != nil {
+		return err
+	}
+	if _, err := topics.Ensure(ctx, r.adm, topics.ForPipeline(p)); err != nil {
+		return err
+	}
+	if p.Topics.Events != r.pipeline.Topics.Events || p.Router != r.pipeline.Router {
+		r.log.Warn("config reload: topic and router settings changed; they take effect at restart")
+	}
+	old := r.table.Swap(t)
+	r.m.generation.Inc()
+	r.log.Info("config reloaded", "connectors", ids(t), "previous", ids(old))
+	return nil
+}
+
+func ids(t *Table) []string {
+	var out []string
+	for _, c := range t.Connectors {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+// Run routes until ctx ends, then finishes the open transaction and leaves
+// the group. It returns an error when a transaction cannot be ended: the
+// transactional producer is then unusable, and a restart is the remedy.
+func (r *Runner) Run(ctx context.Context) error {
+	// Shutdown order: end the open transaction (inside the loop), then
+	// leave the group and close (Close does both).
+	defer r.sess.Close()
+	if created, err := topics.Ensure(ctx, r.adm, topics.ForPipeline(r.pipeline)); err != nil {
+		return err
+	} else if len(created) > 0 {
+		r.log.Info("created topics", "topics", created)
+	}
+	for {
+		fs := r.sess.PollFetches(ctx)
+		if fs.IsClientClosed() || ctx.Err() != nil {
+			return nil
+		}
+		r.fetchErrors(fs)
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		if err := r.transact(ctx, fs); err != nil {
+			r.failed.Store(&err)
+			return err
+		}
+	}
+}
+
+// transact routes the given fetches and whatever more arrives within the
+// commit interval in one transaction, then ends it.
+func (r *Runner) transact(ctx context.Context, first kgo.Fetches) error {
+	if err := r.sess.Begin(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	table := r.table.Load()
+	// Producing and ending use a context that shutdown does not cancel:
+	// a shutdown finishes the transaction instead of abandoning it.
+	work := context.WithoutCancel(ctx)
+	promise := kgo.AbortingFirstErrPromise(r.sess.Client())
+	tally := newTally()
+	r.route(work, table, first, promise, tally)
+
+	deadline := time.Now().Add(r.interval)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		pctx, cancel := context.WithDeadline(ctx, deadline)
+		fs := r.sess.PollFetches(pctx)
+		cancel()
+		if fs.IsClientClosed() {
+			break
+		}
+		r.fetchErrors(fs)
+		r.route(work, table, fs, promise, tally)
+	}
+
+	start := time.Now()
+	endCtx, cancel := context.WithTimeout(work, 30*time.Second)
+	defer cancel()
+	committed, err := r.sess.End(endCtx, kgo.TransactionEndTry(promise.Err() == nil))
+	r.m.commitTime.Observe(time.Since(start).Seconds())
+	if err != nil {
+		r.m.txns.WithLabelValues("abort").Inc()
+		return fmt.Errorf("end transaction: %w", err)
+	}
+	if !committed {
+		// A rebalance or a failed produce aborted it; the records are
+		// fetched again from the last committed offsets.
+		r.m.txns.WithLabelValues("abort").Inc()
+		if perr := promise.Err(); perr != nil {
+			r.log.Warn("transaction aborted", "err", perr)
+		} else {
+			r.log.Info("transaction aborted by a rebalance; its records will be routed again")
+		}
+		return nil
+	}
+	r.m.txns.WithLabelValues("commit").Inc()
+	tally.publish(r.m)
+	r.failed.Store(nil)
+	return nil
+}
+
+// route produces the routed records of a batch of fetches.
+func (r *Runner) route(ctx context.Context, t *Table, fs kgo.Fetches, promise *kgo.FirstErrPromise, tally *tally) {
+	var out []*kgo.Record
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		for _, rec := range p.Records {
+			var o Outcome
+			out, o = t.Route(rec, out[:0])
+			tally.add(o)
+			for _, rr := range out {
+				r.sess.Produce(ctx, rr, promise.Promise())
+			}
+		}
+		last := p.Records[len(p.Records)-1].Offset
+		r.m.lag.WithLabelValues(strconv.Itoa(int(p.Partition))).Set(float64(max(p.HighWatermark-last-1, 0)))
+	})
+}
+
+// fetchErrors logs fetch errors. The client retries them by itself; a
+// deadline error only means the commit interval ended during a poll.
+func (r *Runner) fetchErrors(fs kgo.Fetches) {
+	fs.EachError(func(topic string, p int32, err error) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return
+		}
+		r.log.Warn("fetch", "topic", topic, "partition", p, "err", err)
+	})
+}
+
+// tally counts one transaction's outcomes; they reach the metrics only if
+// the transaction commits, so the counters never count aborted work.
+type tally struct {
+	in       int
+	filtered int
+	routed   map[string]int
+	dlq      map[string]int
+}
+
+func newTally() *tally { return &tally{routed: map[string]int{}, dlq: map[string]int{}} }
+
+func (t *tally) add(o Outcome) {
+	t.in++
+	switch {
+	case o.DLQReason != "":
+		t.dlq[o.DLQReason]++
+	case len(o.Matched) == 0:
+		t.filtered++
+	}
+	for _, id := range o.Matched {
+		t.routed[id]++
+	}
+}
+
+func (t *tally) publish(m *metrics) {
+	m.in.Add(float64(t.in))
+	m.filtered.Add(float64(t.filtered))
+	m.txnRecords.Observe(float64(t.in))
+	for id, n := range t.routed {
+		m.routed.WithLabelValues(id).Add(float64(n))
+	}
+	for reason, n := range t.dlq {
+		m.dlq.WithLabelValues(reason).Add(float64(n))
+	}
+}
