@@ -10,3 +10,9 @@ require (
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
 )
+
+require github.com/auditstream/auditstream/proto v0.0.0
+
+require google.golang.org/protobuf v1.36.12 // indirect
+
+replace github.com/auditstream/auditstream/proto => ../proto

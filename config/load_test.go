@@ -118,6 +118,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad duration", func(s string) string { return strings.Replace(s, "250ms", "soon", 1) }, `pipeline.yaml:10: bad duration "soon"`},
 		{"datadog over limit", func(s string) string { return strings.Replace(s, "{max_age: 1s}", "{max_events: 5000}", 1) }, "pipeline.yaml:33: connectors[1].batch.max_events: 5000 is over the intake's limit of 1000"},
 		{"bad site", func(s string) string { return strings.Replace(s, "datadoghq.eu", "datadoghq.moon", 1) }, `pipeline.yaml:35: connectors[1].datadog.site: unknown site "datadoghq.moon"`},
+		{"redact unknown field", func(s string) string { return strings.Replace(s, "hash: [loginIds]", "hash: [email]", 1) }, `pipeline.yaml:18: connectors[0].redact.hash[0]: unknown field "email"`},
+		{"redact projectId", func(s string) string { return strings.Replace(s, "hash: [loginIds]", "hash: [projectId]", 1) }, `cannot be redacted`},
 		{"no brokers", func(s string) string { return strings.Replace(s, "[127.0.0.1:9092]", "[]", 1) }, "pipeline.yaml:2: kafka.brokers: at least one broker is required"},
 		{"syntax", func(s string) string { return strings.Replace(s, "  brokers:", "brokers:\n  - x\n -", 1) }, "pipeline.yaml:"},
 	}

@@ -171,6 +171,16 @@ func (v *validator) connector(c *Connector, i int) {
 		}
 	}
 	r := c.Redact
+	for _, list := range []struct {
+		key    string
+		fields []string
+	}{{"drop", r.Drop}, {"mask", r.Mask}, {"hash", r.Hash}} {
+		for j, f := range list.fields {
+			if err := CheckRedactField(f); err != nil {
+				at(err.Error(), "redact", list.key, j)
+			}
+		}
+	}
 	if len(r.Hash) > 0 {
 		v.secret(r.Salt, true, "connectors", i, "redact", "salt")
 	}

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/bench/internal/cluster"
+	"github.com/auditstream/auditstream/bench/internal/drain"
+	"github.com/auditstream/auditstream/bench/internal/passthrough"
+	"github.com/auditstream/auditstream/bench/internal/procstat"
+	"github.com/auditstream/auditstream/bench/internal/produce"
+	"github.com/auditstream/auditstream/bench/internal/report"
+	"github.com/auditstream/auditstream/bench/internal/workload"
+)
+
+// withCluster connects to the brokers, runs f, and removes the topics and
+// groups f created, also when f fails.
+func withCluster(ctx context.Context, c *common, log *slog.Logger, f func(*cluster.Cluster) error) error {
+	brokers, err := c.brokerList()
+	if err != nil {
+		return err
+	}
+	cl, err := cluster.New(brokers, log)
+	if err != nil {
+		return err
+	}
+	// Cleanup runs after a SIGINT too, so it must not use the ended ctx.
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		cl.Cleanup(cctx)
+	}()
+	return c.profiled(func() error { return f(cl) })
+}
+
+func produceCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(context.Context) error {
+	var c common
+	c.register(fs)
+	events := fs.Int("events", 1_000_000, "events per run")
+	rounds := fs.Int("rounds", 2, "runs of each side, alternating; the best counts")
+	return func(ctx context.Context) error {
+		pool, err := c.newPool(*events)
+		if err != nil {
+			return err
+		}
+		return withCluster(ctx, &c, log, func(cl *cluster.Cluster) error {
+			res, err := produce.Throughput(ctx, produce.ThroughputOptions{Cluster: cl, Pool: pool, Events: *events, Rounds: *rounds, Log: log})
+			if err != nil {
+				return err
+			}
+			return c.emit(stdout, res)
+		})
+	}
+}
+
+func latencyCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(context.Context) error {
+	var c common
+	c.register(fs)
+	rate := fs.Float64("rate", 0, "calls per second (or use --rate-from)")
+	from := fs.String("rate-from", "", "a `bench produce --json` result (or a report): the rates are --fractions of its raw throughput")
+	fractions := fs.String("fractions", "0.5", "shares of the raw throughput to publish at, with --rate-from")
+	secs := fs.Duration("duration", 20*time.Second, "how long each side publishes at each rate")
+	return func(ctx context.Context) error {
+		var loads []produce.Load
+		if *rate > 0 {
+			loads = append(loads, produce.Load{Rate: *rate, Label: "fixed"})
+		}
+		if *from != "" {
+			raw, err := rawThroughput(*from)
+			if err != nil {
+				return err
+			}
+			for _, f := range strings.Split(*fractions, ",") {
+				x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+				if err != nil || x <= 0 {
+					return usageError{fmt.Sprintf("bad fraction %q", f)}
+				}
+				loads = append(loads, produce.Load{Rate: raw * x, Label: fmt.Sprintf("%.0f%% of raw", x*100)})
+			}
+		}
+		if len(loads) == 0 {
+			return usageError{"set --rate or --rate-from"}
+		}
+		pool, err := c.newPool(c.pool)
+		if err != nil {
+			return err
+		}
+		return withCluster(ctx, &c, log, func(cl *cluster.Cluster) error {
+			res, err := produce.Latency(ctx, produce.LatencyOptions{Cluster: cl, Pool: pool, Loads: loads, Duration: *secs, Log: log})
+			if err != nil {
+				return err
+			}
+			return c.emit(stdout, res)
+		})
+	}
+}
+
+// rawThroughput reads the raw franz-go rate from a throughput result.
+func rawThroughput(path string) (float64, error) {
+	rs, err := readResults(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rs {
+		if r.Scenario == produce.ThroughputScenario && len(r.Figures) > 0 && r.Figures[0].Raw > 0 {
+			return r.Figures[0].Raw, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: no raw throughput in it", path)
+}
+
+func routeCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(context.Context) error {
+	var c common
+	c.register(fs)
+	events := fs.Int("events", 1_000_000, "events in the backlog")
+	rounds := fs.Int("rounds", 3, "drains by the default router and by the fan-out passthrough; the best of each counts")
+	routerBin := fs.String("router", "", "the router binary (required)")
+	sweep := fs.String("sweep", "100ms,1s", "commit intervals to try besides the default")
+	brokerPID := fs.Int("broker-pid", 0, "the broker's process id, to report its CPU time too")
+	logDir := fs.String("logdir", "", "where the runs' logs and pipeline files go (default: a temporary directory)")
+	profRouter := fs.String("profile-router", "", "a router built with a pprof endpoint (run.sh with BENCH_PROFILE=1): profile one more default drain")
+	profDir := fs.String("profile-dir", ".", "where the router's profiles go")
+	return func(ctx context.Context) error {
+		if *routerBin == "" {
+			return usageError{"--router is required"}
+		}
+		intervals, err := durations(*sweep)
+		if err != nil {
+			return err
+		}
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find this program: %w", err)
+		}
+		dir := *logDir
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "bench-route"); err != nil {
+				return fmt.Errorf("log directory: %w", err)
+			}
+		}
+		pool, err := c.newPool(*events)
+		if err != nil {
+			return err
+		}
+		return withCluster(ctx, &c, log, func(cl *cluster.Cluster) error {
+			rs, err := drain.Run(ctx, drain.Options{
+				Cluster: cl, Pool: pool, Events: *events, Rounds: *rounds, RouterBin: *routerBin, Self: self,
+				Sweep: intervals, ProfileRouter: *profRouter, ProfileDir: *profDir,
+				BrokerPID: *brokerPID, LogDir: dir, Procs: procstat.NewReader(), Log: log,
+			})
+			if err != nil {
+				return err
+			}
+			return c.emit(stdout, rs...)
+		})
+	}
+}
+
+func pipeCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(context.Context) error {
+	var c common
+	c.registerBrokers(fs)
+	from := fs.String("from", "", "topic to drain")
+	group := fs.String("group", "", "consumer group")
+	to := fs.String("to", "", "copy every record to this topic")
+	toConns := fs.String("to-connectors", "", "route by the benchmark connectors' filters to PREFIX<connector id>")
+	return func(ctx context.Context) error {
+		brokers, err := c.brokerList()
+		if err != nil {
+			return err
+		}
+		if *from == "" || *group == "" || (*to == "") == (*toConns == "") {
+			return usageError{"want --from, --group, and one of --to and --to-connectors"}
+		}
+		route := passthrough.To(*to)
+		if *toConns != "" {
+			route = workload.Route(*toConns)
+		}
+		counts, err := passthrough.Drain(ctx, passthrough.Options{Brokers: brokers, From: *from, Group: *group, Route: route, Log: log})
+		if err != nil {
+			return err
+		}
+		// Like the router, stay up until told to stop: the benchmark reads
+		// this process's resource use once it sees the offsets committed.
+		log.Info("drained; waiting for SIGTERM", "in", counts.In, "out", counts.Out)
+		<-ctx.Done()
+		if err := json.NewEncoder(stdout).Encode(counts); err != nil {
+			return fmt.Errorf("print counts: %w", err)
+		}
+		return nil
+	}
+}
+
+func reportCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(context.Context) error {
+	out := fs.String("out", "", "write the gathered report here as JSON")
+	scale := fs.Float64("scale", 1, "the BENCH_SCALE of the run, for the record")
+	started := fs.String("started", "", "when the run started (RFC 3339; default now)")
+	return func(context.Context) error {
+		rep := report.Report{Started: time.Now(), Scale: *scale, Host: report.Host{CPUs: runtime.NumCPU(), Go: runtime.Version(), Brokers: os.Getenv("AUDITSTREAM_BROKERS")}}
+		if *started != "" {
+			t, err := time.Parse(time.RFC3339, *started)
+			if err != nil {
+				return usageError{fmt.Sprintf("--started: %v", err)}
+			}
+			rep.Started = t
+		}
+		var errs []error
+		for _, path := range fs.Args() {
+			rs, err := readResults(path)
+			if err != nil {
+				errs = append(errs, err) // a scenario that failed leaves no file; report the rest
+				continue
+			}
+			rep.Results = append(rep.Results, rs...)
+		}
+		if *out != "" {
+			b, err := json.MarshalIndent(rep, "", "  ")
+			if err != nil {
+				return fmt.Errorf("encode report: %w", err)
+			}
+			if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+			if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+		}
+		if err := rep.Print(stdout); err != nil {
+			return err
+		}
+		if len(errs) > 0 {
+			log.Warn("some results are missing", "err", errors.Join(errs...))
+		}
+		return nil
+	}
+}
+
+// readResults reads the results in a file: a scenario's --json output (a
+// list of results) or a whole report.
+func readResults(path string) ([]report.Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read result: %w", err)
+	}
+	var rs []report.Result
+	if err := json.Unmarshal(b, &rs); err == nil {
+		return rs, nil
+	}
+	var rep report.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("read result %s: %w", path, err)
+	}
+	return rep.Results, nil
+}

@@ -1,0 +1,87 @@
+package ddsink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
+
+	"github.com/auditstream/auditstream/sinks/internal/sink"
+)
+
+// The reasons of rejected events, the dlq-reason header.
+const (
+	ReasonTooLarge         = "too_large"
+	ReasonRejectedByIntake = "rejected_by_intake"
+	ReasonUnencodable      = "unencodable"
+)
+
+// deliver sends entries as one request. A 400 or a 413 splits them in
+// halves, each delivered the same way, until the failing entries stand
+// alone and are rejected; every accepted or rejected entry is recorded in
+// p as it happens, so that a later failure does not undo it. Any other
+// failure stops the delivery with an error.
+func (w *Writer) deliver(ctx context.Context, p *progress, entries []entry) error {
+	a := w.submit(ctx, entries)
+	switch {
+	case a.accepted():
+		p.accept(entries)
+		for _, e := range entries {
+			if e.old {
+				w.metrics.oldEvents.Inc()
+			}
+		}
+		return nil
+	case a.code == http.StatusBadRequest || a.code == http.StatusRequestEntityTooLarge:
+		if len(entries) == 1 {
+			reason := ReasonRejectedByIntake
+			if a.code == http.StatusRequestEntityTooLarge {
+				reason = ReasonTooLarge
+			}
+			w.reject(p, sink.Rejected{Offset: entries[0].offset, Reason: reason, Err: a.failure(1)})
+			return nil
+		}
+		half := len(entries) / 2
+		if err := w.deliver(ctx, p, entries[:half]); err != nil {
+			return err
+		}
+		return w.deliver(ctx, p, entries[half:])
+	case a.code == http.StatusUnauthorized || a.code == http.StatusForbidden:
+		return &sink.UnauthorizedError{Err: a.failure(len(entries))}
+	}
+	// 408, 429, 5xx, no answer, or an answer this package does not expect:
+	// the runtime retries, honouring the intake's wait when it gave one.
+	err := a.failure(len(entries))
+	if wait, ok := a.retryWait(w.now()); ok {
+		return &sink.RetryAfterError{Wait: wait, Err: err}
+	}
+	return err
+}
+
+// submit sends entries in one request and returns the intake's answer.
+func (w *Writer) submit(ctx context.Context, entries []entry) answer {
+	_, resp, err := w.api.SubmitLog(ctx, items(entries), w.params)
+	a := answer{err: err}
+	if resp != nil {
+		a.code, a.header = resp.StatusCode, resp.Header
+	}
+	var apiErr datadog.GenericOpenAPIError
+	if errors.As(err, &apiErr) {
+		a.body = apiErr.Body()
+		if a.code == 0 && len(a.body) == 0 {
+			// The client failed before sending: its message is all there is.
+			a.err = fmt.Errorf("datadog client: %s", apiErr.Error())
+		}
+	}
+	w.metrics.requests.WithLabelValues(a.codeLabel()).Inc()
+	w.metrics.entries.Observe(float64(len(entries)))
+	return a
+}
+
+// reject records an event that will not be sent, and counts it.
+func (w *Writer) reject(p *progress, r sink.Rejected) {
+	p.reject(r)
+	w.metrics.rejected.WithLabelValues(r.Reason).Inc()
+}

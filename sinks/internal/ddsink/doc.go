@@ -1,0 +1,47 @@
+// Package ddsink delivers a connector's audit events to Datadog Logs, through
+// the HTTP intake v2 (datadog-api-client-go, LogsApi.SubmitLog, gzip).
+//
+// # Mapping
+//
+// Each event becomes one log: the message is the event's protojson (the same
+// field names as the S3 archive); ddsource, service and hostname come from
+// the connector; ddtags are project:, tenant: (one per tenant), action: and
+// type: (info when empty), then the connector's tags; the log's timestamp is
+// the event's occurred time, in milliseconds since the epoch, in the
+// timestamp attribute that Datadog reads by default. An event older than the
+// 18 hours Datadog keeps is still sent, and counted.
+//
+// # Limits
+//
+// A batch is cut into requests of at most 1000 logs and 5,000,000 bytes of
+// JSON, measured as the client encodes it. A log over 1,000,000 bytes is
+// never sent, since the intake would truncate it: it comes back in
+// Result.Rejected as "too_large" for the dead-letter topic.
+//
+// # Answers
+//
+// A 2xx delivers the request. A 400 or a 413 splits the request in halves
+// until the failing logs stand alone: a lone log answered 400 is rejected
+// ("rejected_by_intake", with the intake's answer), a lone log answered 413
+// is rejected as "too_large". A 401 or 403 is a *sink.UnauthorizedError. Any
+// other answer, or no answer, fails the Write for the runtime to retry; a
+// Retry-After or X-RateLimit-Reset header makes it a *sink.RetryAfterError.
+//
+// # Retries
+//
+// The runtime retries a failed batch as a whole. The Writer remembers, per
+// partition, which offsets of the batch in flight the intake already
+// accepted or rejected for good, and skips them when the same batch (the
+// same partition and first offset) comes again. A batch that succeeds, or a
+// different batch of the partition, drops that memory, so it holds at most
+// one batch per partition. The memory lives in the process: after a restart
+// or a rebalance to another replica, a retried batch is sent whole, which is
+// the at-least-once the design promises.
+//
+// # Endpoint
+//
+// A named site (datadoghq.com, datadoghq.eu, us3, us5, ap1, ddog-gov.com)
+// selects https://http-intake.logs.<site>. A custom URL (tests, proxies) is
+// a base URL, http or https, host and optional port and path prefix: the
+// logs go to <url>/api/v2/logs.
+package ddsink
