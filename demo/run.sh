@@ -63,11 +63,29 @@ else
 fi
 echo "kafka: $BROKERS"
 
+say "starting the Datadog Logs intake test server"
 export AUDITSTREAM_DEMO_DD_API_KEY=demo-key
+rm -f "$DEMO/ddintake.addr"
+"$BIN/ddintake" --api-key-env AUDITSTREAM_DEMO_DD_API_KEY --addr-file "$DEMO/ddintake.addr" 2>"$DEMO/ddintake.log" &
+pids=($!)
+for _ in $(seq 100); do [[ -s $DEMO/ddintake.addr ]] && break; sleep 0.1; done
+DD_URL="http://$(cat "$DEMO/ddintake.addr")"
+echo "intake: $DD_URL"
+stop_pids() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap 'stop_pids; cleanup' EXIT
+
 sed -e "s|@BROKERS@|$BROKERS|" -e "s|@S3_ENDPOINT@|$S3_ENDPOINT|" \
   -e "s|@S3_ACCESS_KEY_FILE@|$S3_AK|" -e "s|@S3_SECRET_KEY_FILE@|$S3_SK|" \
-  -e "s|@DD_URL@|http://127.0.0.1:1|" demo/pipeline.yaml >"$DEMO/pipeline.yaml"
+  -e "s|@DD_URL@|$DD_URL|" demo/pipeline.yaml >"$DEMO/pipeline.yaml"
 CONFIG=$DEMO/pipeline.yaml
+
+if [[ $EMBEDDED != 1 ]]; then
+  say "creating the S3 bucket audit-archive in MinIO"
+  # Credentials go to curl on stdin, never on a command line.
+  printf 'user = "%s:%s"\n' "$(cat "$S3_AK")" "$(cat "$S3_SK")" |
+    curl -sS -K - -o /dev/null -w '%{http_code}\n' -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" "$S3_ENDPOINT/audit-archive" |
+    grep -qE '^(200|409)$' || { echo "demo: could not create the bucket" >&2; exit 1; }
+fi
 
 say "checking the pipeline file"
 "$BIN/router" validate --config "$CONFIG"
@@ -79,6 +97,30 @@ say "publishing $COUNT synthetic audit events"
 "$BIN/producer" generate --config "$CONFIG" --count "$COUNT" --seed 1
 
 say "reading audit.events back"
-"$BIN/inspect" --brokers "$BROKERS" --topic audit.events --expect "$COUNT" --timeout 5s
+"$BIN/inspect" --brokers "$BROKERS" --topic audit.events --expect "$COUNT" --timeout 3s
 
-say "done"
+say "routing (router) and delivering (sinks)"
+"$BIN/router" run --config "$CONFIG" 2>"$DEMO/router.log" &
+pids+=($!)
+"$BIN/sink" run --config "$CONFIG" --connector dd-security 2>"$DEMO/sink-dd.log" &
+pids+=($!)
+if [[ $EMBEDDED != 1 ]]; then
+  "$BIN/sink" run --config "$CONFIG" --connector s3-archive 2>"$DEMO/sink-s3.log" &
+  pids+=($!)
+fi
+"$BIN/inspect" --brokers "$BROKERS" --topic audit.connector.dd-security --expect 1 --timeout 5s
+"$BIN/inspect" --brokers "$BROKERS" --topic audit.connector.s3-archive --expect 1 --timeout 5s
+echo "waiting for the sinks' batches to age out and be delivered..."
+sleep 8
+
+say "what reached Datadog (the intake test server)"
+curl -fsS "$DD_URL/_intake/stats"; echo
+
+if [[ $EMBEDDED != 1 ]]; then
+  say "what reached S3 (MinIO): sink verify checks every object, hash and manifest"
+  "$BIN/sink" verify --config "$CONFIG" --connector s3-archive | head -40
+else
+  echo "(embedded mode has no MinIO: the S3 connector is skipped)"
+fi
+
+say "done (logs in $DEMO)"

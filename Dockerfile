@@ -1,0 +1,9 @@
+# One image with every Auditstream command; docker-compose.yml picks the command.
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY . .
+RUN for m in producer router sinks stack ddintake; do (cd $m && CGO_ENABLED=0 GOBIN=/out go install ./cmd/...); done
+
+FROM gcr.io/distroless/static-debian12
+COPY --from=build /out/ /usr/local/bin/
+USER nonroot
