@@ -9,6 +9,7 @@ require (
 	github.com/auditstream/auditstream/producer v0.0.0
 	github.com/auditstream/auditstream/proto v0.0.0
 	github.com/auditstream/auditstream/service v0.0.0
+	github.com/auditstream/auditstream/stack v0.0.0
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.18
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
