@@ -128,3 +128,24 @@ func runScript(t testing.TB, cmd string) {
 		t.Fatalf("stack/kafka.sh %s: %v\n%s", cmd, err, out)
 	}
 }
+
+// Tally compares the event ids a test expected with how many times each
+// arrived: missing ids, ids that arrived more than once, and ids that
+// should not have arrived at all. All three are zero for exactly once.
+func Tally(want map[string]bool, got map[string]int) (missing, duplicated, unexpected int) {
+	for id := range want {
+		switch got[id] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			duplicated++
+		}
+	}
+	for id := range got {
+		if !want[id] {
+			unexpected++
+		}
+	}
+	return missing, duplicated, unexpected
+}

@@ -216,21 +216,7 @@ func checkTopic(t *testing.T, topic string, want map[string]bool) {
 		}
 		got[ev.GetId()]++
 	}
-	var missing, dup, extra int
-	for id := range want {
-		switch got[id] {
-		case 0:
-			missing++
-		case 1:
-		default:
-			dup++
-		}
-	}
-	for id := range got {
-		if !want[id] {
-			extra++
-		}
-	}
+	missing, dup, extra := kafkatest.Tally(want, got)
 	if missing+dup+extra > 0 {
 		t.Errorf("%s: %d records for %d wanted ids: %d missing, %d duplicated, %d that the filter rejects", topic, len(recs), len(want), missing, dup, extra)
 	} else {

@@ -220,21 +220,7 @@ connectors:
 		}
 		token = page.NextContinuationToken
 	}
-	var missing, dup, extra int
-	for id := range want {
-		switch seen[id] {
-		case 0:
-			missing++
-		case 1:
-		default:
-			dup++
-		}
-	}
-	for id := range seen {
-		if !want[id] {
-			extra++
-		}
-	}
+	missing, dup, extra := kafkatest.Tally(want, seen)
 	if missing+dup+extra > 0 {
 		t.Fatalf("%d events in %d objects: %d missing, %d duplicated, %d unexpected", len(seen), objects, missing, dup, extra)
 	}

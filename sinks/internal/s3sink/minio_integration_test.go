@@ -26,6 +26,7 @@ import (
 	"github.com/auditstream/auditstream/config"
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/sinks/internal/batch"
+	"github.com/auditstream/auditstream/stack/kafkatest"
 )
 
 // minio is the local MinIO of stack/up.sh, from the environment it writes
@@ -199,21 +200,7 @@ func checkExactlyOnce(t *testing.T, objs []storedObject, items []batch.Item) {
 			got[ev.GetId()]++
 		}
 	}
-	missing, dup, extra := 0, 0, 0
-	for id := range want {
-		switch got[id] {
-		case 0:
-			missing++
-		case 1:
-		default:
-			dup++
-		}
-	}
-	for id := range got {
-		if !want[id] {
-			extra++
-		}
-	}
+	missing, dup, extra := kafkatest.Tally(want, got)
 	if missing+dup+extra > 0 {
 		t.Errorf("events in S3: %d missing, %d duplicated, %d unexpected, of %d", missing, dup, extra, len(items))
 	}
