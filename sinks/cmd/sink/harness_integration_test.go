@@ -115,17 +115,23 @@ func newBucket(t *testing.T) *s3Store {
 		skFile:   env(t, "AUDITSTREAM_S3_SECRET_KEY_FILE"),
 		bucket:   fmt.Sprintf("e2e-%d", time.Now().UnixNano()),
 	}
+	st.open(t)
+	return st
+}
+
+// open makes the client and creates the bucket.
+func (st *s3Store) open(t *testing.T) {
+	t.Helper()
 	st.client = s3.New(s3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(st.endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(readFile(t, st.akFile), readFile(t, st.skFile), ""),
-		// MinIO may be stopped by a test; keep retrying long enough to
-		// read back after it restarts.
+		// A test may stop MinIO; keep retrying long enough to read back
+		// after it restarts.
 		RetryMaxAttempts: 10,
 	})
 	if _, err := st.client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(st.bucket)}); err != nil {
-		t.Fatalf("create bucket: %v", err)
+		t.Fatalf("create bucket %s: %v", st.bucket, err)
 	}
-	return st
 }
 
 // connectorYAML is an s3 connector's settings block for this bucket.
@@ -412,11 +418,12 @@ func tail(s string, n int) string {
 
 // publisher writes loadgen events to a topic and remembers their ids.
 type publisher struct {
-	t    *testing.T
-	cl   *kgo.Client
-	gen  *loadgen.Generator
-	mu   sync.Mutex
-	want map[string]bool
+	t     *testing.T
+	cl    *kgo.Client
+	gen   *loadgen.Generator
+	mu    sync.Mutex
+	want  map[string]bool
+	bytes int // of record values published
 }
 
 func newPublisher(t *testing.T, topic string, seed uint64) *publisher {
@@ -443,6 +450,7 @@ func (pb *publisher) publish(n int, edit func(*auditv1.Event)) {
 		}
 		pb.mu.Lock()
 		pb.want[ev.GetId()] = true
+		pb.bytes += len(r.Value)
 		pb.mu.Unlock()
 		recs = append(recs, r)
 	}
@@ -494,4 +502,60 @@ func waitCommitted(t *testing.T, group, topic string, timeout time.Duration) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// privateMinIO starts a MinIO of the test's own (stack/minio.sh with its own
+// STACK_DIR, on a free port), so that a test can stop and start it without
+// disturbing the shared stack. It is stopped at the end of the test.
+func privateMinIO(t *testing.T) (st *s3Store, stop, start func()) {
+	t.Helper()
+	dir := t.TempDir()
+	run := func(cmd string) string {
+		t.Helper()
+		c := exec.Command("bash", filepath.Join("..", "..", "..", "stack", "minio.sh"), cmd)
+		c.Env = append(os.Environ(), "STACK_DIR="+dir)
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("stack/minio.sh %s: %v\n%s", cmd, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	run("start")
+	t.Cleanup(func() { run("stop") })
+	st = &s3Store{
+		endpoint: run("addr"),
+		akFile:   filepath.Join(dir, "minio", "access_key"),
+		skFile:   filepath.Join(dir, "minio", "secret_key"),
+		bucket:   "private",
+	}
+	st.open(t)
+	return st, func() { run("stop") }, func() { run("start") }
+}
+
+// eventually polls cond every 100 ms until it holds, or fails with what after
+// timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// groupMembers is the number of members of a consumer group in the Stable
+// state, or -1 while it is rebalancing or unknown.
+func groupMembers(t *testing.T, adm *kadm.Client, group string) int {
+	t.Helper()
+	gs, err := adm.DescribeGroups(context.Background(), group)
+	if err != nil {
+		return -1
+	}
+	g, ok := gs[group]
+	if !ok || g.Err != nil || g.State != "Stable" {
+		return -1
+	}
+	return len(g.Members)
 }

@@ -29,7 +29,7 @@ const defaultTimeout = time.Minute
 type Options struct {
 	// Connector is the Datadog connector; its Datadog settings must be set.
 	Connector *config.Connector
-	// Log receives the Writer's logs. Nil means none.
+	// Log receives the Writer's logs (the caller's logger, which names the connector). Nil means none.
 	Log *slog.Logger
 	// Registerer takes the Writer's metrics. Nil registers none.
 	Registerer prometheus.Registerer
@@ -81,7 +81,6 @@ func New(o Options) (*Writer, error) {
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
-	w.log = w.log.With("connector", o.Connector.ID)
 	if w.now == nil {
 		w.now = time.Now
 	}

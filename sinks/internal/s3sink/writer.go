@@ -22,7 +22,8 @@ type Options struct {
 	// Connector is the connector to deliver for: its ID names the objects,
 	// and its S3 block (required) says where and how.
 	Connector *config.Connector
-	Log       *slog.Logger
+	// Log is the caller's logger, which names the connector.
+	Log *slog.Logger
 	// Registerer receives the writer's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	// HTTPClient, when set, carries the S3 requests (tests).
@@ -85,7 +86,7 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 		conf:    c.S3,
 		layout:  newLayout(c.S3.Prefix, c.ID),
 		enc:     newEncoder(),
-		log:     log.With("connector", c.ID, "bucket", c.S3.Bucket),
+		log:     log.With("bucket", c.S3.Bucket),
 		m:       newMetrics(o.Registerer, c.ID),
 		now:     time.Now,
 		timeout: callTimeout,

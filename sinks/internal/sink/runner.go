@@ -22,9 +22,10 @@ import (
 
 // Options configure a Runner.
 type Options struct {
-	Pipeline   *config.Pipeline
-	Connector  *config.Connector
-	Writer     Writer
+	Pipeline  *config.Pipeline
+	Connector *config.Connector
+	Writer    Writer
+	// Log is the caller's logger, which names the connector.
 	Log        *slog.Logger
 	Registerer prometheus.Registerer
 	// KafkaOpts are appended to the client options (tests use them).
@@ -101,7 +102,7 @@ func New(o Options) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{
-		o: o, log: o.Log.With("connector", c.ID), m: newMetrics(o.Registerer, c.ID),
+		o: o, log: o.Log, m: newMetrics(o.Registerer, c.ID),
 		topic: p.ConnectorTopic(c.ID), group: p.ConnectorGroup(c.ID), dlq: p.Topics.DLQ.Name,
 		stage:   "sink:" + c.ID,
 		policy:  batch.Policy{MaxEvents: c.Batch.MaxEvents, MaxBytes: int(c.Batch.MaxBytes), MaxAge: c.Batch.MaxAge.D()},
@@ -130,6 +131,12 @@ func New(o Options) (*Runner, error) {
 		kgo.FetchMaxWait(250*time.Millisecond),
 		kgo.FetchMaxBytes(int32(min(4*r.policy.MaxBytes, 64<<20))),
 		kgo.FetchMaxPartitionBytes(int32(min(r.policy.MaxBytes, 16<<20))),
+		// A dead letter is a record this sink read, plus headers. Under
+		// franz-go's default cap (1,000,012 bytes), a record over 1 MB (the
+		// router passes up to 1 MiB, a topic may allow more) could never be
+		// dead-lettered and would stall its partition; only the DLQ topic's
+		// own limit may refuse it.
+		kgo.ProducerBatchMaxBytes(64<<20),
 		kgo.WithLogger(kafkalog.New(o.Log)),
 	)
 	opts = append(opts, o.KafkaOpts...)
