@@ -40,7 +40,7 @@ const (
 // record's value, unchanged, and the original headers follow these.
 const (
 	HeaderDLQStage     = "dlq-stage"     // router, or sink:<connector id>
-	HeaderDLQReason    = "dlq-reason"    // a short, stable code: decode, invalid, too_large, ...
+	HeaderDLQReason    = "dlq-reason"    // a short, stable code: see Reason
 	HeaderDLQError     = "dlq-error"     // the full error message
 	HeaderDLQTopic     = "dlq-topic"     // where the record was read
 	HeaderDLQPartition = "dlq-partition" // decimal

@@ -4,10 +4,8 @@
 package route
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -19,15 +17,6 @@ import (
 
 // Stage names the router in dead-letter headers.
 const Stage = "router"
-
-// DLQ reasons: short, stable codes for the dlq-reason header and metrics.
-const (
-	ReasonTooLarge          = "too_large"
-	ReasonMalformedJSON     = "malformed_json"
-	ReasonMalformedProtobuf = "malformed_protobuf"
-	ReasonContentType       = "unknown_content_type"
-	// Validation failures are "missing_<field>" or "invalid_<field>".
-)
 
 // Connector is one routing destination.
 type Connector struct {
@@ -73,7 +62,7 @@ type Outcome struct {
 // none), so that sinks always see contract records.
 func (t *Table) Route(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, Outcome) {
 	if err := record.CheckSize(len(r.Value), t.MaxBytes); err != nil {
-		return append(out, record.DeadLetter(r, t.DLQTopic, Stage, ReasonTooLarge, err)), Outcome{DLQReason: ReasonTooLarge}
+		return append(out, record.DeadLetter(r, t.DLQTopic, Stage, record.ReasonTooLarge, err)), Outcome{DLQReason: record.ReasonTooLarge}
 	}
 	meta, ok := record.MetaFromHeaders(r.Headers)
 	key, value, headers := r.Key, r.Value, r.Headers
@@ -109,10 +98,10 @@ func normalize(r *kgo.Record) (*kgo.Record, string, error) {
 	}
 	ev, err := record.Unmarshal(r.Value, ct)
 	if err != nil {
-		return nil, decodeReason(err), err
+		return nil, record.Reason(err), err
 	}
 	if err := record.Validate(ev); err != nil {
-		return nil, validationReason(err), err
+		return nil, record.Reason(err), err
 	}
 	if ev.GetId() == "" {
 		pos := r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)
@@ -124,32 +113,7 @@ func normalize(r *kgo.Record) (*kgo.Record, string, error) {
 	}
 	out, err := record.Marshal(ev, enc)
 	if err != nil {
-		return nil, ReasonMalformedProtobuf, err
+		return nil, record.ReasonMalformedProtobuf, err
 	}
 	return out, "", nil
-}
-
-func decodeReason(err error) string {
-	var de *record.DecodeError
-	if errors.As(err, &de) {
-		switch de.Format {
-		case "json":
-			return ReasonMalformedJSON
-		case "protobuf":
-			return ReasonMalformedProtobuf
-		}
-	}
-	return ReasonContentType
-}
-
-func validationReason(err error) string {
-	var fe *record.FieldError
-	if !errors.As(err, &fe) {
-		return "invalid"
-	}
-	field, _, _ := strings.Cut(fe.Field, "[") // tenants[2] -> tenants: codes stay few
-	if fe.Reason == "required" {
-		return "missing_" + field
-	}
-	return "invalid_" + field
 }

@@ -114,13 +114,13 @@ func TestRouteDeadLetters(t *testing.T) {
 		rec    *kgo.Record
 		reason string
 	}{
-		{"bad json", &kgo.Record{Value: []byte(`{"projectId":`)}, ReasonMalformedJSON},
-		{"bad protobuf", &kgo.Record{Value: []byte("\xff\xff\xff\xff")}, ReasonMalformedProtobuf},
+		{"bad json", &kgo.Record{Value: []byte(`{"projectId":`)}, record.ReasonMalformedJSON},
+		{"bad protobuf", &kgo.Record{Value: []byte("\xff\xff\xff\xff")}, record.ReasonMalformedProtobuf},
 		{"missing project", &kgo.Record{Value: []byte(`{"action":"A","occurred":"2026-01-02T03:04:05Z"}`)}, "missing_projectId"},
 		{"missing occurred", &kgo.Record{Value: []byte(`{"projectId":"P","action":"A"}`)}, "missing_occurred"},
 		{"bad tenant", &kgo.Record{Value: []byte(`{"projectId":"P","action":"A","occurred":"2026-01-02T03:04:05Z","tenants":["a,b"]}`)}, "invalid_tenants"},
-		{"unknown content type", &kgo.Record{Value: []byte("a,b"), Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("text/csv")}}}, ReasonContentType},
-		{"too large", &kgo.Record{Value: make([]byte, 4097), Headers: []kgo.RecordHeader{{Key: "project", Value: []byte("P")}, {Key: "action", Value: []byte("A")}}}, ReasonTooLarge},
+		{"unknown content type", &kgo.Record{Value: []byte("a,b"), Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("text/csv")}}}, record.ReasonContentType},
+		{"too large", &kgo.Record{Value: make([]byte, 4097), Headers: []kgo.RecordHeader{{Key: "project", Value: []byte("P")}, {Key: "action", Value: []byte("A")}}}, record.ReasonTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

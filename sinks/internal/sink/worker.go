@@ -177,7 +177,7 @@ func (w *worker) drainQueue() {
 			err = record.Validate(ev)
 		}
 		if err != nil {
-			if !w.deadLetter(rec, reasonOf(err), err) {
+			if !w.deadLetter(rec, record.Reason(err), err) {
 				return // stopping; the batch will not be committed either
 			}
 			continue
@@ -185,14 +185,6 @@ func (w *worker) drainQueue() {
 		w.r.redact.Apply(ev)
 		w.batcher.Add(batch.Item{Offset: rec.Offset, LeaderEpoch: rec.LeaderEpoch, Event: ev, Size: len(rec.Value), Record: rec}, now)
 	}
-}
-
-func reasonOf(err error) string {
-	var de *record.DecodeError
-	if errors.As(err, &de) {
-		return "malformed_" + de.Format
-	}
-	return "invalid"
 }
 
 // start learns where the partition's first batch begins: the group's
