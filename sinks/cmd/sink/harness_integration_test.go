@@ -506,14 +506,15 @@ func waitCommitted(t *testing.T, group, topic string, timeout time.Duration) {
 
 // privateMinIO starts a MinIO of the test's own (stack/minio.sh with its own
 // STACK_DIR, on a free port), so that a test can stop and start it without
-// disturbing the shared stack. It is stopped at the end of the test.
-func privateMinIO(t *testing.T) (st *s3Store, stop, start func()) {
+// disturbing the shared stack, or give it its own settings (env, such as
+// MINIO_KMS_SECRET_KEY). It is stopped at the end of the test.
+func privateMinIO(t *testing.T, env ...string) (st *s3Store, stop, start func()) {
 	t.Helper()
 	dir := t.TempDir()
 	run := func(cmd string) string {
 		t.Helper()
 		c := exec.Command("bash", filepath.Join("..", "..", "..", "stack", "minio.sh"), cmd)
-		c.Env = append(os.Environ(), "STACK_DIR="+dir)
+		c.Env = append(append(os.Environ(), "STACK_DIR="+dir), env...)
 		out, err := c.CombinedOutput()
 		if err != nil {
 			t.Fatalf("stack/minio.sh %s: %v\n%s", cmd, err, out)
