@@ -273,20 +273,6 @@ answering() {
 
 # Pid of our broker: from the pid file, or adopted from whoever listens on
 # the persisted port if that is our broker (pid file lost).
-running_pid() {
-  local pid port
-  if pid=$(pidfile_pid "$PIDFILE" "$NEEDLE"); then
-    printf '%s\n' "$pid"
-    return 0
-  fi
-  [[ -s $PORTFILE ]] || return 1
-  port=$(<"$PORTFILE")
-  pid=$(port_owner_pid "$port") || return 1
-  proc_matches "$pid" "$NEEDLE" || return 1
-  printf '%s\n' "$pid" >"$PIDFILE"
-  printf '%s\n' "$pid"
-}
-
 cmd_start() {
   lock
   local pid port cport t0=$SECONDS
@@ -362,53 +348,18 @@ wait_ready() {
   return 1
 }
 
-cmd_stop() {
-  lock
-  local pid
-  if ! pid=$(running_pid); then
-    rm -f "$PIDFILE"
-    log "not running"
-    return 0
-  fi
-  log "stopping (pid $pid)"
-  stop_pid "$pid" "${KAFKA_STOP_TIMEOUT:-30}" kafka
-  rm -f "$PIDFILE"
-  log "stopped"
-}
-
-cmd_status() {
-  local pid port
-  if ! pid=$(running_pid); then
-    echo "kafka: not running"
-    return "$EXIT_NOT_RUNNING"
-  fi
-  port=$(<"$PORTFILE")
-  if ! tcp_answers "$port"; then
-    echo "kafka: pid $pid alive but not answering on 127.0.0.1:$port"
-    return "$EXIT_FAIL"
-  fi
-  echo "kafka: running, pid $pid, 127.0.0.1:$port"
-}
-
-cmd_addr() {
-  if [[ ${1:-} == --if-running ]]; then
-    running_pid >/dev/null || die "$EXIT_NOT_RUNNING" "not running"
-  elif [[ -n ${1:-} ]]; then
-    die "$EXIT_USAGE" "addr: unknown option '$1'"
-  fi
-  [[ -s $PORTFILE ]] || die "$EXIT_NOT_RUNNING" "no port chosen yet; run: stack/kafka.sh start"
-  printf '127.0.0.1:%s\n' "$(<"$PORTFILE")"
-}
-
 cmd_topics() {
   running_pid >/dev/null || die "$EXIT_NOT_RUNNING" "not running; run: stack/kafka.sh start"
   ensure_java
   run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$(<"$PORTFILE")" "$@"
 }
 
+svc_answers() { tcp_answers "$1"; }
+svc_url() { printf '127.0.0.1:%s\n' "$1"; }
+
 cmd_reset() {
   lock
-  cmd_stop
+  svc_stop "${KAFKA_STOP_TIMEOUT:-30}"
   rm -rf "$KDATA" "$KDIR/cluster_id"
   log "data wiped ($KDATA)"
 }
@@ -429,10 +380,10 @@ main() {
   case $cmd in
   fetch) cmd_fetch ;;
   start) cmd_start ;;
-  stop) cmd_stop ;;
-  restart) cmd_stop && cmd_start ;;
-  status) cmd_status ;;
-  addr) cmd_addr "$@" ;;
+  stop) svc_stop "${KAFKA_STOP_TIMEOUT:-30}" ;;
+  restart) svc_stop "${KAFKA_STOP_TIMEOUT:-30}" && cmd_start ;;
+  status) svc_status ;;
+  addr) svc_addr "$@" ;;
   topics) cmd_topics "$@" ;;
   reset) cmd_reset ;;
   *) die "$EXIT_USAGE" "unknown command '$cmd' (see: stack/kafka.sh help)" ;;

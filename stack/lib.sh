@@ -216,3 +216,66 @@ write_env() {
   } >"$tmp"
   mv -f "$tmp" "$STACK_DIR/env"
 }
+
+# ---------------------------------------------------------------- services
+# The lifecycle commands kafka.sh and minio.sh share. A service script sets
+# PIDFILE, PORTFILE and NEEDLE (a string its server's command line always
+# holds), and defines lock, svc_answers PORT (is it serving) and svc_url
+# PORT (the address clients use).
+
+# running_pid: print the pid of our running server. The pid file is the
+# first guess; a server whose pid file was lost is found by its port.
+# shellcheck disable=SC2153 # PIDFILE and NEEDLE are the service script's
+running_pid() {
+  local pid port
+  if pid=$(pidfile_pid "$PIDFILE" "$NEEDLE"); then
+    printf '%s\n' "$pid"
+    return 0
+  fi
+  [[ -s $PORTFILE ]] || return 1
+  port=$(<"$PORTFILE")
+  pid=$(port_owner_pid "$port") || return 1
+  proc_matches "$pid" "$NEEDLE" || return 1
+  printf '%s\n' "$pid" >"$PIDFILE"
+  printf '%s\n' "$pid"
+}
+
+# svc_stop TIMEOUT: SIGTERM, then SIGKILL after TIMEOUT seconds.
+svc_stop() {
+  lock
+  local pid
+  if ! pid=$(running_pid); then
+    rm -f "$PIDFILE"
+    log "not running"
+    return 0
+  fi
+  log "stopping (pid $pid)"
+  stop_pid "$pid" "$1" "$PROG"
+  rm -f "$PIDFILE"
+  log "stopped"
+}
+
+svc_status() {
+  local pid port
+  if ! pid=$(running_pid); then
+    echo "$PROG: not running"
+    return "$EXIT_NOT_RUNNING"
+  fi
+  port=$(<"$PORTFILE")
+  if ! svc_answers "$port"; then
+    echo "$PROG: pid $pid alive but not answering on 127.0.0.1:$port"
+    return "$EXIT_FAIL"
+  fi
+  echo "$PROG: running, pid $pid, $(svc_url "$port")"
+}
+
+# svc_addr [--if-running]: print the address, from the persisted port.
+svc_addr() {
+  if [[ ${1:-} == --if-running ]]; then
+    running_pid >/dev/null || die "$EXIT_NOT_RUNNING" "not running"
+  elif [[ -n ${1:-} ]]; then
+    die "$EXIT_USAGE" "addr: unknown option '$1'"
+  fi
+  [[ -s $PORTFILE ]] || die "$EXIT_NOT_RUNNING" "no port chosen yet; run: stack/$PROG.sh start"
+  svc_url "$(<"$PORTFILE")"
+}

@@ -149,20 +149,6 @@ healthy() {
   [[ $code == 200 ]]
 }
 
-running_pid() {
-  local pid port
-  if pid=$(pidfile_pid "$PIDFILE" "$NEEDLE"); then
-    printf '%s\n' "$pid"
-    return 0
-  fi
-  [[ -s $PORTFILE ]] || return 1
-  port=$(<"$PORTFILE")
-  pid=$(port_owner_pid "$port") || return 1
-  proc_matches "$pid" "$NEEDLE" || return 1
-  printf '%s\n' "$pid" >"$PIDFILE"
-  printf '%s\n' "$pid"
-}
-
 wait_healthy() {
   local pid=$1 port=$2 timeout=$3 deadline
   deadline=$((SECONDS + timeout))
@@ -227,47 +213,12 @@ cmd_start() {
   printf 'http://127.0.0.1:%s\n' "$port"
 }
 
-cmd_stop() {
-  lock
-  local pid
-  if ! pid=$(running_pid); then
-    rm -f "$PIDFILE"
-    log "not running"
-    return 0
-  fi
-  log "stopping (pid $pid)"
-  stop_pid "$pid" "${MINIO_STOP_TIMEOUT:-30}" minio
-  rm -f "$PIDFILE"
-  log "stopped"
-}
-
-cmd_status() {
-  local pid port
-  if ! pid=$(running_pid); then
-    echo "minio: not running"
-    return "$EXIT_NOT_RUNNING"
-  fi
-  port=$(<"$PORTFILE")
-  if ! healthy "$port"; then
-    echo "minio: pid $pid alive but not healthy on 127.0.0.1:$port"
-    return "$EXIT_FAIL"
-  fi
-  echo "minio: running, pid $pid, http://127.0.0.1:$port"
-}
-
-cmd_addr() {
-  if [[ ${1:-} == --if-running ]]; then
-    running_pid >/dev/null || die "$EXIT_NOT_RUNNING" "not running"
-  elif [[ -n ${1:-} ]]; then
-    die "$EXIT_USAGE" "addr: unknown option '$1'"
-  fi
-  [[ -s $PORTFILE ]] || die "$EXIT_NOT_RUNNING" "no port chosen yet; run: stack/minio.sh start"
-  printf 'http://127.0.0.1:%s\n' "$(<"$PORTFILE")"
-}
+svc_answers() { healthy "$1"; }
+svc_url() { printf 'http://127.0.0.1:%s\n' "$1"; }
 
 cmd_reset() {
   lock
-  cmd_stop
+  svc_stop "${MINIO_STOP_TIMEOUT:-30}"
   rm -rf "$MDATA"
   log "data wiped ($MDATA)"
 }
@@ -290,10 +241,10 @@ main() {
   set_paths
   case $cmd in
   start) cmd_start ;;
-  stop) cmd_stop ;;
-  restart) cmd_stop && cmd_start ;;
-  status) cmd_status ;;
-  addr) cmd_addr "$@" ;;
+  stop) svc_stop "${MINIO_STOP_TIMEOUT:-30}" ;;
+  restart) svc_stop "${MINIO_STOP_TIMEOUT:-30}" && cmd_start ;;
+  status) svc_status ;;
+  addr) svc_addr "$@" ;;
   reset) cmd_reset ;;
   *) die "$EXIT_USAGE" "unknown command '$cmd' (see: stack/minio.sh help)" ;;
   esac
