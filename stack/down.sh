@@ -18,36 +18,14 @@ Exit codes: 0 ok, 1 a service failed to stop, 2 usage.
 EOF2
 }
 
-services=()
-for arg in "$@"; do
-  case $arg in
-  help | -h | --help) usage; exit 0 ;;
-  kafka | minio)
-    [[ " ${services[*]-} " == *" $arg "* ]] || services+=("$arg")
-    ;;
-  all) services=(kafka minio) ;;
-  *) usage >&2; die "$EXIT_USAGE" "unknown service '$arg' (want: kafka, minio)" ;;
-  esac
-done
-((${#services[@]})) || services=(kafka minio)
+parse_services "$@"
 
 [[ -d $STACK_DIR ]] || { log "nothing to stop ($STACK_DIR does not exist)"; exit 0; }
 init_stack_dir
 export STACK_DIR
 
-declare -A pids=()
-for s in "${services[@]}"; do
-  "$STACK_SCRIPTS_DIR/$s.sh" stop &
-  pids[$s]=$!
-done
 rc=0
-for s in "${services[@]}"; do
-  if wait "${pids[$s]}"; then :; else
-    code=$?
-    warn "$s failed to stop (exit $code)"
-    ((code > rc)) && rc=$code
-  fi
-done
+for_services stop || rc=$?
 
 write_env
 exit "$rc"

@@ -72,14 +72,9 @@ set_paths() {
   CPORTFILE="$KDIR/controller_port"
   # Our broker's command line always contains this path.
   NEEDLE="$KCONF/server.properties"
+  # shellcheck disable=SC2034 # lib.sh's lock uses it
+  SVC_DIR="$KDIR"
   mkdir -p "$KDIR"
-}
-
-LOCKED=0
-lock() {
-  ((LOCKED)) && return 0
-  take_lock "$KDIR/.lock"
-  LOCKED=1
 }
 
 # ---------------------------------------------------------------- prerequisites

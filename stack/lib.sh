@@ -219,9 +219,18 @@ write_env() {
 
 # ---------------------------------------------------------------- services
 # The lifecycle commands kafka.sh and minio.sh share. A service script sets
-# PIDFILE, PORTFILE and NEEDLE (a string its server's command line always
-# holds), and defines lock, svc_answers PORT (is it serving) and svc_url
-# PORT (the address clients use).
+# PIDFILE, PORTFILE, SVC_DIR (its directory) and NEEDLE (a string its
+# server's command line always holds), and defines svc_answers PORT (is it
+# serving) and svc_url PORT (the address clients use).
+
+# lock: hold the service's lock for the rest of this process, so that two
+# scripts never start or stop the same server at once.
+LOCKED=0
+lock() {
+  ((LOCKED)) && return 0
+  take_lock "$SVC_DIR/.lock"
+  LOCKED=1
+}
 
 # running_pid: print the pid of our running server. The pid file is the
 # first guess; a server whose pid file was lost is found by its port.
@@ -278,4 +287,41 @@ svc_addr() {
   fi
   [[ -s $PORTFILE ]] || die "$EXIT_NOT_RUNNING" "no port chosen yet; run: stack/$PROG.sh start"
   svc_url "$(<"$PORTFILE")"
+}
+
+# parse_services ARGS...: the services up.sh and down.sh act on (kafka,
+# minio; "all" or none means both), into the array services.
+parse_services() {
+  services=()
+  local arg
+  for arg in "$@"; do
+    case $arg in
+    help | -h | --help) usage; exit 0 ;;
+    kafka | minio)
+      [[ " ${services[*]-} " == *" $arg "* ]] || services+=("$arg")
+      ;;
+    all) services=(kafka minio) ;;
+    *) usage >&2; die "$EXIT_USAGE" "unknown service '$arg' (want: kafka, minio)" ;;
+    esac
+  done
+  ((${#services[@]})) || services=(kafka minio)
+}
+
+# for_services COMMAND: run each service's COMMAND (start, stop) in
+# parallel, its stdout discarded; the exit code is the worst of theirs.
+for_services() {
+  local s code rc=0
+  local -A pids=()
+  for s in "${services[@]}"; do
+    "$STACK_SCRIPTS_DIR/$s.sh" "$1" >/dev/null &
+    pids[$s]=$!
+  done
+  for s in "${services[@]}"; do
+    if wait "${pids[$s]}"; then :; else
+      code=$?
+      warn "$s failed to $1 (exit $code)"
+      ((code > rc)) && rc=$code
+    fi
+  done
+  return "$rc"
 }

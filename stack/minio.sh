@@ -62,14 +62,9 @@ set_paths() {
   CPORTFILE="$MDIR/console_port"
   # Our server's command line always contains this.
   NEEDLE="server $MDATA "
+  # shellcheck disable=SC2034 # lib.sh's lock uses it
+  SVC_DIR="$MDIR"
   mkdir -p "$MDIR"
-}
-
-LOCKED=0
-lock() {
-  ((LOCKED)) && return 0
-  take_lock "$MDIR/.lock"
-  LOCKED=1
 }
 
 # ---------------------------------------------------------------- build

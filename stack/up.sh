@@ -27,36 +27,14 @@ Exit codes: 0 ok, 1 a service failed to start, 2 usage, 4 missing prerequisite.
 EOF2
 }
 
-services=()
-for arg in "$@"; do
-  case $arg in
-  help | -h | --help) usage; exit 0 ;;
-  kafka | minio)
-    [[ " ${services[*]-} " == *" $arg "* ]] || services+=("$arg")
-    ;;
-  all) services=(kafka minio) ;;
-  *) usage >&2; die "$EXIT_USAGE" "unknown service '$arg' (want: kafka, minio)" ;;
-  esac
-done
-((${#services[@]})) || services=(kafka minio)
+parse_services "$@"
 
 init_stack_dir
 export STACK_DIR
 
 # Start in parallel (a cold MinIO build and a cold Kafka fetch overlap).
-declare -A pids=()
-for s in "${services[@]}"; do
-  "$STACK_SCRIPTS_DIR/$s.sh" start >/dev/null &
-  pids[$s]=$!
-done
 rc=0
-for s in "${services[@]}"; do
-  if wait "${pids[$s]}"; then :; else
-    code=$?
-    warn "$s failed to start (exit $code)"
-    ((code > rc)) && rc=$code
-  fi
-done
+for_services start || rc=$?
 
 write_env
 cat "$STACK_DIR/env"
