@@ -23,6 +23,27 @@ const (
 	DatadogMaxBytes   = 5_000_000
 )
 
+// RecordHeadroom is the room Kafka limits leave for what a record carries
+// besides its value: key, headers (dead-letter headers included) and batch
+// framing.
+const RecordHeadroom = 128 << 10
+
+// SourceRecordBytes is the largest record batch the events topic takes (its
+// max.message.bytes): an event at MaxEventBytes with its key, headers and
+// framing. Anything larger is refused to its producer, which is told.
+func (p *Pipeline) SourceRecordBytes() int32 {
+	return int32(p.Router.MaxEventBytes) + RecordHeadroom
+}
+
+// RecordBytes is the largest record batch the pipeline's own producers (the
+// router and the sinks) write, and what the connector and dead-letter topics
+// take: anything from the events topic plus the dead-letter headers. Kafka's
+// own defaults (about 1 MB) are below an event at the 1 MiB cap with its
+// headers, which would stall a partition on its first such event.
+func (p *Pipeline) RecordBytes() int32 {
+	return p.SourceRecordBytes() + RecordHeadroom
+}
+
 func (p *Pipeline) applyDefaults() {
 	if p.Kafka.ClientID == "" {
 		p.Kafka.ClientID = "auditstream"

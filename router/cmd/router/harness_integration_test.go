@@ -50,6 +50,9 @@ type testPipeline struct {
 	prefix string
 	dlq    string
 	conns  []config.Connector
+	// maxEventBytes is the router's event size cap (64KiB unless a test
+	// sets it before write).
+	maxEventBytes string
 }
 
 // newPipeline creates the events topic and writes a pipeline file for the
@@ -58,7 +61,7 @@ type testPipeline struct {
 func newPipeline(t *testing.T, conns []config.Connector) *testPipeline {
 	t.Helper()
 	events := kafkatest.Topic(t, 6)
-	tp := &testPipeline{path: filepath.Join(t.TempDir(), "pipeline.yaml"), events: events, prefix: events + ".c.", dlq: events + ".dlq", conns: conns}
+	tp := &testPipeline{path: filepath.Join(t.TempDir(), "pipeline.yaml"), events: events, prefix: events + ".c.", dlq: events + ".dlq", conns: conns, maxEventBytes: "64KiB"}
 	tp.write(t, conns)
 	return tp
 }
@@ -97,7 +100,7 @@ func (tp *testPipeline) write(t *testing.T, conns []config.Connector) {
 			"connector_prefix": tp.prefix,
 			"connector":        map[string]any{"partitions": 3},
 		},
-		"router":     map[string]any{"group": tp.events + ".router", "max_event_bytes": "64KiB", "listen": "127.0.0.1:0"},
+		"router":     map[string]any{"group": tp.events + ".router", "max_event_bytes": tp.maxEventBytes, "listen": "127.0.0.1:0"},
 		"connectors": cs,
 	}
 	b, err := yaml.Marshal(doc)

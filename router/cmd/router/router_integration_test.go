@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/producer/loadgen"
@@ -149,6 +151,61 @@ func TestRouteMalformed(t *testing.T) {
 	}
 	if len(wantReason) > 0 {
 		t.Errorf("%d bad records are not in the DLQ", len(wantReason))
+	}
+}
+
+// TestRouteEventsAtTheSizeCap: with the default 1 MiB cap, an event just
+// under it (larger than Kafka's and franz-go's ~1 MB defaults once it has
+// headers) is routed, and one just over it goes to the DLQ whole. The
+// router sizes its producer and the topics it creates for such records.
+func TestRouteEventsAtTheSizeCap(t *testing.T) {
+	tp := newPipeline(t, overlapping)
+	tp.maxEventBytes = "1MiB"
+	tp.write(t, overlapping)
+	p, err := config.Load(tp.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test made the events topic; give it the limit router setup would.
+	adm := kadm.NewClient(kafkatest.Client(t))
+	limit := strconv.Itoa(int(p.SourceRecordBytes()))
+	if _, err := adm.AlterTopicConfigs(t.Context(), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: &limit}}, tp.events); err != nil {
+		t.Fatal(err)
+	}
+
+	const under, over = 1<<20 - 40, 1<<20 + 20_000
+	evs := generate(5, 100)
+	g := loadgen.New(loadgen.Config{Seed: 6, PadTo: under})
+	large := g.Next()
+	large.Action, large.Tenants = "LoginSucceed", []string{"T0001"} // every connector takes it
+	tooLarge := loadgen.New(loadgen.Config{Seed: 7, PadTo: over}).Next()
+	if n := proto.Size(large); n > 1<<20 || n < 1<<20-200 {
+		t.Fatalf("the large event is %d bytes; want just under 1 MiB", n)
+	}
+	cl := kafkatest.Client(t, kgo.DefaultProduceTopic(tp.events), kgo.ProducerBatchMaxBytes(p.SourceRecordBytes()))
+	var recs []*kgo.Record
+	for _, ev := range append(evs, large, tooLarge) {
+		r, err := record.Marshal(ev, record.Protobuf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	startRouter(t, tp.path)
+
+	want := expected(t, overlapping, append(evs, large))
+	for _, c := range overlapping {
+		if !want[c.ID][large.GetId()] {
+			t.Fatalf("connector %s does not take the large event; the test needs it to", c.ID)
+		}
+		checkTopic(t, tp.prefix+c.ID, want[c.ID])
+	}
+	dead := kafkatest.ReadAll(t, tp.dlq, 1, 60*time.Second)
+	if len(dead) != 1 || record.HeaderValue(dead[0].Headers, record.HeaderDLQReason) != record.ReasonTooLarge || len(dead[0].Value) != len(recs[len(recs)-1].Value) {
+		t.Fatalf("DLQ: %d records; want the over-cap event, whole, with reason too_large", len(dead))
 	}
 }
 

@@ -92,6 +92,11 @@ func New(o Options) (*Runner, error) {
 		kgo.FetchMaxPartitionBytes(256<<10),
 		kgo.ProducerBatchCompression(kgo.Lz4Compression()),
 		kgo.ProducerLinger(0),
+		// franz-go's default batch limit (about 1 MB) is below an event at
+		// the size cap with its headers: such an event could never be
+		// produced, and its transaction would abort forever. The topics
+		// take this much (topics.ForPipeline).
+		kgo.ProducerBatchMaxBytes(o.Pipeline.RecordBytes()),
 		kgo.WithLogger(kafkalog.New(o.Log)),
 		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { r.joined.Store(true) }),
 		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { r.joined.Store(false) }),

@@ -23,16 +23,20 @@ type Spec struct {
 	Name       string
 	Partitions int32
 	Retention  config.Duration
+	// MaxMessageBytes is the topic's max.message.bytes; 0 leaves the
+	// broker's default.
+	MaxMessageBytes int32
 }
 
-// ForPipeline lists every topic the pipeline needs.
+// ForPipeline lists every topic the pipeline needs. Their record size
+// limits follow the event size cap (config.Pipeline.RecordBytes).
 func ForPipeline(p *config.Pipeline) []Spec {
 	specs := []Spec{
-		{p.Topics.Events.Name, p.Topics.Events.Partitions, p.Topics.Events.Retention},
-		{p.Topics.DLQ.Name, p.Topics.DLQ.Partitions, p.Topics.DLQ.Retention},
+		{p.Topics.Events.Name, p.Topics.Events.Partitions, p.Topics.Events.Retention, p.SourceRecordBytes()},
+		{p.Topics.DLQ.Name, p.Topics.DLQ.Partitions, p.Topics.DLQ.Retention, p.RecordBytes()},
 	}
 	for _, c := range p.Connectors {
-		specs = append(specs, Spec{p.ConnectorTopic(c.ID), p.Topics.Connector.Partitions, p.Topics.Connector.Retention})
+		specs = append(specs, Spec{p.ConnectorTopic(c.ID), p.Topics.Connector.Partitions, p.Topics.Connector.Retention, p.RecordBytes()})
 	}
 	return specs
 }
@@ -44,6 +48,9 @@ func Ensure(ctx context.Context, adm *kadm.Client, specs []Spec) (created []stri
 		cfg := map[string]*string{}
 		if s.Retention > 0 {
 			cfg["retention.ms"] = kadm.StringPtr(strconv.FormatInt(s.Retention.D().Milliseconds(), 10))
+		}
+		if s.MaxMessageBytes > 0 {
+			cfg["max.message.bytes"] = kadm.StringPtr(strconv.Itoa(int(s.MaxMessageBytes)))
 		}
 		resp, err := adm.CreateTopic(ctx, s.Partitions, -1, cfg, s.Name)
 		switch {

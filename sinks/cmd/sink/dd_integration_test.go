@@ -212,9 +212,20 @@ func (c *ddConnector) setKey(t *testing.T, key string) {
 }
 
 // allowRecords lets the connector topic and its dead-letter topic hold
-// records up to n bytes, and the publisher send them.
+// records up to n bytes, and the publisher send them; the pipeline's event
+// cap becomes n, which sizes the sink's dead-letter producer to match.
 func (c *ddConnector) allowRecords(t *testing.T, n int) {
 	t.Helper()
+	f, err := os.OpenFile(c.cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = fmt.Fprintf(f, "router: {max_event_bytes: %d}\n", n)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	adm := kadm.NewClient(kafkatest.Client(t))
 	v := strconv.Itoa(n)
 	resp, err := adm.AlterTopicConfigs(context.Background(),

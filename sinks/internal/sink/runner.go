@@ -132,11 +132,11 @@ func New(o Options) (*Runner, error) {
 		kgo.FetchMaxBytes(int32(min(4*r.policy.MaxBytes, 64<<20))),
 		kgo.FetchMaxPartitionBytes(int32(min(r.policy.MaxBytes, 16<<20))),
 		// A dead letter is a record this sink read, plus headers. Under
-		// franz-go's default cap (1,000,012 bytes), a record over 1 MB (the
-		// router passes up to 1 MiB, a topic may allow more) could never be
-		// dead-lettered and would stall its partition; only the DLQ topic's
-		// own limit may refuse it.
-		kgo.ProducerBatchMaxBytes(64<<20),
+		// franz-go's default cap (1,000,012 bytes), an event near the
+		// router's 1 MiB cap could never be dead-lettered and would stall
+		// its partition. The dead-letter topic takes this much
+		// (config.Pipeline.RecordBytes).
+		kgo.ProducerBatchMaxBytes(o.Pipeline.RecordBytes()),
 		kgo.WithLogger(kafkalog.New(o.Log)),
 	)
 	opts = append(opts, o.KafkaOpts...)
