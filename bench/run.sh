@@ -3,18 +3,21 @@
 # one run, and report ratios (the method is in DESIGN.md, "Performance
 # method").
 #
-# Starts Kafka when it is not running, and then stops it at the end; a
-# running stack is left alone. Builds the router and the bench driver, runs
-# the four scenarios, prints a table and writes bench/results/latest.json
-# (plus a timestamped copy; the last 10 are kept, git-ignored). The runs'
-# logs and pipeline files go to bench/results/logs/.
+# Starts Kafka and MinIO when they are not running, and then stops what it
+# started at the end; a running stack is left alone. Builds the router, the
+# sink, the Datadog intake test server and the bench driver, runs the
+# scenarios, prints a table and writes bench/results/latest.json (plus a
+# timestamped copy; the last 10 are kept, git-ignored). The runs' logs and
+# pipeline files go to bench/results/logs/.
 #
 #   BENCH_SCALE=0.2 make bench   scale event counts and durations (default 1:
-#                                1M events per producer run and in the backlog,
-#                                20 s per side and load for latency; about 3.5
-#                                minutes on 2 cores)
-#   BENCH_PROFILE=1 make bench   also profile the SDK in-process and one extra
-#                                router drain, into bench/results/*.pprof
+#                                1M events per producer run and in each
+#                                backlog, 20 s per side and load for latency,
+#                                40 s of publishing for the S3 end-to-end
+#                                latency; about 6.5 minutes on 2 cores)
+#   BENCH_PROFILE=1 make bench   also profile the SDK in-process, one extra
+#                                router drain and one extra drain by each
+#                                sink, into bench/results/*.pprof
 #
 # A goal that is missed is reported in the table, not in the exit code. The
 # exit code is 1 only when a measurement could not be made.
@@ -31,37 +34,46 @@ scaled() { awk -v n="$1" -v s="$scale" -v m="$2" 'BEGIN { v = int(n * s); if (v 
 awk -v s="$scale" 'BEGIN { exit !(s > 0) }' || { echo "bench: BENCH_SCALE=$scale: want a number > 0" >&2; exit 2; }
 
 started=()
-stack/kafka.sh status >/dev/null 2>&1 || started+=(kafka)
+for svc in kafka minio; do
+  stack/"$svc".sh status >/dev/null 2>&1 || started+=("$svc")
+done
 work=$(mktemp -d)
 cleanup() {
   rm -rf "$work"
   if ((${#started[@]})); then stack/down.sh "${started[@]}" >/dev/null || true; fi
 }
 trap cleanup EXIT
-stack/up.sh kafka >/dev/null
+stack/up.sh kafka minio >/dev/null
 set -a
 # shellcheck source=/dev/null
 . "$STACK_DIR/env"
 set +a
 broker_pid=$(cat "$STACK_DIR/kafka/kafka.pid" 2>/dev/null || echo 0)
+minio_pid=$(cat "$STACK_DIR/minio/minio.pid" 2>/dev/null || echo 0)
 began=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-echo "bench: kafka at $AUDITSTREAM_BROKERS (pid $broker_pid), scale $scale" >&2
+echo "bench: kafka at $AUDITSTREAM_BROKERS (pid $broker_pid), minio at $AUDITSTREAM_S3_ENDPOINT (pid $minio_pid), scale $scale" >&2
 
-echo "bench: building the router and the bench driver" >&2
+echo "bench: building the router, the sink, the intake test server and the bench driver" >&2
 (cd router && go build -o "$work/router" ./cmd/router)
+(cd sinks && go build -o "$work/sink" ./cmd/sink)
+(cd ddintake && go build -o "$work/ddintake" ./cmd/ddintake)
 (cd bench && go build -o "$work/bench" ./cmd/bench)
 rm -rf "$logs"
 mkdir -p "$logs"
 
 produce_events=$(scaled 1000000 10000)
 route_events=$(scaled 1000000 10000)
+sink_events=$(scaled 1000000 10000)
 latency_seconds=$(scaled 20 2)s
+e2e_seconds=$(scaled 40 15)s
 profile=()
 route_profile=()
+sink_profile=()
 if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
   profile=(--cpuprofile "$PWD/$out/produce.cpu.pprof")
-  # The router has no pprof endpoint; this build adds one (for this binary
-  # only, through -overlay: the router's sources are not touched).
+  # The router and the sink have no pprof endpoint; these builds add one
+  # (for these binaries only, through -overlay: their sources are not
+  # touched).
   cat >"$work/pprof.go" <<'GO'
 package main
 
@@ -78,9 +90,15 @@ func init() {
 	}
 }
 GO
-  printf '{"Replace":{"%s":"%s"}}' "$PWD/router/cmd/router/zz_bench_pprof.go" "$work/pprof.go" >"$work/overlay.json"
-  (cd router && go build -overlay "$work/overlay.json" -o "$work/router-pprof" ./cmd/router)
+  # with_pprof MODULE NAME: build MODULE/cmd/NAME with the endpoint into $work/NAME-pprof.
+  with_pprof() {
+    printf '{"Replace":{"%s":"%s"}}' "$PWD/$1/cmd/$2/zz_bench_pprof.go" "$work/pprof.go" >"$work/overlay-$2.json"
+    (cd "$1" && go build -overlay "$work/overlay-$2.json" -o "$work/$2-pprof" "./cmd/$2")
+  }
+  with_pprof router router
+  with_pprof sinks sink
   route_profile=(--profile-router "$work/router-pprof" --profile-dir "$PWD/$out")
+  sink_profile=(--profile-sink "$work/sink-pprof" --profile-dir "$PWD/$out")
 fi
 
 results=()
@@ -104,6 +122,21 @@ else
 fi
 scenario route route --events "$route_events" --router "$work/router" --broker-pid "$broker_pid" --logdir "$logs" \
   ${route_profile[@]+"${route_profile[@]}"}
+scenario s3 sink --type s3 --events "$sink_events" --sink "$work/sink" --broker-pid "$broker_pid" --minio-pid "$minio_pid" \
+  --logdir "$logs" ${sink_profile[@]+"${sink_profile[@]}"}
+scenario e2e e2e --router "$work/router" --sink "$work/sink" --duration "$e2e_seconds" --logdir "$logs"
+# The compressor's benchmark is the S3 sink's own (a go test benchmark in
+# its package); its output becomes a result like the others.
+echo "bench: == gzip" >&2
+if (cd sinks && go test -run '^$' -bench '^BenchmarkGzip$' -benchtime 20x ./internal/s3sink/) >"$work/gzip.txt" 2>&1 &&
+  "$work/bench" gzip --from "$work/gzip.txt" --encoder sinks/internal/s3sink/encode.go --json >"$work/gzip.json"; then
+  results+=("$work/gzip.json")
+else
+  cat "$work/gzip.txt" >&2
+  failed+=(gzip)
+fi
+scenario datadog sink --type datadog --events "$sink_events" --sink "$work/sink" --intake "$work/ddintake" \
+  --broker-pid "$broker_pid" --logdir "$logs" ${sink_profile[@]+"${sink_profile[@]}"}
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 "$work/bench" report --scale "$scale" --started "$began" --out "$out/latest.json" ${results[@]+"${results[@]}"}

@@ -16,17 +16,18 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/bench/internal/cluster"
-	"github.com/auditstream/auditstream/bench/internal/drain"
 	"github.com/auditstream/auditstream/bench/internal/passthrough"
 	"github.com/auditstream/auditstream/bench/internal/procstat"
 	"github.com/auditstream/auditstream/bench/internal/produce"
 	"github.com/auditstream/auditstream/bench/internal/report"
+	"github.com/auditstream/auditstream/bench/internal/route"
 	"github.com/auditstream/auditstream/bench/internal/workload"
 )
 
-// withCluster connects to the brokers, runs f, and removes the topics and
-// groups f created, also when f fails.
-func withCluster(ctx context.Context, c *common, log *slog.Logger, f func(*cluster.Cluster) error) error {
+// measure connects to the brokers, runs the scenario f, prints its results
+// to stdout, and removes the topics and groups f created, also when f
+// fails.
+func measure(ctx context.Context, c *common, stdout io.Writer, log *slog.Logger, f func(*cluster.Cluster) ([]report.Result, error)) error {
 	brokers, err := c.brokerList()
 	if err != nil {
 		return err
@@ -41,7 +42,13 @@ func withCluster(ctx context.Context, c *common, log *slog.Logger, f func(*clust
 		defer cancel()
 		cl.Cleanup(cctx)
 	}()
-	return c.profiled(func() error { return f(cl) })
+	return c.profiled(func() error {
+		rs, err := f(cl)
+		if err != nil {
+			return err
+		}
+		return c.emit(stdout, rs...)
+	})
 }
 
 func produceCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(context.Context) error {
@@ -54,12 +61,9 @@ func produceCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(conte
 		if err != nil {
 			return err
 		}
-		return withCluster(ctx, &c, log, func(cl *cluster.Cluster) error {
+		return measure(ctx, &c, stdout, log, func(cl *cluster.Cluster) ([]report.Result, error) {
 			res, err := produce.Throughput(ctx, produce.ThroughputOptions{Cluster: cl, Pool: pool, Events: *events, Rounds: *rounds, Log: log})
-			if err != nil {
-				return err
-			}
-			return c.emit(stdout, res)
+			return []report.Result{res}, err
 		})
 	}
 }
@@ -96,12 +100,9 @@ func latencyCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(conte
 		if err != nil {
 			return err
 		}
-		return withCluster(ctx, &c, log, func(cl *cluster.Cluster) error {
+		return measure(ctx, &c, stdout, log, func(cl *cluster.Cluster) ([]report.Result, error) {
 			res, err := produce.Latency(ctx, produce.LatencyOptions{Cluster: cl, Pool: pool, Loads: loads, Duration: *secs, Log: log})
-			if err != nil {
-				return err
-			}
-			return c.emit(stdout, res)
+			return []report.Result{res}, err
 		})
 	}
 }
@@ -139,30 +140,20 @@ func routeCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(context
 		if err != nil {
 			return err
 		}
-		self, err := os.Executable()
+		self, dir, err := selfAndLogDir(*logDir)
 		if err != nil {
-			return fmt.Errorf("find this program: %w", err)
-		}
-		dir := *logDir
-		if dir == "" {
-			if dir, err = os.MkdirTemp("", "bench-route"); err != nil {
-				return fmt.Errorf("log directory: %w", err)
-			}
+			return err
 		}
 		pool, err := c.newPool(*events)
 		if err != nil {
 			return err
 		}
-		return withCluster(ctx, &c, log, func(cl *cluster.Cluster) error {
-			rs, err := drain.Run(ctx, drain.Options{
+		return measure(ctx, &c, stdout, log, func(cl *cluster.Cluster) ([]report.Result, error) {
+			return route.Run(ctx, route.Options{
 				Cluster: cl, Pool: pool, Events: *events, Rounds: *rounds, RouterBin: *routerBin, Self: self,
 				Sweep: intervals, ProfileRouter: *profRouter, ProfileDir: *profDir,
 				BrokerPID: *brokerPID, LogDir: dir, Procs: procstat.NewReader(), Log: log,
 			})
-			if err != nil {
-				return err
-			}
-			return c.emit(stdout, rs...)
 		})
 	}
 }
@@ -174,19 +165,25 @@ func pipeCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(context.
 	group := fs.String("group", "", "consumer group")
 	to := fs.String("to", "", "copy every record to this topic")
 	toConns := fs.String("to-connectors", "", "route by the benchmark connectors' filters to PREFIX<connector id>")
+	fetchMax := fs.Int("fetch-max-bytes", 16<<20, "bytes per fetch")
+	fetchPart := fs.Int("fetch-max-partition-bytes", 4<<20, "bytes per partition per fetch")
 	return func(ctx context.Context) error {
 		brokers, err := c.brokerList()
 		if err != nil {
 			return err
 		}
-		if *from == "" || *group == "" || (*to == "") == (*toConns == "") {
-			return usageError{"want --from, --group, and one of --to and --to-connectors"}
+		if *from == "" || *group == "" || (*to != "" && *toConns != "") {
+			return usageError{"want --from, --group, and at most one of --to and --to-connectors (neither: consume only)"}
 		}
-		route := passthrough.To(*to)
-		if *toConns != "" {
-			route = workload.Route(*toConns)
+		var dst passthrough.Route
+		switch {
+		case *to != "":
+			dst = passthrough.To(*to)
+		case *toConns != "":
+			dst = workload.Route(*toConns)
 		}
-		counts, err := passthrough.Drain(ctx, passthrough.Options{Brokers: brokers, From: *from, Group: *group, Route: route, Log: log})
+		counts, err := passthrough.Drain(ctx, passthrough.Options{Brokers: brokers, From: *from, Group: *group, Route: dst,
+			FetchMaxBytes: int32(*fetchMax), FetchMaxPartitionBytes: int32(*fetchPart), Log: log})
 		if err != nil {
 			return err
 		}

@@ -94,3 +94,18 @@ func durations(s string) ([]time.Duration, error) {
 	}
 	return out, nil
 }
+
+// selfAndLogDir returns this program, which the drains run as their raw
+// baseline, and the directory for the runs' logs: dir, or a new temporary
+// one when dir is empty.
+func selfAndLogDir(dir string) (self, logs string, err error) {
+	if self, err = os.Executable(); err != nil {
+		return "", "", fmt.Errorf("find this program: %w", err)
+	}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "bench"); err != nil {
+			return "", "", fmt.Errorf("log directory: %w", err)
+		}
+	}
+	return self, dir, nil
+}

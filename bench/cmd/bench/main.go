@@ -25,7 +25,11 @@ Usage:
   bench produce [flags]   1: SDK PublishAsync throughput vs franz-go Produce
   bench latency [flags]   2: SDK Publish latency vs franz-go ProduceSync, open loop
   bench route   [flags]   3 and 4: router drain rate, CPU and memory vs a passthrough
-  bench pipe    [flags]   the passthrough itself (run by bench route)
+  bench pipe    [flags]   the passthrough itself (run by bench route), or a bare consumer (run by bench sink)
+  bench sink --type s3       [flags]   5 and 6: S3 sink drain rate, CPU and memory vs a raw consumer
+  bench sink --type datadog  [flags]   9 and 10: the same for the Datadog sink, with full batches
+  bench e2e     [flags]   7: publish to S3 object visible, behind the router
+  bench gzip    [flags]   8: the S3 sink's compressor benchmark (go test output) as a result
   bench report  [flags] RESULT.json...   gather results into one table and file
 
 Brokers come from --brokers or AUDITSTREAM_BROKERS. Progress goes to stderr.
@@ -49,6 +53,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		"latency": latencyCmd,
 		"route":   routeCmd,
 		"pipe":    pipeCmd,
+		"sink":    sinkCmd,
+		"e2e":     e2eCmd,
+		"gzip":    gzipCmd,
 		"report":  reportCmd,
 	}
 	if len(args) == 0 {

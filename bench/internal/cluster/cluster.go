@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -50,6 +51,12 @@ func (c *Cluster) Brokers() []string { return c.brokers }
 // Name returns a name unique to this run: bench.<run>.<what>.
 func (c *Cluster) Name(what string) string { return "bench." + c.run + "." + what }
 
+// ID returns a lower-case name unique to this run, bench-<run>-<what>, for
+// what allows neither dots nor capitals: connector ids, S3 buckets.
+func (c *Cluster) ID(what string) string {
+	return strings.ToLower("bench-" + c.run + "-" + what)
+}
+
 // Topic creates a topic of Partitions partitions named Name(what).
 func (c *Cluster) Topic(ctx context.Context, what string) (string, error) {
 	name := c.Name(what)
@@ -69,6 +76,32 @@ func (c *Cluster) Group(what string) string {
 	name := c.Name(what)
 	c.groups = append(c.groups, name)
 	return name
+}
+
+// AddGroup remembers a group named by someone else (a sink's group is
+// named after its connector), for Cleanup to delete it.
+func (c *Cluster) AddGroup(name string) {
+	c.groups = append(c.groups, name)
+}
+
+// DeleteGroup deletes a group and its committed offsets, so that the next
+// consumer in it starts from the beginning. A member that has just left may
+// still hold the group for a moment: that is retried for up to 30 s.
+func (c *Cluster) DeleteGroup(ctx context.Context, name string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := c.adm.DeleteGroup(ctx, name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err == nil || errors.Is(err, kerr.GroupIDNotFound) {
+			return nil
+		}
+		if !errors.Is(err, kerr.NonEmptyGroup) || time.Now().After(deadline) {
+			return fmt.Errorf("delete group %s: %w", name, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // Cleanup deletes the groups and topics of this run and closes the client.

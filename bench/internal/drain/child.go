@@ -1,3 +1,8 @@
+// Package drain measures a consumer that runs as a child process and drains
+// a backlog: how long until its consumer group has committed the backlog's
+// end offsets, and its CPU time and peak memory (from /proc) at that moment.
+// The router (package route), the sinks (package sink) and their raw
+// franz-go baselines are all measured this way.
 package drain
 
 import (
@@ -13,163 +18,215 @@ import (
 	"github.com/auditstream/auditstream/bench/internal/procstat"
 )
 
-// measurement is what one drain of the backlog took.
-type measurement struct {
-	elapsed   time.Duration // from the child's start until its group committed the end offsets
-	stat      procstat.Stat // the child's, read the moment it had drained
-	brokerCPU time.Duration // the broker's CPU time over the same span (0: unknown)
-	metrics   map[string]float64
-	stdout    []byte // after it stopped
-	// progress is when the committed offsets moved, and to what total:
-	// the router commits every interval, the passthrough once at the end.
-	progress []point
+// Measurement is what one drain of the backlog took.
+type Measurement struct {
+	Elapsed time.Duration // from the child's start until its group committed the end offsets
+	Stat    procstat.Stat // the child's, read the moment it had drained
+	// Others is the CPU time of the Watcher's other processes (the broker,
+	// MinIO, ...) over the same span, by name; a process whose time could
+	// not be read is left out.
+	Others  map[string]time.Duration
+	Metrics map[string]float64 // what the Child's Scrape returned
+	Stdout  []byte             // after it stopped
+	// Progress is when the committed offsets moved, and to what total.
+	Progress []Point
 }
 
-// point is the group's committed total at a time since the child started.
-type point struct {
-	at        time.Duration
-	committed int64
+// Point is the group's committed total at a time since the child started.
+type Point struct {
+	At        time.Duration
+	Committed int64
 }
 
-// steadyRate is the committed events per second between the first and the
-// last commit seen, which leaves out start-up and the wait for the last
+// SteadyRate is the committed events per second between the first and the
+// last commit seen, which leaves out start-up and the wait for the first
 // commit; 0 with fewer than two commits.
-func (m measurement) steadyRate() float64 {
-	if len(m.progress) < 2 {
+func (m Measurement) SteadyRate() float64 {
+	if len(m.Progress) < 2 {
 		return 0
 	}
-	first, last := m.progress[0], m.progress[len(m.progress)-1]
-	return float64(last.committed-first.committed) / (last.at - first.at).Seconds()
+	first, last := m.Progress[0], m.Progress[len(m.Progress)-1]
+	return float64(last.Committed-first.Committed) / (last.At - first.At).Seconds()
 }
 
-// drainTarget is what a child must consume: a topic's partitions up to end,
-// committed by group.
-type drainTarget struct {
-	topic string
-	group string
-	end   map[int32]int64
+// Target is what a child must consume: a topic's partitions up to End,
+// committed by Group.
+type Target struct {
+	Topic string
+	Group string
+	End   map[int32]int64
 }
 
-// watcher runs children and times how long they take to drain a topic.
-type watcher struct {
-	cluster   *cluster.Cluster
-	procs     *procstat.Reader
-	brokerPID int
-	poll      time.Duration
-	timeout   time.Duration
-}
-
-// spec is a child to run.
-type spec struct {
-	argv []string
-	env  []string // added to this process's environment
-	log  string   // where its stderr goes
-	// scrape, when set, reads the child's metrics once it has drained,
+// Child is a process to run.
+type Child struct {
+	Argv []string
+	Env  []string // added to this process's environment
+	Log  string   // where its stderr goes
+	// Scrape, when set, reads the child's metrics once it has drained,
 	// while it still runs.
-	scrape func(log string) (map[string]float64, error)
+	Scrape func(log string) (map[string]float64, error)
 }
 
-// run starts a child, waits until it has drained t (its committed offsets,
-// polled every w.poll, reach the end offsets), reads its resource use, lets
-// scrape look at it while it is still up, then stops it with SIGTERM.
-func (w *watcher) run(ctx context.Context, c spec, t drainTarget) (measurement, error) {
-	var m measurement
-	argv, logPath := c.argv, c.log
-	logf, err := os.Create(logPath)
+// Watcher runs children and times how long they take to drain a topic.
+type Watcher struct {
+	cluster *cluster.Cluster
+	procs   *procstat.Reader
+	others  map[string]int
+	poll    time.Duration
+	timeout time.Duration
+}
+
+// NewWatcher returns a Watcher for backlogs of events records. It polls the
+// committed offsets every 50 ms and gives up after two minutes plus a second
+// per 2000 events. others are processes whose CPU time each drain also
+// reports, by name (the broker, MinIO); a pid of 0 or less is skipped.
+func NewWatcher(c *cluster.Cluster, procs *procstat.Reader, events int, others map[string]int) *Watcher {
+	return &Watcher{cluster: c, procs: procs, others: others, poll: 50 * time.Millisecond, timeout: 2*time.Minute + time.Duration(events/2000)*time.Second}
+}
+
+// Proc is a running child.
+type Proc struct {
+	cmd    *exec.Cmd
+	name   string
+	log    string
+	logf   *os.File
+	stdout bytes.Buffer
+	exited chan error
+}
+
+// Start starts a child, its stderr into c.Log.
+func Start(c Child) (*Proc, error) {
+	logf, err := os.Create(c.Log)
 	if err != nil {
-		return m, fmt.Errorf("child log: %w", err)
+		return nil, fmt.Errorf("child log: %w", err)
 	}
-	defer logf.Close()
-	var stdout bytes.Buffer
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = &stdout, logf
-	if len(c.env) > 0 {
-		cmd.Env = append(os.Environ(), c.env...)
+	p := &Proc{name: c.Argv[0], log: c.Log, logf: logf, exited: make(chan error, 1)}
+	p.cmd = exec.Command(c.Argv[0], c.Argv[1:]...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, logf
+	if len(c.Env) > 0 {
+		p.cmd.Env = append(os.Environ(), c.Env...)
 	}
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", p.name, err)
+	}
+	go func() {
+		err := p.cmd.Wait()
+		logf.Close()
+		p.exited <- err
+	}()
+	return p, nil
+}
 
-	brokerBefore := w.brokerCPU()
+// Pid is the child's process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Exited receives the child's exit once, if it ends before Stop.
+func (p *Proc) Exited() <-chan error { return p.exited }
+
+// Stop sends SIGTERM and waits for the child to exit, killing it after 30
+// s. Its stdout is complete once Stop returns.
+func (p *Proc) Stop() error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.exited:
+		return err
+	case <-time.After(30 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+		return fmt.Errorf("%s did not stop within 30s of SIGTERM; killed", p.name)
+	}
+}
+
+// Stdout is what the child printed; complete once it has stopped.
+func (p *Proc) Stdout() []byte { return p.stdout.Bytes() }
+
+// Failed describes a child that went wrong, with the tail of its log.
+func (p *Proc) Failed(what string, err error) error {
+	return fmt.Errorf("%s %s: %v; its log: %s\n%s", p.name, what, err, p.log, Tail(p.log))
+}
+
+// Run starts a child, waits until it has drained t (its committed offsets,
+// polled every w.poll, reach the end offsets), reads its resource use, lets
+// Scrape look at it while it is still up, then stops it with SIGTERM.
+func (w *Watcher) Run(ctx context.Context, c Child, t Target) (Measurement, error) {
+	var m Measurement
+	othersBefore := w.othersCPU()
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return m, fmt.Errorf("start %s: %w", argv[0], err)
+	p, err := Start(c)
+	if err != nil {
+		return m, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	stop := func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			return err
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			return fmt.Errorf("%s did not stop within 30s of SIGTERM; killed", argv[0])
-		}
-	}
-
 	tick := time.NewTicker(w.poll)
 	defer tick.Stop()
 	var lastErr error
 	for {
 		select {
 		case <-ctx.Done():
-			_ = stop()
+			_ = p.Stop()
 			return m, ctx.Err()
-		case err := <-exited:
-			return m, fmt.Errorf("%s exited before draining %s (%v); its log: %s\n%s", argv[0], t.topic, err, logPath, tail(logPath))
+		case err := <-p.Exited():
+			return m, p.Failed("exited before draining "+t.Topic, err)
 		case <-tick.C:
 		}
 		if time.Since(start) > w.timeout {
-			_ = stop()
-			return m, fmt.Errorf("%s did not drain %s within %v (last offset check: %v); its log: %s", argv[0], t.topic, w.timeout, lastErr, logPath)
+			_ = p.Stop()
+			return m, fmt.Errorf("%s did not drain %s within %v (last offset check: %v); its log: %s", c.Argv[0], t.Topic, w.timeout, lastErr, c.Log)
 		}
-		offsets, err := w.cluster.Committed(ctx, t.group, t.topic)
+		offsets, err := w.cluster.Committed(ctx, t.Group, t.Topic)
 		if err != nil {
 			lastErr = err // the group may not exist yet: try again
 			continue
 		}
-		if n := cluster.Sum(offsets); n > 0 && (len(m.progress) == 0 || n > m.progress[len(m.progress)-1].committed) {
-			m.progress = append(m.progress, point{at: time.Since(start), committed: n})
+		if n := cluster.Sum(offsets); n > 0 && (len(m.Progress) == 0 || n > m.Progress[len(m.Progress)-1].Committed) {
+			m.Progress = append(m.Progress, Point{At: time.Since(start), Committed: n})
 		}
-		if cluster.Reached(offsets, t.end) {
+		if cluster.Reached(offsets, t.End) {
 			break
 		}
 	}
-	m.elapsed = time.Since(start)
-	m.stat, err = w.procs.Read(cmd.Process.Pid)
+	m.Elapsed = time.Since(start)
+	m.Stat, err = w.procs.Read(p.Pid())
 	if err != nil {
-		_ = stop()
+		_ = p.Stop()
 		return m, err
 	}
-	if w.brokerPID > 0 {
-		m.brokerCPU = w.brokerCPU() - brokerBefore
+	after := w.othersCPU()
+	m.Others = map[string]time.Duration{}
+	for name, d := range after {
+		if b, ok := othersBefore[name]; ok {
+			m.Others[name] = d - b
+		}
 	}
-	if c.scrape != nil {
-		if m.metrics, err = c.scrape(logPath); err != nil {
-			_ = stop()
+	if c.Scrape != nil {
+		if m.Metrics, err = c.Scrape(c.Log); err != nil {
+			_ = p.Stop()
 			return m, err
 		}
 	}
-	if err := stop(); err != nil {
-		return m, fmt.Errorf("stop %s: %w; its log: %s\n%s", argv[0], err, logPath, tail(logPath))
+	if err := p.Stop(); err != nil {
+		return m, p.Failed("stop", err)
 	}
-	m.stdout = stdout.Bytes()
+	m.Stdout = p.Stdout()
 	return m, nil
 }
 
-// brokerCPU is the broker's CPU time so far, or 0 when unknown.
-func (w *watcher) brokerCPU() time.Duration {
-	if w.brokerPID <= 0 {
-		return 0
+// othersCPU is the CPU time so far of each other process it can read.
+func (w *Watcher) othersCPU() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for name, pid := range w.others {
+		if pid <= 0 {
+			continue
+		}
+		if d, err := w.procs.CPU(pid); err == nil {
+			out[name] = d
+		}
 	}
-	d, err := w.procs.CPU(w.brokerPID)
-	if err != nil {
-		return 0
-	}
-	return d
+	return out
 }
 
-// tail returns the last lines of a log file, for error messages.
-func tail(path string) string {
+// Tail returns the last lines of a log file, for error messages.
+func Tail(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return ""

@@ -12,27 +12,43 @@ import (
 	"time"
 )
 
-var adminAddr = regexp.MustCompile(`msg="admin endpoints" addr=(\S+)`)
+// adminAddr finds the address of /metrics, /healthz and /readyz in the log
+// of a router or a sink (a sink adds its connector before the address).
+var adminAddr = regexp.MustCompile(`msg="admin endpoints" (?:\S+ )*?addr=(\S+)`)
 
-// routerMetrics returns a scrape function for a router run: it finds the
-// router's metrics address in its log and reads its Prometheus series once
-// the router has counted want records in (the counters move when a
-// transaction commits, a moment after the offsets become visible).
-func routerMetrics(ctx context.Context, want int64) func(logPath string) (map[string]float64, error) {
-	return func(logPath string) (map[string]float64, error) {
+// AdminURL returns the URL of path on the admin endpoint that a router or a
+// sink logged into logPath, waiting up to 30 s for it to appear.
+func AdminURL(ctx context.Context, logPath, path string) (string, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		b, err := os.ReadFile(logPath)
 		if err != nil {
-			return nil, fmt.Errorf("read router log: %w", err)
+			return "", fmt.Errorf("read %s: %w", logPath, err)
 		}
-		m := adminAddr.FindSubmatch(b)
-		if m == nil {
-			return nil, fmt.Errorf("no metrics address in the router's log %s", logPath)
+		if m := adminAddr.FindSubmatch(b); m != nil {
+			return "http://" + string(m[1]) + path, nil
 		}
-		url := "http://" + string(m[1]) + "/metrics"
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return "", fmt.Errorf("no admin endpoint address in %s", logPath)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Metrics returns a Child's Scrape that reads the Prometheus series of a
+// router or a sink once done accepts them (or after 5 s): counters may move
+// a moment after the offsets become visible. A nil done accepts the first
+// read.
+func Metrics(ctx context.Context, done func(map[string]float64) bool) func(logPath string) (map[string]float64, error) {
+	return func(logPath string) (map[string]float64, error) {
+		url, err := AdminURL(ctx, logPath, "/metrics")
+		if err != nil {
+			return nil, err
+		}
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			got, err := scrape(ctx, url)
-			if err != nil || got["auditstream_router_records_in_total"] >= float64(want) || time.Now().After(deadline) {
+			got, err := Scrape(ctx, url)
+			if err != nil || done == nil || done(got) || time.Now().After(deadline) {
 				return got, err
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -40,9 +56,9 @@ func routerMetrics(ctx context.Context, want int64) func(logPath string) (map[st
 	}
 }
 
-// scrape reads a Prometheus text exposition into series -> value. Series
-// keep their labels ("name{l=\"v\"}"); sum adds up a name's series.
-func scrape(ctx context.Context, url string) (map[string]float64, error) {
+// Scrape reads a Prometheus text exposition into series -> value. Series
+// keep their labels ("name{l=\"v\"}"); Sum adds up a name's series.
+func Scrape(ctx context.Context, url string) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", url, err)
@@ -73,8 +89,8 @@ func scrape(ctx context.Context, url string) (map[string]float64, error) {
 	return out, nil
 }
 
-// sum adds up every series of a metric name.
-func sum(series map[string]float64, name string) float64 {
+// Sum adds up every series of a metric name.
+func Sum(series map[string]float64, name string) float64 {
 	var t float64
 	for k, v := range series {
 		if k == name || strings.HasPrefix(k, name+"{") {

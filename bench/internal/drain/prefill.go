@@ -10,11 +10,11 @@ import (
 	"github.com/auditstream/auditstream/bench/internal/workload"
 )
 
-// prefill produces n pool records to topic as fast as franz-go can, with
-// the SDK's batching settings, and returns how long it took.
-func prefill(ctx context.Context, brokers []string, pool *workload.Pool, topic string, n int) (time.Duration, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic),
-		kgo.ProducerBatchCompression(kgo.Lz4Compression()), kgo.ProducerLinger(5*time.Millisecond))
+// Prefill produces n pool records to topic as fast as franz-go can, with
+// the SDK's batching settings plus opts, and returns how long it took.
+func Prefill(ctx context.Context, brokers []string, pool *workload.Pool, topic string, n int, opts ...kgo.Opt) (time.Duration, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression()), kgo.ProducerLinger(5 * time.Millisecond)}, opts...)...)
 	if err != nil {
 		return 0, fmt.Errorf("prefill client: %w", err)
 	}

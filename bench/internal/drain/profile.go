@@ -2,8 +2,10 @@ package drain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -11,50 +13,63 @@ import (
 	"time"
 )
 
-// profiler takes profiles of a router built with a pprof endpoint, which
-// it serves at the address in AUDITSTREAM_BENCH_PPROF (see run.sh).
-type profiler struct {
-	addr string
-	dir  string
-	done chan error
-}
-
-func newProfiler(dir string) (*profiler, error) {
+// Profiled returns c set up to be profiled, for a child built with a pprof
+// endpoint that it serves at the address in AUDITSTREAM_BENCH_PPROF (run.sh
+// adds one with -overlay). A CPU profile of length d starts as soon as the
+// endpoint answers; once the child has drained, and while it still runs, its
+// allocations since start are saved too. The files are NAME.cpu.pprof and
+// NAME.allocs.pprof in dir. A profile that fails is logged, not an error:
+// the drain itself is unaffected.
+func Profiled(ctx context.Context, c Child, dir, name string, d time.Duration, log *slog.Logger) (Child, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("pick a pprof port: %w", err)
+		return c, fmt.Errorf("pick a pprof port: %w", err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	return &profiler{addr: addr, dir: dir, done: make(chan error, 1)}, nil
+	p := &profiler{addr: addr, dir: dir, name: name, done: make(chan error, 1)}
+	c.Env = append(c.Env[:len(c.Env):len(c.Env)], "AUDITSTREAM_BENCH_PPROF="+addr)
+	go p.cpu(ctx, d)
+	scrape := c.Scrape
+	c.Scrape = func(logPath string) (map[string]float64, error) {
+		// While the child still runs: profiles die with it.
+		if err := errors.Join(p.allocs(ctx), <-p.done); err != nil {
+			log.Warn("profile", "name", name, "err", err)
+		}
+		if scrape == nil {
+			return nil, nil
+		}
+		return scrape(logPath)
+	}
+	return c, nil
 }
 
-// env is the router's environment setting that turns the endpoint on.
-func (p *profiler) env() string { return "AUDITSTREAM_BENCH_PPROF=" + p.addr }
+// profiler takes the profiles of one child.
+type profiler struct {
+	addr string
+	dir  string
+	name string
+	done chan error
+}
 
-// cpu starts a CPU profile of length d as soon as the endpoint answers,
-// into router.cpu.pprof. wait returns its outcome.
+// cpu takes a CPU profile of length d as soon as the endpoint answers and
+// sends its outcome to done.
 func (p *profiler) cpu(ctx context.Context, d time.Duration) {
 	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.addr, int(d.Seconds()))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := p.fetch(ctx, url, "router.cpu.pprof")
+		err := p.fetch(ctx, url, p.name+".cpu.pprof")
 		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
 			p.done <- err
 			return
 		}
-		time.Sleep(10 * time.Millisecond) // the router is still starting
+		time.Sleep(10 * time.Millisecond) // the child is still starting
 	}
 }
 
-// wait waits for the CPU profile. The router must stay up until then: the
-// profile is lost if it exits first.
-func (p *profiler) wait() error { return <-p.done }
-
-// allocs saves the router's allocations since it started into
-// router.allocs.pprof.
+// allocs saves the child's allocations since it started.
 func (p *profiler) allocs(ctx context.Context) error {
-	return p.fetch(ctx, "http://"+p.addr+"/debug/pprof/allocs", "router.allocs.pprof")
+	return p.fetch(ctx, "http://"+p.addr+"/debug/pprof/allocs", p.name+".allocs.pprof")
 }
 
 func (p *profiler) fetch(ctx context.Context, url, name string) error {

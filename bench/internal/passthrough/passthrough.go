@@ -1,6 +1,7 @@
-// Package passthrough is the baseline the router is measured against: a
-// bare franz-go consume-to-produce loop in a consumer group, without
-// transactions, that commits its offsets once, at the end.
+// Package passthrough is the baseline the router and the sinks are
+// measured against: a bare franz-go consume-to-produce loop in a consumer
+// group, without transactions, that commits its offsets once, at the end.
+// Without a Route it only consumes: the sinks' baseline.
 package passthrough
 
 import (
@@ -27,8 +28,13 @@ type Options struct {
 	Brokers []string
 	From    string
 	Group   string
-	Route   Route
-	Log     *slog.Logger
+	// Route is where each record is copied to; nil copies nothing.
+	Route Route
+	// FetchMaxBytes and FetchMaxPartitionBytes default to the router's
+	// (16 MiB and 4 MiB).
+	FetchMaxBytes          int32
+	FetchMaxPartitionBytes int32
+	Log                    *slog.Logger
 }
 
 // Counts are the records a Drain read and wrote.
@@ -42,18 +48,24 @@ type Counts struct {
 // for every copy to be acknowledged, then commits the consumed offsets once.
 //
 // Its consumer and producer settings are the router's (read_committed, the
-// same fetch sizes, lz4, no linger); what it leaves out is the
+// same fetch sizes unless set, lz4, no linger); what it leaves out is the
 // transaction and the router's per-record work.
 func Drain(ctx context.Context, o Options) (Counts, error) {
 	var c Counts
+	if o.FetchMaxBytes == 0 {
+		o.FetchMaxBytes = 16 << 20
+	}
+	if o.FetchMaxPartitionBytes == 0 {
+		o.FetchMaxPartitionBytes = 4 << 20
+	}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(o.Brokers...),
 		kgo.ConsumerGroup(o.Group),
 		kgo.ConsumeTopics(o.From),
 		kgo.DisableAutoCommit(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.FetchMaxBytes(16<<20),
-		kgo.FetchMaxPartitionBytes(4<<20),
+		kgo.FetchMaxBytes(o.FetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(o.FetchMaxPartitionBytes),
 		kgo.ProducerBatchCompression(kgo.Lz4Compression()),
 		kgo.ProducerLinger(0),
 	)
@@ -91,6 +103,9 @@ func Drain(ctx context.Context, o Options) (Counts, error) {
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			for _, r := range p.Records {
 				c.In++
+				if o.Route == nil {
+					continue
+				}
 				dst = o.Route(r, dst[:0])
 				for _, t := range dst {
 					c.Out++

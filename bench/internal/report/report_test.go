@@ -14,6 +14,8 @@ func TestCompare(t *testing.T) {
 		{"ratio missed", 89, 100, RatioAtLeast(0.9), 0.89, false},
 		{"ceiling met", 150, 300, AtMost(150), 0.5, true},
 		{"ceiling missed", 151, 100, AtMost(150), 1.51, false},
+		{"floor met", 95, 0, AtLeast(95), 0, true},
+		{"floor missed", 94.9, 0, AtLeast(95), 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -32,9 +32,7 @@ func NewPool(size int, seed uint64) (*Pool, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("pool size %d: want > 0", size)
 	}
-	// Thirty tenants, as in the router's integration tests, so that the
-	// connectors' tenant filters select a realistic share.
-	g := loadgen.New(loadgen.Config{Seed: seed, Tenants: 30, PadTo: EventBytes})
+	g := NewGenerator(seed)
 	p := &Pool{events: make([]*auditv1.Event, size), records: make([]*kgo.Record, size)}
 	for i := range size {
 		ev := g.Next()
@@ -49,6 +47,14 @@ func NewPool(size int, seed uint64) (*Pool, error) {
 		}
 	}
 	return p, nil
+}
+
+// NewGenerator returns the generator of the pool's events, for a scenario
+// that needs a fresh id for every event.
+func NewGenerator(seed uint64) *loadgen.Generator {
+	// Thirty tenants, as in the router's integration tests, so that the
+	// connectors' tenant filters select a realistic share.
+	return loadgen.New(loadgen.Config{Seed: seed, Tenants: 30, PadTo: EventBytes})
 }
 
 // Size is the number of distinct events.

@@ -1,4 +1,4 @@
-package drain
+package route
 
 import (
 	"fmt"
@@ -29,7 +29,7 @@ func results(o Options, done []outcome, backlogBytes int64, took time.Duration) 
 	one, _ := best(done, func(oc outcome) bool { return oc.kind == pipeOne })
 	fanName := fmt.Sprintf("passthrough fan-out (best of %d)", fanouts)
 	defName := fmt.Sprintf("router drain, commit %v = default (best of %d)", def.commitEvery, defs)
-	rate := func(oc outcome) float64 { return n / oc.elapsed.Seconds() }
+	rate := func(oc outcome) float64 { return n / oc.Elapsed.Seconds() }
 
 	head := report.Compare(defName, "events/s", rate(def), rate(fanout), fanName, report.RatioAtLeast(0.80))
 	head.Headline = true
@@ -66,8 +66,8 @@ func results(o Options, done []outcome, backlogBytes int64, took time.Duration) 
 		report.Compare(fmt.Sprintf("router CPU per 1M input events (most of %d)", defs), "CPU-s", perM(defCPU), perM(fanCPU), "passthrough fan-out", report.AtMost(15)),
 		report.Compare(fmt.Sprintf("router peak RSS (most of %d)", defs), "MiB", mib(defRSS), mib(fanRSS), "passthrough fan-out", report.AtMost(150)),
 	)
-	if def.brokerCPU > 0 && fanout.brokerCPU > 0 {
-		res.Figures = append(res.Figures, report.Compare("broker CPU per 1M input events (fastest runs)", "CPU-s", perM(def.brokerCPU), perM(fanout.brokerCPU), "passthrough fan-out", nil))
+	if def.Others["broker"] > 0 && fanout.Others["broker"] > 0 {
+		res.Figures = append(res.Figures, report.Compare("broker CPU per 1M input events (fastest runs)", "CPU-s", perM(def.Others["broker"]), perM(fanout.Others["broker"]), "passthrough fan-out", nil))
 	}
 	for _, oc := range done {
 		if isDef(oc) || isFan(oc) {
@@ -92,7 +92,7 @@ func best(done []outcome, keep func(outcome) bool) (outcome, int) {
 			continue
 		}
 		n++
-		if n == 1 || oc.elapsed < b.elapsed {
+		if n == 1 || oc.Elapsed < b.Elapsed {
 			b = oc
 		}
 	}
@@ -104,7 +104,7 @@ func best(done []outcome, keep func(outcome) bool) (outcome, int) {
 func worst(done []outcome, keep func(outcome) bool) (cpu time.Duration, rss int64) {
 	for _, oc := range done {
 		if keep(oc) {
-			cpu, rss = max(cpu, oc.stat.CPU), max(rss, oc.stat.PeakRSS)
+			cpu, rss = max(cpu, oc.Stat.CPU), max(rss, oc.Stat.PeakRSS)
 		}
 	}
 	return cpu, rss
@@ -112,18 +112,18 @@ func worst(done []outcome, keep func(outcome) bool) (cpu time.Duration, rss int6
 
 // run is the report's record of one drain of n events.
 func (oc outcome) run(n float64) report.Run {
-	r := report.NewRun(oc.name, int64(n), oc.elapsed)
+	r := report.NewRun(oc.name, int64(n), oc.Elapsed)
 	r.Extra = map[string]float64{
-		"out_records": float64(oc.out), "cpu_s": oc.stat.CPU.Seconds(), "cpu_s_per_M": oc.stat.CPU.Seconds() / n * 1e6,
-		"peak_rss_mib": float64(oc.stat.PeakRSS) / (1 << 20),
+		"out_records": float64(oc.out), "cpu_s": oc.Stat.CPU.Seconds(), "cpu_s_per_M": oc.Stat.CPU.Seconds() / n * 1e6,
+		"peak_rss_mib": float64(oc.Stat.PeakRSS) / (1 << 20),
 	}
-	if oc.brokerCPU > 0 {
-		r.Extra["broker_cpu_s_per_M"] = oc.brokerCPU.Seconds() / n * 1e6
+	if d := oc.Others["broker"]; d > 0 {
+		r.Extra["broker_cpu_s_per_M"] = d.Seconds() / n * 1e6
 	}
 	if oc.kind != router {
 		return r
 	}
-	m := oc.metrics
+	m := oc.Metrics
 	commits := m[`auditstream_router_transactions_total{result="commit"}`]
 	r.Extra["commit_interval_ms"] = float64(oc.commitEvery.Milliseconds())
 	r.Extra["txn_commits"] = commits
@@ -134,10 +134,10 @@ func (oc outcome) run(n float64) report.Run {
 	if commits > 0 {
 		r.Extra["records_per_txn"] = m["auditstream_router_records_in_total"] / commits
 	}
-	if len(oc.progress) > 0 {
-		r.Extra["first_commit_s"] = oc.progress[0].at.Seconds()
+	if len(oc.Progress) > 0 {
+		r.Extra["first_commit_s"] = oc.Progress[0].At.Seconds()
 	}
-	if s := oc.steadyRate(); s > 0 {
+	if s := oc.SteadyRate(); s > 0 {
 		r.Extra["steady_events_per_s"] = s
 	}
 	return r

@@ -1,7 +1,7 @@
-// Package drain measures the router draining a backlog of events against a
+// Package route measures the router draining a backlog of events against a
 // bare franz-go passthrough over the same backlog (scenario 3), and the
 // router's CPU time and peak memory while it does (scenario 4).
-package drain
+package route
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/bench/internal/cluster"
+	"github.com/auditstream/auditstream/bench/internal/drain"
 	"github.com/auditstream/auditstream/bench/internal/procstat"
 	"github.com/auditstream/auditstream/bench/internal/report"
 	"github.com/auditstream/auditstream/bench/internal/workload"
@@ -69,7 +70,7 @@ type job struct {
 // outcome is a finished job.
 type outcome struct {
 	job
-	measurement
+	drain.Measurement
 	out         int64         // records written
 	commitEvery time.Duration // router only: the commit interval it used
 }
@@ -84,7 +85,7 @@ func Run(ctx context.Context, o Options) ([]report.Result, error) {
 		return nil, err
 	}
 	o.Log.Info("filling the backlog", "events", o.Events, "topic", events)
-	fill, err := prefill(ctx, o.Cluster.Brokers(), o.Pool, events, o.Events)
+	fill, err := drain.Prefill(ctx, o.Cluster.Brokers(), o.Pool, events, o.Events)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +99,7 @@ func Run(ctx context.Context, o Options) ([]report.Result, error) {
 	size, _ := o.Cluster.Bytes(ctx, events)
 	o.Log.Info("backlog ready", "seconds", fill.Seconds(), "events_per_s", int(float64(o.Events)/fill.Seconds()), "log_bytes_per_event", size/int64(o.Events))
 
-	w := &watcher{cluster: o.Cluster, procs: o.Procs, brokerPID: o.BrokerPID, poll: 50 * time.Millisecond, timeout: 2*time.Minute + time.Duration(o.Events/2000)*time.Second}
+	w := drain.NewWatcher(o.Cluster, o.Procs, o.Events, map[string]int{"broker": o.BrokerPID})
 	jobs := plan(o.Sweep, max(o.Rounds, 1))
 	var done []outcome
 	for i, j := range jobs {
@@ -107,15 +108,15 @@ func Run(ctx context.Context, o Options) ([]report.Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", j.name, err)
 		}
-		o.Log.Info("drained", "run", j.name, "seconds", oc.elapsed.Seconds(), "events_per_s", int(float64(o.Events)/oc.elapsed.Seconds()),
-			"cpu_s", oc.stat.CPU.Seconds(), "peak_rss_mib", oc.stat.PeakRSS>>20, "broker_cpu_s", oc.brokerCPU.Seconds(), "out", oc.out)
+		o.Log.Info("drained", "run", j.name, "seconds", oc.Elapsed.Seconds(), "events_per_s", int(float64(o.Events)/oc.Elapsed.Seconds()),
+			"cpu_s", oc.Stat.CPU.Seconds(), "peak_rss_mib", oc.Stat.PeakRSS>>20, "broker_cpu_s", oc.Others["broker"].Seconds(), "out", oc.out)
 		done = append(done, oc)
 	}
 	rs := results(o, done, size, time.Since(began))
 	if o.ProfileRouter != "" {
 		def, _ := best(done, func(oc outcome) bool { return oc.kind == router && oc.job.interval == 0 })
 		// Long enough to cover the start and the whole drain.
-		j := job{name: "router default, profiled", kind: router, profile: def.elapsed.Round(time.Second) + time.Second}
+		j := job{name: "router default, profiled", kind: router, profile: def.Elapsed.Round(time.Second) + time.Second}
 		o.Log.Info("draining with a profile", "run", j.name, "cpu_profile_s", j.profile.Seconds())
 		if _, err := runJob(ctx, o, w, j, "profiled", events, end); err != nil {
 			return nil, fmt.Errorf("%s: %w", j.name, err)

@@ -1,14 +1,14 @@
-package drain
+package route
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/auditstream/auditstream/bench/internal/drain"
 	"github.com/auditstream/auditstream/bench/internal/passthrough"
 	"github.com/auditstream/auditstream/bench/internal/workload"
 )
@@ -33,11 +33,11 @@ func plan(sweep []time.Duration, rounds int) []job {
 }
 
 // runJob drains the backlog once.
-func runJob(ctx context.Context, o Options, w *watcher, j job, slug, events string, end map[int32]int64) (outcome, error) {
+func runJob(ctx context.Context, o Options, w *drain.Watcher, j job, slug, events string, end map[int32]int64) (outcome, error) {
 	oc := outcome{job: j}
 	group := o.Cluster.Group(slug + ".group")
 	var (
-		c   spec
+		c   drain.Child
 		err error
 	)
 	switch j.kind {
@@ -49,34 +49,23 @@ func runJob(ctx context.Context, o Options, w *watcher, j job, slug, events stri
 	if err != nil {
 		return oc, err
 	}
-	c.log = filepath.Join(o.LogDir, slug+".log")
-	var prof *profiler
+	c.Log = filepath.Join(o.LogDir, slug+".log")
 	if j.profile > 0 {
-		if prof, err = newProfiler(o.ProfileDir); err != nil {
+		if c, err = drain.Profiled(ctx, c, o.ProfileDir, "router", j.profile, o.Log); err != nil {
 			return oc, err
 		}
-		c.env = append(c.env, prof.env())
-		go prof.cpu(ctx, j.profile)
-		scrape := c.scrape
-		c.scrape = func(log string) (map[string]float64, error) {
-			// While the router still runs: profiles die with it.
-			if err := errors.Join(prof.allocs(ctx), prof.wait()); err != nil {
-				o.Log.Warn("router profile", "err", err)
-			}
-			return scrape(log)
-		}
 	}
-	oc.measurement, err = w.run(ctx, c, drainTarget{topic: events, group: group, end: end})
+	oc.Measurement, err = w.Run(ctx, c, drain.Target{Topic: events, Group: group, End: end})
 	if err != nil {
 		return oc, err
 	}
 	if j.kind == router {
-		oc.out = int64(sum(oc.metrics, "auditstream_router_routed_total"))
+		oc.out = int64(drain.Sum(oc.Metrics, "auditstream_router_routed_total"))
 		return oc, nil
 	}
 	var counts passthrough.Counts
-	if err := json.Unmarshal(oc.stdout, &counts); err != nil {
-		return oc, fmt.Errorf("passthrough counts %q: %w", oc.stdout, err)
+	if err := json.Unmarshal(oc.Stdout, &counts); err != nil {
+		return oc, fmt.Errorf("passthrough counts %q: %w", oc.Stdout, err)
 	}
 	oc.out = counts.Out
 	return oc, nil
@@ -84,22 +73,21 @@ func runJob(ctx context.Context, o Options, w *watcher, j job, slug, events stri
 
 // routerSpec writes a router run's pipeline file and returns how to start
 // it, and the commit interval it will use.
-func routerSpec(ctx context.Context, o Options, j job, slug, events, group string) (spec, time.Duration, error) {
-	p := pipeline{brokers: o.Cluster.Brokers(), events: events, prefix: o.Cluster.Name(slug) + ".", group: group, interval: j.interval}
+func routerSpec(ctx context.Context, o Options, j job, slug, events, group string) (drain.Child, time.Duration, error) {
 	// The router would create the topics it lacks while on the clock; they
 	// are made here first, as the passthrough's are.
-	var err error
-	if p.dlq, err = o.Cluster.Topic(ctx, slug+".dlq"); err != nil {
-		return spec{}, 0, err
+	dlq, err := o.Cluster.Topic(ctx, slug+".dlq")
+	if err != nil {
+		return drain.Child{}, 0, err
 	}
 	for _, conn := range workload.Connectors() {
 		if _, err := o.Cluster.Topic(ctx, slug+"."+conn.ID); err != nil {
-			return spec{}, 0, err
+			return drain.Child{}, 0, err
 		}
 	}
 	path := filepath.Join(o.LogDir, slug+".yaml")
-	if err := p.write(path, workload.Connectors()); err != nil {
-		return spec{}, 0, err
+	if err := routerFile(o.Cluster.Brokers(), events, dlq, o.Cluster.Name(slug)+".", group, j.interval).Write(path); err != nil {
+		return drain.Child{}, 0, err
 	}
 	bin := o.RouterBin
 	if j.profile > 0 {
@@ -107,26 +95,29 @@ func routerSpec(ctx context.Context, o Options, j job, slug, events, group strin
 	}
 	interval, err := validate(bin, path)
 	if err != nil {
-		return spec{}, 0, err
+		return drain.Child{}, 0, err
 	}
-	return spec{argv: []string{bin, "run", "--config", path}, scrape: routerMetrics(ctx, int64(o.Events))}, interval, nil
+	// The router's counters move when a transaction commits, a moment after
+	// the offsets become visible.
+	in := func(m map[string]float64) bool { return m["auditstream_router_records_in_total"] >= float64(o.Events) }
+	return drain.Child{Argv: []string{bin, "run", "--config", path}, Scrape: drain.Metrics(ctx, in)}, interval, nil
 }
 
 // pipeSpec creates a passthrough run's output topics and returns how to
 // start it.
-func pipeSpec(ctx context.Context, o Options, j job, slug, events, group string) (spec, error) {
+func pipeSpec(ctx context.Context, o Options, j job, slug, events, group string) (drain.Child, error) {
 	argv := []string{o.Self, "pipe", "--brokers", strings.Join(o.Cluster.Brokers(), ","), "--from", events, "--group", group}
 	if j.kind == pipeOne {
 		out, err := o.Cluster.Topic(ctx, slug+".out")
 		if err != nil {
-			return spec{}, err
+			return drain.Child{}, err
 		}
-		return spec{argv: append(argv, "--to", out)}, nil
+		return drain.Child{Argv: append(argv, "--to", out)}, nil
 	}
 	for _, conn := range workload.Connectors() {
 		if _, err := o.Cluster.Topic(ctx, slug+"."+conn.ID); err != nil {
-			return spec{}, err
+			return drain.Child{}, err
 		}
 	}
-	return spec{argv: append(argv, "--to-connectors", o.Cluster.Name(slug)+".")}, nil
+	return drain.Child{Argv: append(argv, "--to-connectors", o.Cluster.Name(slug)+".")}, nil
 }

@@ -1,0 +1,193 @@
+package sink
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/auditstream/auditstream/bench/internal/cluster"
+	"github.com/auditstream/auditstream/bench/internal/drain"
+	"github.com/auditstream/auditstream/bench/internal/report"
+)
+
+// fullBatchGoal is the share of intake requests that must carry a full
+// batch (1000 entries) while a backlog drains, in percent.
+const fullBatchGoal = 95
+
+// results turns the finished drains into the throughput and the resource
+// results of the sink's kind.
+func (sc *scenario) results(done []outcome, took time.Duration) []report.Result {
+	n := float64(sc.n)
+	params := map[string]any{
+		"events": sc.n, "partitions": cluster.Partitions, "mean_value_bytes": sc.o.Pool.MeanValueBytes(),
+		"batch_max_events": sc.batch.MaxEvents, "batch_max_bytes": int64(sc.batch.MaxBytes), "batch_max_age_s": sc.batch.MaxAge.D().Seconds(),
+	}
+	thrName, resName, sinkName := S3ThroughputScenario, S3ResourcesScenario, "S3 sink"
+	if sc.o.Kind == DatadogSink {
+		thrName, resName, sinkName = DatadogThroughputScenario, DatadogResourcesScenario, "Datadog sink"
+	}
+	thr := report.Result{Scenario: thrName, Params: params, Seconds: took.Seconds()}
+	res := report.Result{Scenario: resName, Params: params}
+	for _, oc := range done {
+		thr.Runs = append(thr.Runs, oc.run(n))
+	}
+
+	sink, sinks := best(done, false)
+	raw, raws := best(done, true)
+	rate := func(oc outcome) float64 { return n / oc.Elapsed.Seconds() }
+	rawName := fmt.Sprintf("raw franz-go consume (best of %d)", raws)
+	var goal *report.Goal
+	if sc.o.Kind == S3Sink {
+		goal = report.RatioAtLeast(0.90) // issue 4; issue 5 sets no such goal for Datadog
+	}
+	head := report.Compare(fmt.Sprintf("%s drain (best of %d)", sinkName, sinks), "events/s", rate(sink), rate(raw), rawName, goal)
+	head.Headline = true
+	thr.Figures = append(thr.Figures, head)
+	if s := sink.SteadyRate(); s > 0 {
+		thr.Figures = append(thr.Figures, report.Compare(sinkName+" steady rate, first to last commit", "events/s", s, rate(raw), rawName, nil))
+	}
+	thr.Differences = []string{
+		"both are separate processes timed alike: from process start until the group's committed offsets (kadm, polled every 50ms) reach the backlog's end offsets; both include start-up and joining the group",
+		"same consumer settings: read_committed, earliest offset, and the sink's fetch limits (4 x max_bytes up to 64 MiB per fetch, max_bytes up to 16 MiB per partition)",
+		"the raw consumer only reads, and commits once at the end; the sink decodes each record (protobuf), validates it, batches it per partition, delivers each batch, and commits each partition's watermark after each delivery",
+	}
+	thr.Notes = append(thr.Notes, fmt.Sprintf("the backlog is %d events spread evenly over %d partitions, each holding whole batches of max_events %d (the connector's default batch limits): the drain ends with the last full batch, without a final wait of max_age (%v) for partial ones",
+		sc.n, cluster.Partitions, sc.batch.MaxEvents, sc.batch.MaxAge.D()))
+
+	// The goals are ceilings, so each side's highest CPU and peak RSS over
+	// its runs count, not those of its fastest run.
+	sinkCPU, sinkRSS := worst(done, false)
+	rawCPU, rawRSS := worst(done, true)
+	perM := func(d time.Duration) float64 { return d.Seconds() / n * 1e6 }
+	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
+	res.Figures = append(res.Figures,
+		report.Compare(fmt.Sprintf("%s CPU per 1M events (most of %d)", sinkName, sinks), "CPU-s", perM(sinkCPU), perM(rawCPU), "raw franz-go consume", report.AtMost(15)),
+		report.Compare(fmt.Sprintf("%s peak RSS draining %d events (most of %d)", sinkName, sc.n, sinks), "MiB", mib(sinkRSS), mib(rawRSS), "raw franz-go consume", report.AtMost(256)),
+	)
+	// MinIO and the intake serve the sink alone: the raw consumer has no
+	// counterpart to compare with.
+	for _, other := range []string{"minio", "intake"} {
+		if d := sink.Others[other]; d > 0 {
+			res.Figures = append(res.Figures, report.Compare(fmt.Sprintf("%s CPU per 1M events (fastest sink run)", other), "CPU-s", perM(d), 0, "", nil))
+		}
+	}
+	if d := sink.Others["broker"]; d > 0 {
+		res.Figures = append(res.Figures, report.Compare("broker CPU per 1M events (fastest runs)", "CPU-s", perM(d), perM(raw.Others["broker"]), "raw franz-go consume", nil))
+	}
+	for _, oc := range done {
+		res.Runs = append(res.Runs, oc.run(n))
+	}
+	res.Differences = []string{
+		"CPU is utime+stime from /proc/<pid>/stat and peak RSS is VmHWM from /proc/<pid>/status, read the moment the drain is seen complete; both include start-up",
+		fmt.Sprintf("the figures are the highest over the sink's runs of scenario %s, against the highest over the raw consumer's", thrName[:1]),
+	}
+	if sc.o.Kind == S3Sink {
+		res.Differences = append(res.Differences, "MinIO (and the broker) run on the same 2 cores: their CPU time over the fastest sink run is shown, and is not the sink's")
+	} else {
+		res.Differences = append(res.Differences, "the intake test server is a child process of its own on the same 2 cores: its CPU time is shown apart, and is not the sink's; it keeps no logs during the drain (they are dropped every second), only its stats")
+	}
+	res.Seconds = 0 // measured within the throughput scenario
+
+	switch sc.o.Kind {
+	case S3Sink:
+		objects := drain.Sum(sink.Metrics, "auditstream_s3_objects_written_total")
+		if objects > 0 {
+			thr.Notes = append(thr.Notes, fmt.Sprintf("the fastest drain wrote %.0f objects, %.0f events each on average", objects, drain.Sum(sink.Metrics, "auditstream_s3_events_written_total")/objects))
+		}
+	case DatadogSink:
+		share, st := fullShare(done)
+		f := report.Compare("requests carrying 1000 entries (fewest of the sink's runs)", "%", share, 0, "", report.AtLeast(fullBatchGoal))
+		thr.Figures = append(thr.Figures, f)
+		thr.Notes = append(thr.Notes, fmt.Sprintf("from the intake's stats (GET /_intake/stats, reset before each drain): in the run with the fewest full requests, %d requests were accepted, %d of them with 1000 entries; %d entries were accepted for %d events",
+			st.accepted(), st.EntriesPerRequest[1000], st.EntriesAccepted, sc.n))
+		thr.Differences = append(thr.Differences, "the sink also maps each event to a log (JSON message, tags), gzips each request and sends it over HTTP to the intake test server, which decodes and checks it on the same cores")
+	}
+	return []report.Result{thr, res}
+}
+
+// fullShare is the lowest share, in percent, of accepted intake requests
+// that carried 1000 entries over the sink's runs, and that run's stats.
+func fullShare(done []outcome) (float64, intakeStats) {
+	low, lowStats := -1.0, intakeStats{}
+	for _, oc := range done {
+		if oc.raw {
+			continue
+		}
+		share := 0.0
+		if a := oc.intake.accepted(); a > 0 {
+			share = 100 * float64(oc.intake.EntriesPerRequest[1000]) / float64(a)
+		}
+		if low < 0 || share < low {
+			low, lowStats = share, oc.intake
+		}
+	}
+	return max(low, 0), lowStats
+}
+
+// best returns the fastest of the raw consumer's runs, or of the sink's,
+// and how many there were.
+func best(done []outcome, raw bool) (outcome, int) {
+	var b outcome
+	n := 0
+	for _, oc := range done {
+		if oc.raw != raw {
+			continue
+		}
+		n++
+		if n == 1 || oc.Elapsed < b.Elapsed {
+			b = oc
+		}
+	}
+	return b, n
+}
+
+// worst returns the highest CPU time and peak RSS of the raw consumer's
+// runs, or of the sink's.
+func worst(done []outcome, raw bool) (cpu time.Duration, rss int64) {
+	for _, oc := range done {
+		if oc.raw == raw {
+			cpu, rss = max(cpu, oc.Stat.CPU), max(rss, oc.Stat.PeakRSS)
+		}
+	}
+	return cpu, rss
+}
+
+// run is the report's record of one drain of n events.
+func (oc outcome) run(n float64) report.Run {
+	r := report.NewRun(oc.name, int64(n), oc.Elapsed)
+	r.Extra = map[string]float64{
+		"cpu_s": oc.Stat.CPU.Seconds(), "cpu_s_per_M": oc.Stat.CPU.Seconds() / n * 1e6,
+		"peak_rss_mib": float64(oc.Stat.PeakRSS) / (1 << 20),
+	}
+	for name, d := range oc.Others {
+		r.Extra[name+"_cpu_s_per_M"] = d.Seconds() / n * 1e6
+	}
+	if oc.raw {
+		return r
+	}
+	m := oc.Metrics
+	if len(oc.Progress) > 0 {
+		r.Extra["first_commit_s"] = oc.Progress[0].At.Seconds()
+	}
+	if s := oc.SteadyRate(); s > 0 {
+		r.Extra["steady_events_per_s"] = s
+	}
+	r.Extra["retries"] = drain.Sum(m, "auditstream_sink_retries_total")
+	r.Extra["dlq"] = drain.Sum(m, "auditstream_sink_dlq_total")
+	if c := drain.Sum(m, "auditstream_sink_write_seconds_count"); c > 0 {
+		r.Extra["batches"] = c
+		r.Extra["write_ms_mean"] = drain.Sum(m, "auditstream_sink_write_seconds_sum") / c * 1000
+	}
+	if c := drain.Sum(m, "auditstream_sink_batch_events_count"); c > 0 {
+		r.Extra["events_per_batch"] = drain.Sum(m, "auditstream_sink_batch_events_sum") / c
+	}
+	if objects := drain.Sum(m, "auditstream_s3_objects_written_total"); objects > 0 {
+		r.Extra["objects"] = objects
+	}
+	if a := oc.intake.accepted(); a > 0 {
+		r.Extra["requests"] = float64(a)
+		r.Extra["full_requests_pct"] = 100 * float64(oc.intake.EntriesPerRequest[1000]) / float64(a)
+		r.Extra["entries_accepted"] = float64(oc.intake.EntriesAccepted)
+		r.Extra["rejected_requests"] = float64(oc.intake.Requests - a)
+	}
+	return r
+}
