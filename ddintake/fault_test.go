@@ -1,7 +1,10 @@
 package ddintake
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -176,6 +179,36 @@ func TestFaultLatency(t *testing.T) {
 	}
 	if ms := messagesOf(srv.Logs()); !slices.Equal(ms, []string{"slow", "fast"}) {
 		t.Errorf("stored: got %q, want [slow fast]", ms)
+	}
+}
+
+// A client that gives up during injected latency is counted as canceled,
+// and its logs are not stored: a request nobody waits for is not accepted.
+func TestFaultLatencyClientGone(t *testing.T) {
+	srv, ts := start(t, Options{})
+	if _, err := srv.Inject(Fault{Kind: KindLatency, Latency: 2 * time.Second, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+"/api/v2/logs", bytes.NewReader(logsBody("abandoned")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("DD-API-KEY", testKey)
+	if resp, err := ts.Client().Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("got status %d; want the client to time out", resp.StatusCode)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Stats().Canceled != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v; want the request counted as canceled", srv.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if logs := srv.Logs(); len(logs) != 0 {
+		t.Fatalf("stored %d logs of a request whose client was gone", len(logs))
 	}
 }
 

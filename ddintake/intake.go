@@ -39,6 +39,11 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request, seq uint64, rece
 	p := s.faults.plan(received)
 	s.mu.Unlock()
 
+	// The body is read first, as a server does before it processes a
+	// request. Only then does Go's server watch the connection, so that a
+	// client that times out or dies during injected latency is seen as
+	// gone (canceled) instead of having its logs stored after all.
+	body, sent, bodyErr := readBody(r, s.limits.MaxPayloadBytes)
 	if p.latency > 0 && !sleep(r.Context(), p.latency) {
 		return outcome{canceled: true}
 	}
@@ -46,21 +51,18 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request, seq uint64, rece
 		if f.Kind == KindDrop {
 			return outcome{dropped: true}
 		}
-		discardBody(r, s.limits.MaxPayloadBytes)
 		f.headers(w.Header(), p.left)
 		writeError(w, f.Status, fmt.Sprintf("injected by fault %d", p.answerID))
 		return outcome{status: f.Status}
 	}
 
 	if status, detail := s.authorize(r.Header.Get(apiKeyHeader)); status != 0 {
-		discardBody(r, s.limits.MaxPayloadBytes)
 		writeError(w, status, detail)
 		return outcome{status: status}
 	}
-
-	body, sent, err := readBody(r, s.limits.MaxPayloadBytes)
-	if err != nil {
-		return answerRejection(w, err)
+	if bodyErr != nil {
+		discardBody(r, s.limits.MaxPayloadBytes)
+		return answerRejection(w, bodyErr)
 	}
 	logs, err := parsePayload(body, s.limits, r.URL.Query().Get("ddtags"), received)
 	if err != nil {
