@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/auditstream/auditstream/producer"
 	"github.com/auditstream/auditstream/producer/loadgen"
@@ -30,8 +31,8 @@ func newProducer(t *testing.T, topic string) *producer.Producer {
 	return p
 }
 
-// TestPublishReadBack publishes 10,000 events and reads every one back, in
-// order per key, with the contract's headers.
+// TestPublishReadBack publishes 10,000 events and reads every one back,
+// unchanged, in order per key, with the contract's headers.
 func TestPublishReadBack(t *testing.T) {
 	const n = 10_000
 	topic := kafkatest.Topic(t, 6)
@@ -40,6 +41,7 @@ func TestPublishReadBack(t *testing.T) {
 	ctx := context.Background()
 
 	sentByKey := map[string][]string{}
+	sent := map[string]*auditv1.Event{}
 	var (
 		mu   sync.Mutex
 		errs []error
@@ -48,6 +50,7 @@ func TestPublishReadBack(t *testing.T) {
 		ev := gen.Next()
 		key := string(record.Key(ev))
 		sentByKey[key] = append(sentByKey[key], ev.GetId())
+		sent[ev.GetId()] = ev
 		p.PublishAsync(ctx, ev, func(_ *auditv1.Event, err error) {
 			if err != nil {
 				mu.Lock()
@@ -78,6 +81,11 @@ func TestPublishReadBack(t *testing.T) {
 			t.Fatalf("event %s read twice", ev.GetId())
 		}
 		seen[ev.GetId()] = true
+		// The SDK reuses records and buffers: every value must still be
+		// the event that was published.
+		if want := sent[ev.GetId()]; !proto.Equal(ev, want) {
+			t.Fatalf("offset %d: got %v, want %v", r.Offset, ev, want)
+		}
 		m, ok := record.MetaFromHeaders(r.Headers)
 		if !ok || m.Project != ev.GetProjectId() || m.Action != ev.GetAction() || strings.Join(m.Tenants, ",") != strings.Join(ev.GetTenants(), ",") {
 			t.Fatalf("headers %+v do not describe event %v", m, ev)

@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -28,30 +29,82 @@ func (e Encoding) contentType() string {
 }
 
 // Marshal turns an event into a record with key, value and headers. The
-// topic is left to the caller.
+// topic is left to the caller. The record's slices share one allocation.
 func Marshal(ev *auditv1.Event, enc Encoding) (*kgo.Record, error) {
-	var (
-		value []byte
-		err   error
+	r := new(kgo.Record)
+	if _, err := MarshalInto(r, nil, ev, enc); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// MarshalInto is Marshal for callers that reuse records and buffers. It sets
+// r's Key, Value and Headers, reusing the capacity of r.Headers, and writes
+// their bytes into buf, growing it when it is too small. It returns the
+// buffer, which backs r's slices until r is done with: for franz-go, until
+// the record's promise has returned. The other fields of r are left alone.
+func MarshalInto(r *kgo.Record, buf []byte, ev *auditv1.Event, enc Encoding) ([]byte, error) {
+	ct, ts := enc.contentType(), ev.GetTenants()
+	var first string // the key's tenant
+	if len(ts) > 0 {
+		first = ts[0]
+	}
+	size := len(ev.GetProjectId()) + 1 + len(first) + len(ct) + len(ev.GetProjectId()) + len(ev.GetAction())
+	for _, t := range ts {
+		size += len(t)
+	}
+	var valueSize, dataSize int
+	if enc != JSON && ev != nil {
+		valueSize, dataSize = eventSize(ev)
+	}
+	buf = slices.Grow(buf[:0], size+valueSize)
+
+	// take appends s to buf and returns it as a slice of its own.
+	take := func(s ...string) []byte {
+		start := len(buf)
+		for _, p := range s {
+			buf = append(buf, p...)
+		}
+		return buf[start:len(buf):len(buf)]
+	}
+	r.Key = take(ev.GetProjectId(), "/", first)
+	hs := r.Headers[:0]
+	if cap(hs) < 3+len(ts) {
+		hs = make([]kgo.RecordHeader, 0, 3+len(ts))
+	}
+	hs = append(hs,
+		kgo.RecordHeader{Key: HeaderContentType, Value: take(ct)},
+		kgo.RecordHeader{Key: HeaderProject, Value: take(ev.GetProjectId())},
+		kgo.RecordHeader{Key: HeaderAction, Value: take(ev.GetAction())},
 	)
-	if enc == JSON {
-		value, err = protojson.Marshal(ev)
-	} else {
-		value, err = proto.Marshal(ev)
+	for _, t := range ts {
+		hs = append(hs, kgo.RecordHeader{Key: HeaderTenant, Value: take(t)})
 	}
-	if err != nil {
-		return nil, fmt.Errorf("encode event %s: %w", ev.GetId(), err)
+	r.Headers = hs
+
+	start := len(buf)
+	switch {
+	case enc == JSON:
+		var err error
+		if buf, err = jsonOut.MarshalAppend(buf, ev); err != nil {
+			return buf, fmt.Errorf("encode event %s: %w", ev.GetId(), err)
+		}
+	case ev == nil:
+		// proto.Marshal encodes a nil event as nothing; so does this.
+	default:
+		var ok bool
+		if buf, ok = appendEvent(buf, ev, dataSize); !ok {
+			// A string is not valid UTF-8, and proto.Marshal says which;
+			// or the data is nested deeper than appendEvent goes.
+			v, err := proto.Marshal(ev)
+			if err != nil {
+				return buf, fmt.Errorf("encode event %s: %w", ev.GetId(), err)
+			}
+			buf = append(buf[:start], v...)
+		}
 	}
-	headers := make([]kgo.RecordHeader, 0, 3+len(ev.GetTenants()))
-	headers = append(headers,
-		kgo.RecordHeader{Key: HeaderContentType, Value: []byte(enc.contentType())},
-		kgo.RecordHeader{Key: HeaderProject, Value: []byte(ev.GetProjectId())},
-		kgo.RecordHeader{Key: HeaderAction, Value: []byte(ev.GetAction())},
-	)
-	for _, t := range ev.GetTenants() {
-		headers = append(headers, kgo.RecordHeader{Key: HeaderTenant, Value: []byte(t)})
-	}
-	return &kgo.Record{Key: Key(ev), Value: value, Headers: headers}, nil
+	r.Value = buf[start:len(buf):len(buf)]
+	return buf, nil
 }
 
 // Key is the partitioning key: the project id and the first tenant.
@@ -65,6 +118,8 @@ func Key(ev *auditv1.Event) []byte {
 	}
 	return k
 }
+
+var jsonOut = protojson.MarshalOptions{}
 
 // jsonIn accepts fields a newer schema may add: a record from a newer
 // producer should not land in the dead-letter topic because this reader is

@@ -3,6 +3,7 @@ package record
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"unicode"
 	"unicode/utf8"
 
@@ -95,13 +96,13 @@ func Validate(ev *auditv1.Event) error {
 		return &FieldError{Field: "type", Reason: fmt.Sprintf("%q is not info, warn or error", ev.GetType())}
 	}
 	for i, t := range ev.GetTenants() {
-		if err := checkText(fmt.Sprintf("tenants[%d]", i), t, MaxTenantLen, true); err != nil {
-			return err
+		if why := textProblem(t, MaxTenantLen, true); why != "" {
+			return &FieldError{Field: "tenants[" + strconv.Itoa(i) + "]", Reason: why}
 		}
 	}
 	if id := ev.GetId(); id != "" {
-		if err := checkText("id", id, MaxIDLen, false); err != nil {
-			return err
+		if why := textProblem(id, MaxIDLen, false); why != "" {
+			return &FieldError{Field: "id", Reason: why}
 		}
 	}
 	return nil
@@ -137,24 +138,25 @@ func checkName(field, s string, max int, colon bool) error {
 	return nil
 }
 
-// checkText checks free text: valid UTF-8, no control characters, and no
-// commas when noComma is true.
-func checkText(field, s string, max int, noComma bool) error {
+// textProblem checks free text: valid UTF-8, no control characters, and no
+// commas when noComma is true. It returns what is wrong, or "". The caller
+// names the field, so that a valid event costs no formatting.
+func textProblem(s string, max int, noComma bool) string {
 	switch {
 	case s == "":
-		return &FieldError{Field: field, Reason: "empty"}
+		return "empty"
 	case len(s) > max:
-		return &FieldError{Field: field, Reason: fmt.Sprintf("%d bytes, limit %d", len(s), max)}
+		return fmt.Sprintf("%d bytes, limit %d", len(s), max)
 	case !utf8.ValidString(s):
-		return &FieldError{Field: field, Reason: "not valid UTF-8"}
+		return "not valid UTF-8"
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
-			return &FieldError{Field: field, Reason: fmt.Sprintf("control character %q", r)}
+			return fmt.Sprintf("control character %q", r)
 		}
 		if noComma && r == ',' {
-			return &FieldError{Field: field, Reason: "commas are not allowed"}
+			return "commas are not allowed"
 		}
 	}
-	return nil
+	return ""
 }

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package record
+
+import "testing"
+
+func reportCPU(*testing.B) {}
