@@ -128,6 +128,12 @@ type Batch struct {
 	MaxEvents int      `yaml:"max_events"`
 	MaxBytes  ByteSize `yaml:"max_bytes"`
 	MaxAge    Duration `yaml:"max_age"`
+	// BufferBytes bounds what a sink holds in memory at once, over all its
+	// partitions and batches in flight, in record bytes (default 16 MiB;
+	// decoded events take about four times that). When it is reached,
+	// partitions write what they have, even short of a full batch, and
+	// fetching waits.
+	BufferBytes ByteSize `yaml:"buffer_bytes"`
 }
 
 // S3 is an S3 connector's destination.

@@ -194,6 +194,9 @@ func (v *validator) connector(c *Connector, i int) {
 	if b.MaxAge.D() <= 0 {
 		at("must be positive", "batch", "max_age")
 	}
+	if b.BufferBytes < 1<<20 {
+		at("must be at least 1MiB", "batch", "buffer_bytes")
+	}
 	switch c.Type {
 	case TypeS3:
 		if c.Datadog != nil {

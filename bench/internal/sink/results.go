@@ -47,7 +47,7 @@ func (sc *scenario) results(done []outcome, took time.Duration) []report.Result 
 	}
 	thr.Differences = []string{
 		"both are separate processes timed alike: from process start until the group's committed offsets (kadm, polled every 50ms) reach the backlog's end offsets; both include start-up and joining the group",
-		"same consumer settings: read_committed, earliest offset, and the sink's fetch limits (4 x max_bytes up to 64 MiB per fetch, max_bytes up to 16 MiB per partition)",
+		"same consumer settings: read_committed, earliest offset, and the sink's fetch limits (1 MiB per fetch, 256 KiB per partition)",
 		"the raw consumer only reads, and commits once at the end; the sink decodes each record (protobuf), validates it, batches it per partition, delivers each batch, and commits each partition's watermark after each delivery",
 	}
 	thr.Notes = append(thr.Notes, fmt.Sprintf("the backlog is %d events spread evenly over %d partitions, each holding whole batches of max_events %d (the connector's default batch limits): the drain ends with the last full batch, without a final wait of max_age (%v) for partial ones",

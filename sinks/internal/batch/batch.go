@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 )
@@ -23,14 +22,15 @@ type Policy struct {
 	MaxAge    time.Duration
 }
 
-// Item is one record of a connector topic, decoded and redacted.
+// Item is one record of a connector topic, decoded and redacted. It keeps
+// no reference to the record: that would pin the whole fetched batch the
+// record was decompressed into.
 type Item struct {
 	Offset      int64
 	LeaderEpoch int32
 	Event       *auditv1.Event
-	Size        int         // the record value's size, the unit of MaxBytes
-	Record      *kgo.Record // the record as read, for the dead-letter topic
-	Arrived     time.Time   // set by Add
+	Size        int       // the record value's size, the unit of MaxBytes
+	Arrived     time.Time // set by Add
 }
 
 // Batch is a run of one partition's records, in offset order, handed to a
@@ -150,12 +150,15 @@ func (b *Batcher) Prepend(items []Item) {
 }
 
 // Drop removes waiting items at or below through: they are delivered
-// already (a writer adopted an earlier, longer delivery).
-func (b *Batcher) Drop(through int64) {
-	i := 0
+// already (a writer adopted an earlier, longer delivery). It returns how
+// many items and bytes it removed.
+func (b *Batcher) Drop(through int64) (items, bytes int) {
+	i, size := 0, 0
 	for i < len(b.items) && b.items[i].Offset <= through {
-		b.bytes -= b.items[i].Size
+		size += b.items[i].Size
 		i++
 	}
+	b.bytes -= size
 	b.items = b.items[i:]
+	return i, size
 }

@@ -2,8 +2,8 @@ package s3sink
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -27,7 +27,7 @@ const gzipLevel = 6
 type encoder struct {
 	marshal protojson.MarshalOptions
 	gzips   sync.Pool // *gzip.Writer at gzipLevel
-	bufs    sync.Pool // *bytes.Buffer for the uncompressed lines
+	bufs    sync.Pool // *bytes.Buffer for a chunk of uncompressed lines
 }
 
 func newEncoder() *encoder {
@@ -45,45 +45,90 @@ func newEncoder() *encoder {
 // random spaces so that nobody depends on the exact bytes). Compacting each
 // line removes that variation, so two different builds of the sink that
 // share the same protobuf and compression libraries produce the same bytes.
+//
+// The lines go to the compressor in chunks as they are made: only the
+// compressed object is held whole. The compressor's output depends on the
+// bytes it is given, not on how they are cut (TestEncodeIsChunkingFree).
 func (e *encoder) encode(items []batch.Item) (content []byte, raw int, err error) {
-	lines := e.buffer()
-	defer e.bufs.Put(lines)
+	// Audit NDJSON compresses about 6x; 128 bytes an event is a little
+	// more than it takes.
+	out := bytes.NewBuffer(make([]byte, 0, 128*len(items)+64))
+	zw, err := e.gzipTo(out)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer e.gzips.Put(zw)
+	chunk := e.buffer()
+	defer e.bufs.Put(chunk)
 	var line []byte
 	for _, it := range items {
 		line, err = e.marshal.MarshalAppend(line[:0], it.Event)
 		if err != nil {
 			return nil, 0, fmt.Errorf("encode event at offset %d: %w", it.Offset, err)
 		}
-		if err := json.Compact(lines, line); err != nil {
-			return nil, 0, fmt.Errorf("compact event at offset %d: %w", it.Offset, err)
-		}
-		lines.WriteByte('\n')
-	}
-	content, err = e.compress(lines.Bytes())
-	return content, lines.Len(), err
-}
-
-// compress gzips raw at gzipLevel. The gzip header carries no name and no
-// modification time, so the output depends on raw alone.
-func (e *encoder) compress(raw []byte) ([]byte, error) {
-	out := bytes.NewBuffer(make([]byte, 0, len(raw)/6+64))
-	zw, ok := e.gzips.Get().(*gzip.Writer)
-	if ok {
-		zw.Reset(out)
-	} else {
-		var err error
-		if zw, err = gzip.NewWriterLevel(out, gzipLevel); err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+		chunk.Write(compact(chunk.AvailableBuffer(), line))
+		chunk.WriteByte('\n')
+		if chunk.Len() >= chunkBytes {
+			raw += chunk.Len()
+			if _, err := zw.Write(chunk.Bytes()); err != nil {
+				return nil, 0, fmt.Errorf("gzip: %w", err)
+			}
+			chunk.Reset()
 		}
 	}
-	defer e.gzips.Put(zw)
-	if _, err := zw.Write(raw); err != nil {
-		return nil, fmt.Errorf("gzip: %w", err)
+	raw += chunk.Len()
+	if _, err := zw.Write(chunk.Bytes()); err != nil {
+		return nil, 0, fmt.Errorf("gzip: %w", err)
 	}
 	if err := zw.Close(); err != nil {
+		return nil, 0, fmt.Errorf("gzip: %w", err)
+	}
+	return out.Bytes(), raw, nil
+}
+
+// chunkBytes is how many bytes of lines go to the compressor at a time.
+const chunkBytes = 64 << 10
+
+// gzipTo returns a pooled gzip writer at gzipLevel writing to out. The
+// gzip header carries no name and no modification time, so the output
+// depends on the input alone.
+func (e *encoder) gzipTo(out io.Writer) (*gzip.Writer, error) {
+	if zw, ok := e.gzips.Get().(*gzip.Writer); ok {
+		zw.Reset(out)
+		return zw, nil
+	}
+	zw, err := gzip.NewWriterLevel(out, gzipLevel)
+	if err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
-	return out.Bytes(), nil
+	return zw, nil
+}
+
+// compact appends src, a JSON text, to dst without the whitespace between
+// tokens: what json.Compact does for valid JSON, several times faster.
+// Strings are copied as they are, escapes included.
+func compact(dst, src []byte) []byte {
+	inString, escaped := false, false
+	start := 0 // of the run of bytes to copy
+	for i, c := range src {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			dst = append(dst, src[start:i]...)
+			start = i + 1
+		}
+	}
+	return append(dst, src[start:]...)
 }
 
 func (e *encoder) buffer() *bytes.Buffer {

@@ -1,10 +1,12 @@
 package sink
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -33,8 +35,8 @@ type Options struct {
 	// MaxBackoff caps the wait between retries of a failing write
 	// (default 10 s). An unauthorized destination is retried at this pace.
 	MaxBackoff time.Duration
-	// QueueBytes is how much a partition buffers beyond the batch being
-	// written before its fetching pauses (default: the batch's max bytes).
+	// QueueBytes is how much (record values) a partition queues beyond
+	// what its batcher holds before its fetching pauses (default 1 MiB).
 	QueueBytes int
 	// DrainTimeout bounds the final flush at shutdown (default 30 s).
 	DrainTimeout time.Duration
@@ -73,6 +75,9 @@ type Runner struct {
 	stage  string
 	policy batch.Policy
 	redact *redact.Rules
+	budget budget
+	// rereadOpts make the client that reads rejected records again.
+	rereadOpts []kgo.Opt
 
 	mu      sync.Mutex
 	workers map[int32]*worker
@@ -86,7 +91,7 @@ func New(o Options) (*Runner, error) {
 		o.MaxBackoff = 10 * time.Second
 	}
 	if o.QueueBytes == 0 {
-		o.QueueBytes = int(c.Batch.MaxBytes)
+		o.QueueBytes = 1 << 20
 	}
 	if o.DrainTimeout == 0 {
 		o.DrainTimeout = 30 * time.Second
@@ -107,6 +112,7 @@ func New(o Options) (*Runner, error) {
 		stage:   "sink:" + c.ID,
 		policy:  batch.Policy{MaxEvents: c.Batch.MaxEvents, MaxBytes: int(c.Batch.MaxBytes), MaxAge: c.Batch.MaxAge.D()},
 		redact:  rules,
+		budget:  budget{limit: int64(cmp.Or(c.Batch.BufferBytes, config.DefaultBufferBytes))},
 		workers: map[int32]*worker{},
 	}
 	base, err := p.Kafka.ClientOpts()
@@ -129,8 +135,14 @@ func New(o Options) (*Runner, error) {
 		// A resumed partition is fetched only once the fetch in flight
 		// returns; a short long-poll keeps recovery after backpressure fast.
 		kgo.FetchMaxWait(250*time.Millisecond),
-		kgo.FetchMaxBytes(int32(min(4*r.policy.MaxBytes, 64<<20))),
-		kgo.FetchMaxPartitionBytes(int32(min(r.policy.MaxBytes, 16<<20))),
+		// Bounded buffering, as in the router. Fetch sizes count compressed
+		// bytes, and audit events compress about 6x: sized from max_bytes
+		// (16 MiB per partition), one fetch carried 500k events and the
+		// sink peaked above 1 GiB draining a backlog. A worker keeps at
+		// most two batches (batch.Batcher) plus QueueBytes; the fetches
+		// only need to keep that full.
+		kgo.FetchMaxBytes(1<<20),
+		kgo.FetchMaxPartitionBytes(256<<10),
 		// A dead letter is a record this sink read, plus headers. Under
 		// franz-go's default cap (1,000,012 bytes), an event near the
 		// router's 1 MiB cap could never be dead-lettered and would stall
@@ -140,6 +152,7 @@ func New(o Options) (*Runner, error) {
 		kgo.WithLogger(kafkalog.New(o.Log)),
 	)
 	opts = append(opts, o.KafkaOpts...)
+	r.rereadOpts = append(append(slices.Clip(base), o.KafkaOpts...), kgo.WithLogger(kafkalog.New(o.Log)))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
@@ -266,3 +279,27 @@ func (r *Runner) stopWorkers(ws []*worker, how stopMode) {
 		<-w.done
 	}
 }
+
+// wakeAll wakes every worker, for those waiting for room in the budget.
+func (r *Runner) wakeAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range r.workers {
+		w.notify()
+	}
+}
+
+// budget bounds what all of a runner's workers hold decoded, in record
+// bytes. A worker takes room as it batches records and gives it back once
+// their batch is delivered. One partition's batch may take the budget past
+// its limit (the limit bounds the room a worker asks for, not each record),
+// so the overshoot is at most one fetch.
+type budget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+func (b *budget) room() int         { return int(b.limit - b.used.Load()) }
+func (b *budget) spent() bool       { return b.used.Load() >= b.limit }
+func (b *budget) take(bytes int)    { b.used.Add(int64(bytes)) }
+func (b *budget) release(bytes int) { b.used.Add(-int64(bytes)) }

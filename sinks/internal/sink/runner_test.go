@@ -373,6 +373,46 @@ func TestBackpressure(t *testing.T) {
 	checkExactlyOnce(t, w, ids)
 }
 
+// TestBufferBudget: with a buffer smaller than every partition's two
+// batches, partitions write short batches under pressure instead of
+// waiting for their age, and what the sink holds never passes the budget
+// by more than one record a partition. Everything is delivered once.
+func TestBufferBudget(t *testing.T) {
+	const budget = 1 << 20
+	e := newEnv(t, config.Batch{MaxEvents: 5000, MaxBytes: 4 << 20, MaxAge: config.Duration(time.Second), BufferBytes: budget})
+	ids := e.produce(30_000, 8) // about 12 MB
+	w := newFakeWriter()
+	var peak, largest int64
+	var mu sync.Mutex
+	r, stop := e.run(w, Options{})
+	w.fail = func(b *batch.Batch, _ int) (Result, error) {
+		mu.Lock()
+		peak = max(peak, r.budget.used.Load())
+		largest = max(largest, int64(b.Len()))
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond) // a destination that takes a while
+		return Result{Through: b.Last()}, nil
+	}
+	// Batches are full at 5000 events (about 2 MB), more than the whole
+	// budget: only pressure, or at the end their age, flushes them.
+	waitUntil(t, "everything delivered", 30*time.Second, func() bool { return w.count() == len(ids) })
+	stop()
+	checkExactlyOnce(t, w, ids)
+	mu.Lock()
+	defer mu.Unlock()
+	const slack = 3 * 1024 // one record (~400 B here) per partition, rounded up
+	if peak > budget+slack || peak == 0 {
+		t.Errorf("the sink held up to %d bytes; want at most the %d budget plus %d", peak, budget, slack)
+	}
+	if largest >= 5000 {
+		t.Errorf("a batch of %d events: the budget should have cut batches short", largest)
+	}
+	if used := r.budget.used.Load(); used != 0 {
+		t.Errorf("after the run %d bytes are still counted as held", used)
+	}
+	t.Logf("peak %d of %d budget bytes; largest batch %d events", peak, budget, largest)
+}
+
 // TestNeedMoreGrowsTheBatch: a writer that asks for a longer batch gets one
 // that runs through the offset it named.
 func TestNeedMoreGrowsTheBatch(t *testing.T) {

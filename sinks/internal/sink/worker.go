@@ -3,6 +3,8 @@ package sink
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,6 +42,10 @@ type worker struct {
 	// hold, when not -1, is the offset a batch must reach before it is
 	// written (a Writer's NeedMoreError).
 	hold int64
+	// held is what the worker holds: the records it is decoding, its
+	// batcher and the batch in flight, in events and record bytes (its
+	// share of Runner.budget).
+	heldEvents, heldBytes int
 
 	mu     sync.Mutex
 	queue  []*kgo.Record
@@ -112,6 +118,7 @@ func (w *worker) stop(how stopMode) {
 func (w *worker) run() {
 	defer close(w.done)
 	defer w.cancel()
+	defer func() { w.release(w.heldEvents, w.heldBytes) }()
 	var timer *time.Timer
 	for {
 		mode := stopMode(w.mode.Load())
@@ -121,7 +128,10 @@ func (w *worker) run() {
 		w.drainQueue()
 		now := w.r.o.Now()
 		holding := w.hold >= 0 && w.batcher.Last() < w.hold
-		if w.batcher.Len() > 0 && !holding && (w.batcher.Due(now) || mode == stopDrain) {
+		// Under memory pressure (the runner's budget is spent) every
+		// partition writes what it has, even short of a full batch: the
+		// room it frees lets the others go on.
+		if w.batcher.Len() > 0 && !holding && (w.batcher.Due(now) || mode == stopDrain || w.r.budget.spent()) {
 			w.flush(now)
 			continue
 		}
@@ -149,14 +159,24 @@ func (w *worker) run() {
 // redacted. Records that are not valid events go to the dead-letter topic.
 func (w *worker) drainQueue() {
 	w.mu.Lock()
-	// The batcher takes at most two batches' worth (more only to reach a
-	// NeedMore offset); the rest stays queued, where it counts towards
-	// pausing the partition. This is what bounds memory in an outage.
-	room := 2*w.r.policy.MaxBytes - w.batcher.Bytes()
+	// The batcher takes at most two batches' worth, in bytes and in events
+	// (more only to reach a NeedMore offset): the batch being written and
+	// the next. The rest stays queued, where it counts towards pausing the
+	// partition. This is what bounds memory, in an outage or a backlog.
+	// Within that, the runner's budget bounds all partitions together:
+	// each record is counted against it as it is taken, so that workers
+	// taking at the same moment overshoot it by one record at most.
+	room := 2*w.r.policy.MaxBytes - w.heldBytes
+	roomEvents := 2*w.r.policy.MaxEvents - w.heldEvents
 	n := 0
-	for n < len(w.queue) && (room > 0 || w.hold >= 0) {
-		room -= len(w.queue[n].Value)
-		w.queued -= len(w.queue[n].Value)
+	for n < len(w.queue) && ((room > 0 && roomEvents > 0 && !w.r.budget.spent()) || w.hold >= 0) {
+		size := len(w.queue[n].Value)
+		room -= size
+		roomEvents--
+		w.queued -= size
+		w.heldEvents++
+		w.heldBytes += size
+		w.r.budget.take(size)
 		n++
 	}
 	recs := w.queue[:n:n]
@@ -180,10 +200,11 @@ func (w *worker) drainQueue() {
 			if !w.deadLetter(rec, record.Reason(err), err) {
 				return // stopping; the batch will not be committed either
 			}
+			w.release(1, len(rec.Value))
 			continue
 		}
 		w.r.redact.Apply(ev)
-		w.batcher.Add(batch.Item{Offset: rec.Offset, LeaderEpoch: rec.LeaderEpoch, Event: ev, Size: len(rec.Value), Record: rec}, now)
+		w.batcher.Add(batch.Item{Offset: rec.Offset, LeaderEpoch: rec.LeaderEpoch, Event: ev, Size: len(rec.Value)}, now)
 	}
 }
 
@@ -223,10 +244,8 @@ func (w *worker) flush(now time.Time) {
 		return
 	}
 	w.r.m.writeTime.Observe(time.Since(started).Seconds())
-	for _, rej := range res.Rejected {
-		if it, found := b.Item(rej.Offset); found && !w.deadLetter(it.Record, rej.Reason, rej.Err) {
-			return // stopping: commit nothing past a rejected event not yet in the DLQ
-		}
+	if len(res.Rejected) > 0 && !w.deadLetterRejected(b, res.Rejected) {
+		return // stopping: commit nothing past a rejected event not yet in the DLQ
 	}
 	epoch := int32(-1)
 	if res.Through == b.Last() {
@@ -237,7 +256,17 @@ func (w *worker) flush(now time.Time) {
 	w.r.m.lastWrite.SetToCurrentTime()
 	w.next = res.Through + 1
 	w.hold = -1
-	w.batcher.Drop(res.Through)
+	dropped, droppedBytes := w.batcher.Drop(res.Through)
+	w.release(b.Len()+dropped, b.Bytes+droppedBytes)
+}
+
+// release gives back what delivered (or dead-lettered) records held, and
+// wakes the workers that may be waiting for room.
+func (w *worker) release(events, bytes int) {
+	w.heldEvents -= events
+	w.heldBytes -= bytes
+	w.r.budget.release(bytes)
+	w.r.wakeAll()
 }
 
 // write calls the Writer until it succeeds. It gives up only when the
@@ -337,6 +366,53 @@ func (w *worker) deadLetter(rec *kgo.Record, reason string, cause error) bool {
 			return false
 		}
 	}
+}
+
+// deadLetterRejected dead-letters the events a writer rejected, as the
+// records they were read from. Batches do not keep those records (a record
+// pins the whole fetched batch it was decompressed into, which doubled the
+// sink's memory), and writers reject rarely, so the records are read again.
+// A record no longer in Kafka (past retention) is dead-lettered as its
+// decoded, redacted event. It reports false only when the worker stopped.
+func (w *worker) deadLetterRejected(b *batch.Batch, rejected []Rejected) bool {
+	offsets := make([]int64, 0, len(rejected))
+	for _, rej := range rejected {
+		offsets = append(offsets, rej.Offset)
+	}
+	slices.Sort(offsets)
+	var recs map[int64]*kgo.Record
+	for {
+		var err error
+		if recs, err = w.r.reread(w.ctx, w.partition, offsets); err == nil {
+			break
+		}
+		if w.ctx.Err() != nil {
+			return false
+		}
+		w.r.log.Warn("read rejected records again", "partition", w.partition, "offsets", len(offsets), "err", err)
+		if !w.sleep(w.backoff.next()) {
+			return false
+		}
+	}
+	for _, rej := range rejected {
+		rec, cause := recs[rej.Offset], rej.Err
+		if rec == nil {
+			it, found := b.Item(rej.Offset)
+			if !found {
+				continue // not this batch's: nothing to dead-letter
+			}
+			var err error
+			if rec, err = record.Marshal(it.Event, record.Protobuf); err != nil {
+				rec = &kgo.Record{}
+			}
+			rec.Topic, rec.Partition, rec.Offset = w.r.topic, w.partition, rej.Offset
+			cause = fmt.Errorf("%w (the record is no longer in Kafka; this is its event as delivered)", rej.Err)
+		}
+		if !w.deadLetter(rec, rej.Reason, cause) {
+			return false
+		}
+	}
+	return true
 }
 
 // commitError returns the first partition error of a commit response.
