@@ -62,7 +62,7 @@ func (w *Writer) deliver(ctx context.Context, p *progress, entries []entry) erro
 
 // submit sends entries in one request and returns the intake's answer.
 func (w *Writer) submit(ctx context.Context, entries []entry) answer {
-	_, resp, err := w.api.SubmitLog(ctx, items(entries), w.params)
+	_, resp, err := w.api.SubmitLog(ctx, items(entries))
 	a := answer{err: err}
 	if resp != nil {
 		a.code, a.header = resp.StatusCode, resp.Header

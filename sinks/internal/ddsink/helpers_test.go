@@ -77,7 +77,7 @@ func batchOf(first int64, evs ...*auditv1.Event) *batch.Batch {
 }
 
 // keyFile writes key to a new file and returns its path.
-func keyFile(t *testing.T, key string) string {
+func keyFile(t testing.TB, key string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "dd-api-key")
 	writeKey(t, path, key)
@@ -85,7 +85,7 @@ func keyFile(t *testing.T, key string) string {
 }
 
 // writeKey replaces the key in the file at path.
-func writeKey(t *testing.T, path, key string) {
+func writeKey(t testing.TB, path, key string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -183,8 +183,9 @@ type proxy struct {
 	next http.Handler
 	fail func(n int, body []byte) int
 
-	mu    sync.Mutex
-	sizes []int
+	mu        sync.Mutex
+	sizes     []int
+	encodings []string // each request's Content-Encoding
 }
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -202,6 +203,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	p.sizes = append(p.sizes, len(body))
+	p.encodings = append(p.encodings, r.Header.Get("Content-Encoding"))
 	code := 0
 	if p.fail != nil {
 		code = p.fail(len(p.sizes), body)
@@ -215,6 +217,13 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(raw))
 	p.next.ServeHTTP(w, r)
+}
+
+// contentEncodings returns the Content-Encoding of every request so far.
+func (p *proxy) contentEncodings() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.encodings...)
 }
 
 // bodySizes returns the decoded size of every request so far.

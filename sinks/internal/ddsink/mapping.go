@@ -19,59 +19,187 @@ const timestampAttr = "timestamp"
 
 // mapper turns events into logs with the connector's fixed attributes.
 type mapper struct {
-	source   string
-	service  string
-	hostname string
+	// source, service and hostname are nil when empty, so that they are
+	// left out. Every log shares them: the client only reads them.
+	source   *string
+	service  *string
+	hostname *string
 	tags     []string // the connector's own, appended to every log's
-	json     protojson.MarshalOptions
+	// fixed and fixedMembers are the bytes and the count of the members
+	// of a log's JSON that are the same in every log: source, service and
+	// hostname.
+	fixed        int
+	fixedMembers int
+	// handWritten is whether appendEvent writes the messages (the Event
+	// is the one it knows); else protojson does.
+	handWritten bool
 }
 
-// log returns the log of ev.
-func (m *mapper) log(ev *auditv1.Event) (datadogV2.HTTPLogItem, error) {
+// newMapper returns the mapper of a connector's attributes.
+func newMapper(source, service, hostname string, tags []string) *mapper {
+	m := &mapper{tags: tags, handWritten: knownLayout()}
+	m.source = m.fixedMember("ddsource", source)
+	m.service = m.fixedMember("service", service)
+	m.hostname = m.fixedMember("hostname", hostname)
+	return m
+}
+
+// fixedMember counts the member key: value of every log's JSON and returns
+// the value for the logs, or nil when it is empty and left out.
+func (m *mapper) fixedMember(key, value string) *string {
+	if value == "" {
+		return nil
+	}
+	m.fixed += memberLen(key, quotedLen([]byte(value)))
+	m.fixedMembers++
+	return &value
+}
+
+// builder returns an empty logBuilder, with room for about bytes of
+// events in protobuf.
+func (m *mapper) builder(bytes int) *logBuilder {
+	lb := &logBuilder{m: m}
+	// A log's message and tags take a little more than its event in
+	// protobuf; the builder grows if this falls short.
+	lb.text.Grow(bytes + bytes/2)
+	return lb
+}
+
+// logBuilder maps a batch's events into logs. Each log is written into
+// scratch first; the logs kept are copied back to back into text, whose
+// one string their messages and ddtags share, so that a log costs a few
+// allocations (the client's model needs a map for its timestamp) rather
+// than a dozen.
+type logBuilder struct {
+	m       *mapper
+	w       messageWriter
+	scratch []byte     // the log added last: its message, then its ddtags
+	added   pendingLog // the log added last, within scratch
+	text    strings.Builder
+	logs    []pendingLog // the logs kept, within text
+}
+
+// pendingLog is a log in a logBuilder: its message ends at msgEnd, then
+// its ddtags until tagsEnd, where the next log begins.
+type pendingLog struct {
+	msgEnd, tagsEnd int
+	timed           bool
+	millis          int64 // occurred, when timed
+}
+
+// add maps ev into a log and returns the bytes of its JSON as the client
+// encodes it. The log is among the items only once kept.
+func (lb *logBuilder) add(ev *auditv1.Event) (int, error) {
 	if ev == nil {
-		return datadogV2.HTTPLogItem{}, errors.New("no event")
+		return 0, errors.New("no event")
 	}
-	msg, err := m.json.Marshal(ev)
-	if err != nil {
-		return datadogV2.HTTPLogItem{}, fmt.Errorf("encode event %s as json: %w", ev.GetId(), err)
+	ok := false
+	if lb.m.handWritten {
+		lb.scratch, ok = lb.w.appendEvent(lb.scratch[:0], ev)
 	}
-	item := datadogV2.HTTPLogItem{
-		Message: string(msg),
-		Ddtags:  optional(m.tagsOf(ev)),
-		// The attributes below are nil when empty, so that they are left out.
-		Ddsource: optional(m.source),
-		Service:  optional(m.service),
-		Hostname: optional(m.hostname),
-	}
-	if ev.GetOccurred() != nil {
-		item.AdditionalProperties = map[string]any{
-			timestampAttr: ev.GetOccurred().AsTime().UnixMilli(),
+	var msgQuoted int // the message's bytes once quoted in the log
+	if ok {
+		msgQuoted = len(lb.scratch) + 2 + lb.w.extra
+	} else {
+		b, err := (protojson.MarshalOptions{}).MarshalAppend(lb.scratch[:0], ev)
+		if err != nil {
+			return 0, fmt.Errorf("encode event %s as json: %w", ev.GetId(), err)
 		}
+		lb.scratch = b
+		msgQuoted = quotedLen(lb.scratch)
 	}
-	return item, nil
+	p := pendingLog{msgEnd: len(lb.scratch)}
+	lb.scratch = lb.m.appendTags(lb.scratch, ev)
+	p.tagsEnd = len(lb.scratch)
+	if occ := ev.GetOccurred(); occ != nil {
+		p.timed, p.millis = true, occ.AsTime().UnixMilli()
+	}
+	lb.added = p
+	return lb.m.logSize(msgQuoted, lb.scratch[p.msgEnd:p.tagsEnd], p), nil
 }
 
-// tagsOf returns the ddtags of ev: project, each tenant, action and type,
-// then the connector's tags, comma-joined.
-func (m *mapper) tagsOf(ev *auditv1.Event) string {
-	tags := make([]string, 0, 3+len(ev.GetTenants())+len(m.tags))
-	add := func(key, value string) {
-		if value != "" {
-			tags = append(tags, key+":"+tagValue(value))
+// keep keeps the log added last, after the others kept.
+func (lb *logBuilder) keep() {
+	p, start := lb.added, lb.text.Len()
+	p.msgEnd += start
+	p.tagsEnd += start
+	lb.text.Write(lb.scratch)
+	lb.logs = append(lb.logs, p)
+}
+
+// items returns the logs kept, in order.
+func (lb *logBuilder) items() []datadogV2.HTTPLogItem {
+	s := lb.text.String()
+	tags := make([]string, len(lb.logs))
+	out := make([]datadogV2.HTTPLogItem, len(lb.logs))
+	start := 0
+	for i, p := range lb.logs {
+		out[i] = datadogV2.HTTPLogItem{
+			Message:  s[start:p.msgEnd],
+			Ddsource: lb.m.source,
+			Service:  lb.m.service,
+			Hostname: lb.m.hostname,
 		}
+		if p.tagsEnd > p.msgEnd {
+			tags[i] = s[p.msgEnd:p.tagsEnd]
+			out[i].Ddtags = &tags[i]
+		}
+		if p.timed {
+			out[i].AdditionalProperties = map[string]any{timestampAttr: p.millis}
+		}
+		start = p.tagsEnd
 	}
-	add("project", ev.GetProjectId())
+	return out
+}
+
+// appendTags appends the ddtags of ev to b: project, each tenant, action
+// and type, then the connector's tags, comma-joined.
+func (m *mapper) appendTags(b []byte, ev *auditv1.Event) []byte {
+	start := len(b)
+	b = appendTag(b, start, "project", ev.GetProjectId())
 	for _, t := range ev.GetTenants() {
-		add("tenant", t)
+		b = appendTag(b, start, "tenant", t)
 	}
-	add("action", ev.GetAction())
+	b = appendTag(b, start, "action", ev.GetAction())
 	typ := ev.GetType()
 	if typ == "" {
 		typ = "info"
 	}
-	add("type", typ)
-	tags = append(tags, m.tags...)
-	return strings.Join(tags, ",")
+	b = appendTag(b, start, "type", typ)
+	for _, t := range m.tags {
+		if len(b) > start {
+			b = append(b, ',')
+		}
+		b = append(b, t...)
+	}
+	return b
+}
+
+// appendTag appends key:value to the tags that began at start in b, unless
+// value is empty.
+func appendTag(b []byte, start int, key, value string) []byte {
+	if value == "" {
+		return b
+	}
+	if len(b) > start {
+		b = append(b, ',')
+	}
+	b = append(b, key...)
+	b = append(b, ':')
+	mark := len(b)
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		if c >= 0x80 {
+			// Beyond ASCII, tagValue's rune by rune mapping decides
+			// (it also replaces invalid UTF-8).
+			return append(b[:mark], tagValue(value)...)
+		}
+		if isTagSeparator(rune(c)) {
+			c = '_'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // tagValue makes v safe inside ddtags. A comma would split the tag in two;
@@ -79,18 +207,18 @@ func (m *mapper) tagsOf(ev *auditv1.Event) string {
 // underscores anyway, so the same is done here for the separators.
 func tagValue(v string) string {
 	return strings.Map(func(r rune) rune {
-		switch r {
-		case ',', ' ', '\t', '\n', '\r':
+		if isTagSeparator(r) {
 			return '_'
 		}
 		return r
 	}, v)
 }
 
-// optional returns a pointer to s, or nil when s is empty.
-func optional(s string) *string {
-	if s == "" {
-		return nil
+// isTagSeparator reports whether r would split ddtags.
+func isTagSeparator(r rune) bool {
+	switch r {
+	case ',', ' ', '\t', '\n', '\r':
+		return true
 	}
-	return &s
+	return false
 }

@@ -49,6 +49,12 @@ func TestMapping(t *testing.T) {
 				Tenants: []string{"t,x"}, Occurred: timestamppb.New(occurred)},
 			wantTags: []string{"project:p_1", "tenant:t_x", "action:a_b", "type:error", "env:test", "team:sec"},
 		},
+		{
+			name: "separators beside characters beyond ASCII",
+			event: &auditv1.Event{Id: "d", ProjectId: "日本 p", Action: "é,\tà", Tenants: []string{"t\u2028 ü"},
+				Occurred: timestamppb.New(occurred)},
+			wantTags: []string{"project:日本_p", "tenant:t\u2028_ü", "action:é__à", "type:info", "env:test", "team:sec"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,7 +98,7 @@ func TestHostnameDefaultsToSystem(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	if w.mapper.hostname == "" {
+	if w.mapper.hostname == nil || *w.mapper.hostname == "" {
 		t.Errorf("hostname: got none, want the system's")
 	}
 }

@@ -1,8 +1,8 @@
 package ddsink
 
 import (
-	"encoding/json"
-	"fmt"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV2"
 
@@ -33,16 +33,73 @@ type entry struct {
 	old    bool // older than Datadog keeps
 }
 
-// logSize returns the bytes the client will send for item. The client
-// encodes the request body with the datadog package's JSON encoder, whose
-// output for each item is what HTTPLogItem.MarshalJSON returns; json.Marshal
-// gives the same bytes.
-func logSize(item datadogV2.HTTPLogItem) (int, error) {
-	b, err := json.Marshal(item)
-	if err != nil {
-		return 0, fmt.Errorf("encode log: %w", err)
+// logSize returns the bytes the client will send for the log p, whose
+// message takes msgQuoted bytes once quoted and whose ddtags are tags,
+// without encoding it. The client
+// encodes each log with HTTPLogItem.MarshalJSON, which is json.Marshal of a
+// map: an object of the members present, in key order, each a quoted key,
+// a colon and the value (strings escaped as encoding/json escapes them,
+// the timestamp in decimal). The count is exact, and
+// TestLogSizeIsJSONMarshal holds it to json.Marshal's; if it ever fell
+// short, the intake's 413 would still split the request.
+func (m *mapper) logSize(msgQuoted int, tags []byte, p pendingLog) int {
+	n, members := m.fixed+memberLen("message", msgQuoted), m.fixedMembers+1
+	if len(tags) > 0 {
+		n += memberLen("ddtags", quotedLen(tags))
+		members++
 	}
-	return len(b), nil
+	if p.timed {
+		var digits [20]byte
+		n += memberLen(timestampAttr, len(strconv.AppendInt(digits[:0], p.millis, 10)))
+		members++
+	}
+	return n + members - 1 + 2 // the commas and the braces
+}
+
+// memberLen returns the bytes of an object member with a plain key and a
+// value of valueLen bytes: "key":value.
+func memberLen(key string, valueLen int) int {
+	return len(key) + 3 + valueLen
+}
+
+// jsonEscapes holds, for each ASCII byte, how many bytes encoding/json adds
+// to it in a string with HTML escaping (json.Marshal's): one for '"', '\'
+// and the control characters with a short escape (\b \f \n \r \t), five for
+// the other control characters and <, > and & (\u00XX).
+var jsonEscapes = func() (t [utf8.RuneSelf]uint8) {
+	for c := range utf8.RuneSelf {
+		switch {
+		case c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t':
+			t[c] = 1
+		case c < ' ' || c == '<' || c == '>' || c == '&':
+			t[c] = 5
+		}
+	}
+	return t
+}()
+
+// quotedLen returns the bytes encoding/json writes for s as a string with
+// HTML escaping, quotes included: jsonEscapes for ASCII, \ufffd (six bytes)
+// for each byte of invalid UTF-8, \u2028 and \u2029 (six bytes for three),
+// any other character as is.
+func quotedLen(s []byte) int {
+	n := len(s) + 2
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			n += int(jsonEscapes[c])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			n += 5
+		case r == '\u2028' || r == '\u2029':
+			n += 3
+		}
+		i += size
+	}
+	return n
 }
 
 // payloadSize returns the bytes of a request body holding n logs whose

@@ -132,15 +132,13 @@ func TestPayloadSizeIsWhatTheClientSends(t *testing.T) {
 		t.Fatalf("Write: %v", err)
 	}
 	sum := 0
+	logs := f.w.mapper.builder(0)
 	for _, ev := range evs {
-		item, err := f.w.mapper.log(ev)
+		n, err := logs.add(ev)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := logSize(item)
-		if err != nil {
-			t.Fatal(err)
-		}
+		logs.keep()
 		sum += n
 	}
 	sizes := f.proxy.bodySizes()
