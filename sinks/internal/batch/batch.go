@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 )
 

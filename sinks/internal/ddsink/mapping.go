@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
+	"github.com/auditstream/auditstream/sinks/internal/eventjson"
 )
 
 // timestampAttr is the attribute Datadog takes a log's date from. It is the
@@ -30,14 +31,14 @@ type mapper struct {
 	// hostname.
 	fixed        int
 	fixedMembers int
-	// handWritten is whether appendEvent writes the messages (the Event
-	// is the one it knows); else protojson does.
+	// handWritten is whether eventjson writes the messages (the Event is
+	// the one it knows); else protojson does.
 	handWritten bool
 }
 
 // newMapper returns the mapper of a connector's attributes.
 func newMapper(source, service, hostname string, tags []string) *mapper {
-	m := &mapper{tags: tags, handWritten: knownLayout()}
+	m := &mapper{tags: tags, handWritten: eventjson.KnownLayout()}
 	m.source = m.fixedMember("ddsource", source)
 	m.service = m.fixedMember("service", service)
 	m.hostname = m.fixedMember("hostname", hostname)
@@ -58,7 +59,7 @@ func (m *mapper) fixedMember(key, value string) *string {
 // builder returns an empty logBuilder, with room for about bytes of
 // events in protobuf.
 func (m *mapper) builder(bytes int) *logBuilder {
-	lb := &logBuilder{m: m}
+	lb := &logBuilder{m: m, w: eventjson.NewWriter()}
 	// A log's message and tags take a little more than its event in
 	// protobuf; the builder grows if this falls short.
 	lb.text.Grow(bytes + bytes/2)
@@ -72,7 +73,7 @@ func (m *mapper) builder(bytes int) *logBuilder {
 // than a dozen.
 type logBuilder struct {
 	m       *mapper
-	w       messageWriter
+	w       *eventjson.Writer
 	scratch []byte     // the log added last: its message, then its ddtags
 	added   pendingLog // the log added last, within scratch
 	text    strings.Builder
@@ -95,11 +96,11 @@ func (lb *logBuilder) add(ev *auditv1.Event) (int, error) {
 	}
 	ok := false
 	if lb.m.handWritten {
-		lb.scratch, ok = lb.w.appendEvent(lb.scratch[:0], ev)
+		lb.scratch, ok = lb.w.Append(lb.scratch[:0], ev)
 	}
 	var msgQuoted int // the message's bytes once quoted in the log
 	if ok {
-		msgQuoted = len(lb.scratch) + 2 + lb.w.extra
+		msgQuoted = len(lb.scratch) + lb.w.QuotedExtra()
 	} else {
 		b, err := (protojson.MarshalOptions{}).MarshalAppend(lb.scratch[:0], ev)
 		if err != nil {

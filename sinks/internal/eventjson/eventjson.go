@@ -1,4 +1,7 @@
-package ddsink
+// Package eventjson writes an audit event as JSON: protojson's output with
+// the zero MarshalOptions, compacted, byte for byte, several times faster.
+// It is the S3 archive's line for an event and the Datadog log's message.
+package eventjson
 
 import (
 	"math"
@@ -7,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -14,10 +18,10 @@ import (
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 )
 
-// This file writes an event's protojson by hand. protojson walks the event
-// through reflection, allocating as it goes, and was a sixth of the sink's
-// CPU; writing the few known message types directly takes a fraction of
-// that.
+// This package writes an event's protojson by hand. protojson walks the
+// event through reflection, allocating as it goes: it was a sixth of the
+// Datadog sink's CPU and two fifths of the S3 sink's. Writing the few known
+// message types directly takes a fraction of that.
 //
 // The output is protojson's with the zero MarshalOptions, compacted: the
 // fields in number order under their JSON names, unpopulated ones left
@@ -31,13 +35,13 @@ import (
 // that its answer (an error, mostly) is the one given: invalid UTF-8, a
 // Value with no kind or a NaN or infinite number, a timestamp out of
 // range, a nil message in a Struct or a list, data nested deeper than
-// maxNesting. So is every event when event.proto no longer has exactly the
+// MaxNesting. So is every event when event.proto no longer has exactly the
 // fields below (knownLayout); TestKnownLayout fails until they are
 // brought back in line.
 
-// maxNesting bounds the depth of Struct and list values written here;
+// MaxNesting bounds the depth of Struct and list values written here;
 // deeper data is left to protojson.
-const maxNesting = 32
+const MaxNesting = 32
 
 // eventLayout is the Event as this file writes it: each field's number,
 // JSON name, kind, whether it is repeated, and its message type.
@@ -65,9 +69,9 @@ var eventLayout = []struct {
 	{15, "data", protoreflect.MessageKind, false, "google.protobuf.Struct"},
 }
 
-// knownLayout reports whether the compiled Event has exactly the fields of
-// eventLayout, which appendEvent writes.
-func knownLayout() bool {
+// KnownLayout reports whether the compiled Event has exactly the fields of
+// eventLayout, which Writer writes by hand.
+func KnownLayout() bool {
 	fields := (&auditv1.Event{}).ProtoReflect().Descriptor().Fields()
 	if fields.Len() != len(eventLayout) {
 		return false
@@ -85,24 +89,81 @@ func knownLayout() bool {
 	return true
 }
 
-// messageWriter appends events' protojson to b. Its scratch is reused
-// from one event to the next; it is not safe for concurrent use.
-type messageWriter struct {
-	b    []byte
-	keys []string // Struct keys being sorted, a run per open Struct
-	ok   bool     // false once something is left to protojson
-	more bool     // a member of the open object came before
-	// extra counts the bytes encoding/json adds to the message when the
-	// client quotes it (see quotedLen): the message's size in the log,
-	// without a second pass over it.
+// Writer appends events' JSON. Its scratch is reused from one event to the
+// next; it is not safe for concurrent use.
+type Writer struct {
+	// handWritten is whether the Event is the one this package knows
+	// (KnownLayout); else every event is left to protojson.
+	handWritten bool
+	b           []byte
+	keys        []string // Struct keys being sorted, a run per open Struct
+	ok          bool     // false once something is left to protojson
+	more        bool     // a member of the open object came before
+	scratch     []byte   // for AppendProtojson
+	// extra counts the bytes encoding/json adds to the JSON when it quotes
+	// it as a string: a Datadog log's size, without a second pass.
 	extra int
 }
 
-// appendEvent appends ev's protojson to b and reports true, or reports
-// false, with b's content past its length undefined, when ev is one for
-// protojson. After a true, w.extra is what encoding/json adds to the
-// message's bytes to quote it: quotedLen(message) - len(message) - 2.
-func (w *messageWriter) appendEvent(b []byte, ev *auditv1.Event) ([]byte, bool) {
+// QuotedExtra is what encoding/json adds to the bytes of the JSON last
+// written by Append when it writes them as a JSON string: the quotes and
+// the escapes.
+func (w *Writer) QuotedExtra() int { return w.extra + 2 }
+
+// AppendProtojson appends ev's JSON to b: by hand, or else by protojson,
+// compacted. The bytes are the same either way; the errors are protojson's.
+func (w *Writer) AppendProtojson(b []byte, ev *auditv1.Event) ([]byte, error) {
+	if out, ok := w.Append(b, ev); ok {
+		return out, nil
+	}
+	var err error
+	if w.scratch, err = (protojson.MarshalOptions{}).MarshalAppend(w.scratch[:0], ev); err != nil {
+		return b, err
+	}
+	return Compact(b, w.scratch), nil
+}
+
+// Compact appends src, a JSON text, to dst without the whitespace between
+// tokens: what json.Compact does for valid JSON, several times faster.
+// Strings are copied as they are, escapes included.
+func Compact(dst, src []byte) []byte {
+	inString, escaped := false, false
+	start := 0 // of the run of bytes to copy
+	for i, c := range src {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			dst = append(dst, src[start:i]...)
+			start = i + 1
+		}
+	}
+	return append(dst, src[start:]...)
+}
+
+// NewWriter returns a Writer.
+func NewWriter() *Writer { return &Writer{handWritten: KnownLayout()} }
+
+// HandWritten reports whether the Writer writes events itself, or leaves
+// them all to protojson (the Event has fields it does not know).
+func (w *Writer) HandWritten() bool { return w.handWritten }
+
+// Append appends ev's JSON to b and reports true, or reports false, with
+// b's content past its length undefined, when ev is one for protojson.
+// After a true, QuotedExtra tells what quoting the JSON adds.
+func (w *Writer) Append(b []byte, ev *auditv1.Event) ([]byte, bool) {
+	if !w.handWritten {
+		return b, false
+	}
 	w.b, w.ok, w.more, w.extra = append(b, '{'), true, false, 0
 	w.str("id", ev.GetId())
 	w.str("projectId", ev.GetProjectId())
@@ -131,7 +192,7 @@ func (w *messageWriter) appendEvent(b []byte, ev *auditv1.Event) ([]byte, bool) 
 }
 
 // name starts a member of the open object.
-func (w *messageWriter) name(n string) {
+func (w *Writer) name(n string) {
 	if w.more {
 		w.b = append(w.b, ',')
 	}
@@ -141,7 +202,7 @@ func (w *messageWriter) name(n string) {
 }
 
 // str writes a string field, unless it is empty.
-func (w *messageWriter) str(name, v string) {
+func (w *Writer) str(name, v string) {
 	if v != "" {
 		w.name(name)
 		w.quote(v)
@@ -149,7 +210,7 @@ func (w *messageWriter) str(name, v string) {
 }
 
 // strs writes a repeated string field, unless it is empty.
-func (w *messageWriter) strs(name string, vs []string) {
+func (w *Writer) strs(name string, vs []string) {
 	if len(vs) == 0 {
 		return
 	}
@@ -166,7 +227,7 @@ func (w *messageWriter) strs(name string, vs []string) {
 
 // timestamp writes t as protojson does. Out of protojson's range, it
 // leaves t to protojson.
-func (w *messageWriter) timestamp(t *timestamppb.Timestamp) {
+func (w *Writer) timestamp(t *timestamppb.Timestamp) {
 	const minSeconds, maxSeconds = -62135596800, 253402300799 // 0001-01-01, 9999-12-31T23:59:59
 	secs, nanos := t.GetSeconds(), int64(t.GetNanos())
 	if secs < minSeconds || secs > maxSeconds || nanos < 0 || nanos >= 1e9 {
@@ -199,8 +260,8 @@ func appendPadded(b []byte, v int64, digits int) []byte {
 }
 
 // object writes a Struct, its keys sorted as protojson sorts them.
-func (w *messageWriter) object(s *structpb.Struct, depth int) {
-	if depth > maxNesting {
+func (w *Writer) object(s *structpb.Struct, depth int) {
+	if depth > MaxNesting {
 		w.ok = false
 		return
 	}
@@ -223,7 +284,7 @@ func (w *messageWriter) object(s *structpb.Struct, depth int) {
 }
 
 // value writes a Value.
-func (w *messageWriter) value(v *structpb.Value, depth int) {
+func (w *Writer) value(v *structpb.Value, depth int) {
 	switch k := v.GetKind().(type) {
 	case *structpb.Value_NullValue:
 		w.b = append(w.b, "null"...)
@@ -240,7 +301,7 @@ func (w *messageWriter) value(v *structpb.Value, depth int) {
 		}
 		w.object(k.StructValue, depth+1)
 	case *structpb.Value_ListValue:
-		if k.ListValue == nil || depth+1 > maxNesting {
+		if k.ListValue == nil || depth+1 > MaxNesting {
 			w.ok = false
 			return
 		}
@@ -261,7 +322,7 @@ func (w *messageWriter) value(v *structpb.Value, depth int) {
 // number writes a finite float64 as protojson does (its appendFloat, after
 // encoding/json): %f between 1e-6 and 1e21, else %e with a one-digit
 // exponent when it fits. NaN and infinities are protojson's errors.
-func (w *messageWriter) number(n float64) {
+func (w *Writer) number(n float64) {
 	if math.IsNaN(n) || math.IsInf(n, 0) {
 		w.ok = false
 		return
@@ -296,7 +357,7 @@ var plainBytes = func() (t [256]bool) {
 // encoding/json will add to the bytes written: a backslash before each '"'
 // and '\', \u00XX for <, > and & (five more), \u2028 and \u2029 for those
 // characters (three more).
-func (w *messageWriter) quote(s string) {
+func (w *Writer) quote(s string) {
 	const hex = "0123456789abcdef"
 	w.b = append(w.b, '"')
 	w.extra += 2
