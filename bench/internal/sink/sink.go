@@ -249,7 +249,7 @@ func (sc *scenario) drain(ctx context.Context, name, slug string, raw bool, prof
 		group = sc.o.Cluster.Group(slug + ".group")
 		// The sink's fetch limits (sinks/internal/sink/runner.go).
 		c.Argv = []string{sc.o.Self, "pipe", "--brokers", strings.Join(sc.o.Cluster.Brokers(), ","), "--from", sc.topic, "--group", group,
-			"--fetch-max-bytes", strconv.Itoa(1<<20), "--fetch-max-partition-bytes", strconv.Itoa(256<<10)}
+			"--fetch-max-bytes", strconv.Itoa(1 << 20), "--fetch-max-partition-bytes", strconv.Itoa(256 << 10)}
 		var err error
 		oc.Measurement, err = sc.w.Run(ctx, c, drain.Target{Topic: sc.topic, Group: group, End: sc.end})
 		return oc, err
