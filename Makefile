@@ -38,7 +38,7 @@ unit: ## every module's unit tests (no services needed)
 
 .PHONY: lint
 lint: ## gofmt and go vet, every module
-	@bad=$$(find . -name '*.go' -not -path './.stack/*' -print0 | xargs -0 gofmt -l); \
+	@bad=$$(find . -path ./.stack -prune -o -name '*.go' -print0 | xargs -0 gofmt -l); \
 	  if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && go vet -tags integration ./...); done
 	@echo "lint: ok"
