@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,14 @@ Exit codes: 0 ok; 1 runtime failure; 2 bad usage or configuration.
 `
 
 func main() {
+	// The router keeps little live data (a poll's records, the producer's
+	// buffer) and churns through a lot. Collecting at 50% heap growth
+	// instead of Go's 100% keeps its peak RSS near 100 MiB instead of
+	// 120-180 while draining a backlog, for about 15% more CPU (make
+	// bench, scenario 4). GOGC, when set, wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
