@@ -18,11 +18,21 @@ const (
 	ReasonUnencodable      = "unencodable"
 )
 
+// maxRefusedRun is how many entries in a row the intake may refuse alone
+// with 400, accepting none in between, before the sink concludes that it
+// refuses requests, not entries: a proxy or a fault in front of the intake
+// that answers 400 to everything. Dead-lettering on would empty the whole
+// stream into the DLQ; the sink retries instead, not ready, and says why.
+// Events this sink writes are valid JSON logs within the size limit, so a
+// genuine 400 for an entry is rare, and ten in a row rarer still.
+const maxRefusedRun = 10
+
 // deliver sends entries as one request. A 400 or a 413 splits them in
 // halves, each delivered the same way, until the failing entries stand
 // alone and are rejected; every accepted or rejected entry is recorded in
 // p as it happens, so that a later failure does not undo it. Any other
-// failure stops the delivery with an error.
+// failure stops the delivery with an error, as does a run of
+// maxRefusedRun entries refused alone.
 func (w *Writer) deliver(ctx context.Context, p *progress, entries []entry) error {
 	a := w.submit(ctx, entries)
 	switch {
@@ -36,11 +46,17 @@ func (w *Writer) deliver(ctx context.Context, p *progress, entries []entry) erro
 		return nil
 	case a.code == http.StatusBadRequest || a.code == http.StatusRequestEntityTooLarge:
 		if len(entries) == 1 {
-			reason := ReasonRejectedByIntake
+			r := sink.Rejected{Offset: entries[0].offset, Reason: ReasonRejectedByIntake, Err: a.failure(1)}
 			if a.code == http.StatusRequestEntityTooLarge {
-				reason = ReasonTooLarge
+				r.Reason = ReasonTooLarge
+				p.reject(r)
+				return nil
 			}
-			w.reject(p, sink.Rejected{Offset: entries[0].offset, Reason: reason, Err: a.failure(1)})
+			if p.refuse(r) {
+				return fmt.Errorf("the intake refused %d entries in a row, each alone, and accepted none in between: "+
+					"it is refusing requests, not entries (a proxy, or a fault in front of it); nothing is dead-lettered, retrying: %w",
+					maxRefusedRun, r.Err)
+			}
 			return nil
 		}
 		half := len(entries) / 2
@@ -80,8 +96,4 @@ func (w *Writer) submit(ctx context.Context, entries []entry) answer {
 	return a
 }
 
-// reject records an event that will not be sent, and counts it.
-func (w *Writer) reject(p *progress, r sink.Rejected) {
-	p.reject(r)
-	w.metrics.rejected.WithLabelValues(r.Reason).Inc()
-}
+

@@ -34,7 +34,11 @@
 // A 2xx delivers the request. A 400 or a 413 splits the request in halves
 // until the failing logs stand alone: a lone log answered 400 is rejected
 // ("rejected_by_intake", with the intake's answer), a lone log answered 413
-// is rejected as "too_large". A 401 or 403 is a *sink.UnauthorizedError. Any
+// is rejected as "too_large". Ten logs in a row refused alone with 400, and
+// none accepted in between, mean the intake (or a proxy before it) refuses
+// requests, not logs: those rejections are withdrawn and the Write fails, to
+// be retried, rather than empty the stream into the dead-letter topic. A 401
+// or 403 is a *sink.UnauthorizedError. Any
 // other answer, or no answer, fails the Write for the runtime to retry; a
 // Retry-After or X-RateLimit-Reset header makes it a *sink.RetryAfterError.
 //

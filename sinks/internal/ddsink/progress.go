@@ -24,6 +24,9 @@ type progress struct {
 	first    int64
 	accepted map[int64]bool
 	rejected map[int64]sink.Rejected
+	// refusedRun holds the entries the intake refused alone (400) since it
+	// last accepted one (see maxRefusedRun).
+	refusedRun []int64
 }
 
 // done reports whether the event at offset needs no more sending.
@@ -37,6 +40,23 @@ func (p *progress) accept(entries []entry) {
 	for _, e := range entries {
 		p.accepted[e.offset] = true
 	}
+	p.refusedRun = p.refusedRun[:0]
+}
+
+// refuse records an entry the intake refused alone with 400 as rejected,
+// and reports whether that makes maxRefusedRun in a row. Then the run's
+// rejections are withdrawn: the entries are sent again on the next try.
+func (p *progress) refuse(r sink.Rejected) (tooMany bool) {
+	p.reject(r)
+	p.refusedRun = append(p.refusedRun, r.Offset)
+	if len(p.refusedRun) < maxRefusedRun {
+		return false
+	}
+	for _, o := range p.refusedRun {
+		delete(p.rejected, o)
+	}
+	p.refusedRun = p.refusedRun[:0]
+	return true
 }
 
 // reject records an event that will never be sent.

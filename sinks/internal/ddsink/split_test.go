@@ -311,3 +311,39 @@ func TestRejectedErrorIsIntakeError(t *testing.T) {
 		t.Errorf("rejection error: got %#v, want an IntakeError 400 with the intake's body", res.Rejected[0].Err)
 	}
 }
+
+// TestIntakeRefusingEverything: an intake (or a proxy before it) that
+// answers 400 to every request does not get the batch dead-lettered entry
+// by entry: after maxRefusedRun entries refused alone, Write fails and
+// rejects nothing; once the intake accepts again, the same batch is
+// delivered whole.
+func TestIntakeRefusingEverything(t *testing.T) {
+	f := newFixture(t, ddintake.Limits{})
+	if _, err := f.intake.Inject(ddintake.Fault{Kind: ddintake.KindStatus, Status: 400}); err != nil {
+		t.Fatal(err)
+	}
+	evs := events(1000)
+	b := batchOf(0, evs...)
+	_, err := f.w.Write(context.Background(), b)
+	if err == nil || !strings.Contains(err.Error(), "refusing requests, not entries") {
+		t.Fatalf("Write against an intake that refuses everything: got %v, want the refusing-requests error", err)
+	}
+	var se *sink.RetryAfterError
+	if errors.As(err, &se) {
+		t.Errorf("the error is a RetryAfterError; want a plain retryable error")
+	}
+	// Halving 1000 entries down to singles takes 10 requests; then each
+	// single refused comes with a few more halvings.
+	if got := f.intake.Stats().Requests; got > 3*maxRefusedRun {
+		t.Errorf("%d requests before giving up; want at most %d", got, 3*maxRefusedRun)
+	}
+	f.intake.ClearFaults()
+	res, err := f.w.Write(context.Background(), b)
+	if err != nil {
+		t.Fatalf("Write once the intake accepts: %v", err)
+	}
+	if len(res.Rejected) != 0 || res.Through != b.Last() {
+		t.Fatalf("result %+v; want everything through %d and nothing rejected", res, b.Last())
+	}
+	f.checkOnce(t, ids(evs))
+}

@@ -140,6 +140,9 @@ func (w *Writer) Write(ctx context.Context, b *batch.Batch) (sink.Result, error)
 	w.book.end(b)
 	w.metrics.lastSuccess.Set(float64(w.now().UnixMilli()) / 1e3)
 	res := sink.Result{Through: b.Last(), Rejected: p.rejections()}
+	for _, r := range res.Rejected {
+		w.metrics.rejected.WithLabelValues(r.Reason).Inc()
+	}
 	if len(res.Rejected) > 0 {
 		w.log.Warn("events rejected, sent to the dead-letter topic",
 			"partition", b.Partition, "first", b.First(), "last", b.Last(), "rejected", len(res.Rejected))
@@ -160,11 +163,11 @@ func (w *Writer) entries(b *batch.Batch, p *progress) []entry {
 		}
 		size, err := logs.add(it.Event)
 		if err != nil {
-			w.reject(p, sink.Rejected{Offset: it.Offset, Reason: ReasonUnencodable, Err: err})
+			p.reject(sink.Rejected{Offset: it.Offset, Reason: ReasonUnencodable, Err: err})
 			continue
 		}
 		if size > w.limits.logBytes {
-			w.reject(p, sink.Rejected{Offset: it.Offset, Reason: ReasonTooLarge,
+			p.reject(sink.Rejected{Offset: it.Offset, Reason: ReasonTooLarge,
 				Err: fmt.Errorf("log of event %s is %d bytes, over the intake's limit of %d", it.Event.GetId(), size, w.limits.logBytes)})
 			continue
 		}
