@@ -95,5 +95,3 @@ func (w *Writer) submit(ctx context.Context, entries []entry) answer {
 	w.metrics.entries.Observe(float64(len(entries)))
 	return a
 }
-
-
