@@ -132,20 +132,27 @@ func Unmarshal(value []byte, contentType string) (*auditv1.Event, error) {
 	if contentType == "" {
 		contentType = Detect(value)
 	}
-	ev := new(auditv1.Event)
 	switch contentType {
 	case ContentTypeProtobuf, "application/protobuf":
+		if ev, r := unmarshalEvent(value); r == unwireOK {
+			return ev, nil
+		}
+		// Invalid, for proto.Unmarshal's error, or nested too deep for
+		// unmarshalEvent.
+		ev := new(auditv1.Event)
 		if err := proto.Unmarshal(value, ev); err != nil {
 			return nil, &DecodeError{Format: "protobuf", Err: err}
 		}
+		return ev, nil
 	case ContentTypeJSON:
+		ev := new(auditv1.Event)
 		if err := jsonIn.Unmarshal(value, ev); err != nil {
 			return nil, &DecodeError{Format: "json", Err: err}
 		}
+		return ev, nil
 	default:
 		return nil, &DecodeError{Format: contentType, Err: errUnknownContentType}
 	}
-	return ev, nil
 }
 
 // Detect guesses a value's content type: JSON when its first non-blank byte
