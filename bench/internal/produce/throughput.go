@@ -99,12 +99,31 @@ func Throughput(ctx context.Context, o ThroughputOptions) (report.Result, error)
 
 // produceRaw produces n pre-encoded records with a bare franz-go client.
 func produceRaw(ctx context.Context, brokers []string, pool *workload.Pool, topic string, n int) (time.Duration, error) {
+	return produceWith(ctx, brokers, pool, topic, n, func(i int) (*kgo.Record, error) { return pool.Record(i, topic), nil })
+}
+
+// produceRawEncoding is produceRaw with the encoding in the loop, as an
+// application using franz-go directly would do it.
+func produceRawEncoding(ctx context.Context, brokers []string, pool *workload.Pool, topic string, n int) (time.Duration, error) {
+	return produceWith(ctx, brokers, pool, topic, n, func(i int) (*kgo.Record, error) {
+		r, err := record.Marshal(pool.Event(i), record.Protobuf)
+		if err != nil {
+			return nil, err
+		}
+		r.Topic = topic
+		return r, nil
+	})
+}
+
+// produceWith produces the records next makes for 0..n-1 with a bare
+// franz-go client, timing the loop and the final flush.
+func produceWith(ctx context.Context, brokers []string, pool *workload.Pool, topic string, n int, next func(i int) (*kgo.Record, error)) (time.Duration, error) {
 	cl, err := kgo.NewClient(rawOpts(brokers, topic)...)
 	if err != nil {
 		return 0, fmt.Errorf("raw client: %w", err)
 	}
 	defer cl.Close()
-	// One record first, so that both sides start timing with metadata
+	// One record first, so that every side starts timing with metadata
 	// loaded and a producer id assigned.
 	if err := cl.ProduceSync(ctx, pool.Record(0, topic)).FirstErr(); err != nil {
 		return 0, fmt.Errorf("warm up: %w", err)
@@ -113,38 +132,10 @@ func produceRaw(ctx context.Context, brokers []string, pool *workload.Pool, topi
 	done := func(_ *kgo.Record, err error) { failed.add(err) }
 	start := time.Now()
 	for i := range n {
-		cl.Produce(ctx, pool.Record(i, topic), done)
-	}
-	if err := cl.Flush(ctx); err != nil {
-		return 0, fmt.Errorf("flush: %w", err)
-	}
-	d := time.Since(start)
-	if err := failed.get(); err != nil {
-		return 0, fmt.Errorf("%d records failed, the first: %w", failed.count.Load(), err)
-	}
-	return d, nil
-}
-
-// produceRawEncoding is produceRaw with the encoding in the loop, as an
-// application using franz-go directly would do it.
-func produceRawEncoding(ctx context.Context, brokers []string, pool *workload.Pool, topic string, n int) (time.Duration, error) {
-	cl, err := kgo.NewClient(rawOpts(brokers, topic)...)
-	if err != nil {
-		return 0, fmt.Errorf("raw client: %w", err)
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(ctx, pool.Record(0, topic)).FirstErr(); err != nil {
-		return 0, fmt.Errorf("warm up: %w", err)
-	}
-	var failed firstErr
-	done := func(_ *kgo.Record, err error) { failed.add(err) }
-	start := time.Now()
-	for i := range n {
-		r, err := record.Marshal(pool.Event(i), record.Protobuf)
+		r, err := next(i)
 		if err != nil {
 			return 0, err
 		}
-		r.Topic = topic
 		cl.Produce(ctx, r, done)
 	}
 	if err := cl.Flush(ctx); err != nil {

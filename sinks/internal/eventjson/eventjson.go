@@ -153,10 +153,6 @@ func Compact(dst, src []byte) []byte {
 // NewWriter returns a Writer.
 func NewWriter() *Writer { return &Writer{handWritten: KnownLayout()} }
 
-// HandWritten reports whether the Writer writes events itself, or leaves
-// them all to protojson (the Event has fields it does not know).
-func (w *Writer) HandWritten() bool { return w.handWritten }
-
 // Append appends ev's JSON to b and reports true, or reports false, with
 // b's content past its length undefined, when ev is one for protojson.
 // After a true, QuotedExtra tells what quoting the JSON adds.

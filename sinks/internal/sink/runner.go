@@ -291,15 +291,13 @@ func (r *Runner) wakeAll() {
 
 // budget bounds what all of a runner's workers hold decoded, in record
 // bytes. A worker takes room as it batches records and gives it back once
-// their batch is delivered. One partition's batch may take the budget past
-// its limit (the limit bounds the room a worker asks for, not each record),
-// so the overshoot is at most one fetch.
+// their batch is delivered. Workers taking at the same moment may overshoot
+// the limit by a record each.
 type budget struct {
 	limit int64
 	used  atomic.Int64
 }
 
-func (b *budget) room() int         { return int(b.limit - b.used.Load()) }
 func (b *budget) spent() bool       { return b.used.Load() >= b.limit }
 func (b *budget) take(bytes int)    { b.used.Add(int64(bytes)) }
 func (b *budget) release(bytes int) { b.used.Add(-int64(bytes)) }

@@ -265,8 +265,12 @@ func (w *worker) flush(now time.Time) {
 func (w *worker) release(events, bytes int) {
 	w.heldEvents -= events
 	w.heldBytes -= bytes
+	// Only a spent budget has workers waiting on it.
+	waiting := w.r.budget.spent()
 	w.r.budget.release(bytes)
-	w.r.wakeAll()
+	if waiting {
+		w.r.wakeAll()
+	}
 }
 
 // write calls the Writer until it succeeds. It gives up only when the
