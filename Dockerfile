@@ -1,6 +1,8 @@
 # One image with every Auditstream command; docker-compose.yml picks the command.
 FROM golang:1.26 AS build
 WORKDIR /src
+# As the Makefile: the Datadog client's faster JSON encoder (see the README).
+ENV GOFLAGS=-tags=goccy_gojson
 COPY . .
 RUN for m in producer router sinks stack ddintake; do (cd $m && CGO_ENABLED=0 GOBIN=/out go install ./cmd/...); done
 

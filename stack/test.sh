@@ -4,6 +4,9 @@
 # stops, at the end, only what it started, so a developer's running stack
 # (make up) is left alone.
 #
+# GO_TAGS (set by the Makefile) are added to the integration tag, which
+# would otherwise replace the -tags of GOFLAGS.
+#
 # Integration tests run one package at a time (-p 1): some stop the broker,
 # which would break any test running beside them.
 set -euo pipefail
@@ -29,7 +32,7 @@ echo "test: stack at kafka=$AUDITSTREAM_BROKERS s3=${AUDITSTREAM_S3_ENDPOINT:-no
 failed=()
 for m in $(go list -m -f '{{.Dir}}'); do
   echo "== ${m#"$PWD"/}"
-  if ! (cd "$m" && go test -tags integration -count=1 -p 1 -timeout 25m ./...); then
+  if ! (cd "$m" && go test -tags "integration${GO_TAGS:+,$GO_TAGS}" -count=1 -p 1 -timeout 25m ./...); then
     failed+=("${m#"$PWD"/}")
   fi
 done

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -95,9 +96,10 @@ func TestLogBuilderMessages(t *testing.T) {
 	}
 }
 
-// TestLogSizeIsJSONMarshal checks the sizes the Writer counts against
-// json.Marshal of the logs, which is what the client sends for each.
-func TestLogSizeIsJSONMarshal(t *testing.T) {
+// TestLogSizeIsTheClients checks the sizes the Writer counts against
+// the client's own encoding of the logs (datadog.Marshal: encoding/json, or
+// goccy/go-json when built with the goccy_gojson tag, as make builds it).
+func TestLogSizeIsTheClients(t *testing.T) {
 	odd := "<&> \"\\\x00\x1f\x7f\b\f\n\r\t \u2028\u2029 日本 \ufffd é"
 	evs := append(benchEvents(20), richEvent(), event(3),
 		&auditv1.Event{Id: odd, ProjectId: odd, Action: "a,b c", Tenants: []string{odd, "t,x"}, Type: odd},
@@ -125,24 +127,24 @@ func TestLogSizeIsJSONMarshal(t *testing.T) {
 				sizes = append(sizes, n)
 			}
 			for i, item := range logs.items() {
-				b, err := json.Marshal(item)
+				b, err := datadog.Marshal(item)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if sizes[i] != len(b) {
-					t.Errorf("log %d: got size %d, want %d, json.Marshal's for %s", i, sizes[i], len(b), b)
+					t.Errorf("log %d: got size %d, want %d, the client's for %s", i, sizes[i], len(b), b)
 				}
 			}
 		})
 	}
 }
 
-// FuzzQuotedLen compares quotedLen with encoding/json.
+// FuzzQuotedLen compares quotedLen with the client's encoder.
 func FuzzQuotedLen(f *testing.F) {
 	f.Add("plain")
 	f.Add("<&>\"\\\x00\x7f\u2028\u2029\ufffd\xff\xe2\x80")
 	f.Fuzz(func(t *testing.T, s string) {
-		b, err := json.Marshal(s)
+		b, err := datadog.Marshal(s)
 		if err != nil {
 			t.Fatal(err)
 		}

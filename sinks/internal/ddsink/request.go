@@ -35,13 +35,13 @@ type entry struct {
 
 // logSize returns the bytes the client will send for the log p, whose
 // message takes msgQuoted bytes once quoted and whose ddtags are tags,
-// without encoding it. The client
-// encodes each log with HTTPLogItem.MarshalJSON, which is json.Marshal of a
-// map: an object of the members present, in key order, each a quoted key,
-// a colon and the value (strings escaped as encoding/json escapes them,
-// the timestamp in decimal). The count is exact, and
-// TestLogSizeIsJSONMarshal holds it to json.Marshal's; if it ever fell
-// short, the intake's 413 would still split the request.
+// without encoding it. The client encodes each log with
+// HTTPLogItem.MarshalJSON, which is datadog.Marshal of a map: an object of
+// the members present, in key order, each a quoted key, a colon and the
+// value (strings escaped as the client's encoder escapes them, the
+// timestamp in decimal). The count is exact, and TestLogSizeIsTheClients
+// holds it to datadog.Marshal's; if it ever fell short, the intake's 413
+// would still split the request.
 func (m *mapper) logSize(msgQuoted int, tags []byte, p pendingLog) int {
 	n, members := m.fixed+memberLen("message", msgQuoted), m.fixedMembers+1
 	if len(tags) > 0 {
@@ -62,14 +62,15 @@ func memberLen(key string, valueLen int) int {
 	return len(key) + 3 + valueLen
 }
 
-// jsonEscapes holds, for each ASCII byte, how many bytes encoding/json adds
-// to it in a string with HTML escaping (json.Marshal's): one for '"', '\'
-// and the control characters with a short escape (\b \f \n \r \t), five for
-// the other control characters and <, > and & (\u00XX).
+// jsonEscapes holds, for each ASCII byte, how many bytes the client's
+// encoder adds to it in a string with HTML escaping (json.Marshal's): one
+// for '"', '\\' and the control characters with a short escape (\n \r \t,
+// and \b \f when shortBF), five for the other control characters and <, >
+// and & (\u00XX).
 var jsonEscapes = func() (t [utf8.RuneSelf]uint8) {
 	for c := range utf8.RuneSelf {
 		switch {
-		case c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t':
+		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || shortBF && (c == '\b' || c == '\f'):
 			t[c] = 1
 		case c < ' ' || c == '<' || c == '>' || c == '&':
 			t[c] = 5
@@ -78,10 +79,10 @@ var jsonEscapes = func() (t [utf8.RuneSelf]uint8) {
 	return t
 }()
 
-// quotedLen returns the bytes encoding/json writes for s as a string with
-// HTML escaping, quotes included: jsonEscapes for ASCII, \ufffd (six bytes)
-// for each byte of invalid UTF-8, \u2028 and \u2029 (six bytes for three),
-// any other character as is.
+// quotedLen returns the bytes the client's encoder writes for s as a
+// string with HTML escaping, quotes included: jsonEscapes for ASCII,
+// \ufffd (six bytes) for each byte of invalid UTF-8, \u2028 and \u2029 (six
+// bytes for three), any other character as is.
 func quotedLen(s []byte) int {
 	n := len(s) + 2
 	for i := 0; i < len(s); {
