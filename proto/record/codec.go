@@ -38,6 +38,10 @@ func Marshal(ev *auditv1.Event, enc Encoding) (*kgo.Record, error) {
 	return r, nil
 }
 
+// valueRoom is the room MarshalInto makes for a value beyond the key and
+// headers: a typical audit event fits.
+const valueRoom = 1 << 10
+
 // MarshalInto is Marshal for callers that reuse records and buffers. It sets
 // r's Key, Value and Headers, reusing the capacity of r.Headers, and writes
 // their bytes into buf, growing it when it is too small. It returns the
@@ -53,11 +57,9 @@ func MarshalInto(r *kgo.Record, buf []byte, ev *auditv1.Event, enc Encoding) ([]
 	for _, t := range ts {
 		size += len(t)
 	}
-	var valueSize, dataSize int
-	if enc != JSON && ev != nil {
-		valueSize, dataSize = eventSize(ev)
-	}
-	buf = slices.Grow(buf[:0], size+valueSize)
+	// The value is written after the key and headers, growing buf if need
+	// be; a pooled buffer has the room of the events before.
+	buf = slices.Grow(buf[:0], size+valueRoom)
 
 	// take appends s to buf and returns it as a slice of its own.
 	take := func(s ...string) []byte {
@@ -93,7 +95,7 @@ func MarshalInto(r *kgo.Record, buf []byte, ev *auditv1.Event, enc Encoding) ([]
 		// proto.Marshal encodes a nil event as nothing; so does this.
 	default:
 		var ok bool
-		if buf, ok = appendEvent(buf, ev, dataSize); !ok {
+		if buf, ok = appendEvent(buf, ev); !ok {
 			// A string is not valid UTF-8, and proto.Marshal says which;
 			// or the data is nested deeper than appendEvent goes.
 			v, err := proto.Marshal(ev)

@@ -162,6 +162,11 @@ func TestValidate(t *testing.T) {
 		{"tenant bad utf8", func(e *auditv1.Event) { e.Tenants = []string{"\xff"} }, "tenants[0]"},
 		{"tenant too long", func(e *auditv1.Event) { e.Tenants = []string{strings.Repeat("t", 257)} }, "tenants[0]"},
 		{"id with control", func(e *auditv1.Event) { e.Id = "a\x00b" }, "id"},
+		{"id with delete", func(e *auditv1.Event) { e.Id = "a\x7fb" }, "id"},
+		{"tenant beyond ascii", func(e *auditv1.Event) { e.Tenants = []string{"société-générale", "日本"} }, ""},
+		{"comma after non-ascii", func(e *auditv1.Event) { e.Tenants = []string{"é,b"} }, "tenants[0]"},
+		{"c1 control", func(e *auditv1.Event) { e.Tenants = []string{"a\u0085b"} }, "tenants[0]"},
+		{"bad utf8 after ascii", func(e *auditv1.Event) { e.Id = "abc\xe2\x80" }, "id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -147,7 +147,26 @@ func textProblem(s string, max int, noComma bool) string {
 		return "empty"
 	case len(s) > max:
 		return fmt.Sprintf("%d bytes, limit %d", len(s), max)
-	case !utf8.ValidString(s):
+	}
+	// ASCII byte by byte, the common case; from the first byte beyond
+	// ASCII on, rune by rune.
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return runesProblem(s[i:], noComma)
+		case c < ' ' || c == 0x7f:
+			return fmt.Sprintf("control character %q", c)
+		case noComma && c == ',':
+			return "commas are not allowed"
+		}
+	}
+	return ""
+}
+
+// runesProblem is textProblem's check of text beyond ASCII.
+func runesProblem(s string, noComma bool) string {
+	if !utf8.ValidString(s) {
 		return "not valid UTF-8"
 	}
 	for _, r := range s {

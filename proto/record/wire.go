@@ -6,7 +6,6 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 )
@@ -55,109 +54,18 @@ const (
 	listValues = 1<<3 | tagBytes
 )
 
-// eventSize returns the encoded size of ev and, separately, of its data
-// field's content, which appendEvent needs again.
-func eventSize(ev *auditv1.Event) (size, dataSize int) {
-	n := strSize(ev.Id) + strSize(ev.ProjectId) + strSize(ev.Action) + strSize(ev.Type) +
-		strSize(ev.ActorId) + strSize(ev.UserId) + strSize(ev.RemoteAddress) +
-		strSize(ev.Device) + strSize(ev.Method) + strSize(ev.Geo) +
-		stringsSize(ev.LoginIds) + stringsSize(ev.Tenants) + stringsSize(ev.ExternalIds)
-	if ev.Occurred != nil {
-		n += 1 + protowire.SizeBytes(timestampSize(ev.Occurred))
-	}
-	if ev.Data != nil {
-		dataSize = structSize(ev.Data)
-		n += 1 + protowire.SizeBytes(dataSize)
-	}
-	return n + len(ev.ProtoReflect().GetUnknown()), dataSize
-}
-
-// strSize is the size of a proto3 string field: nothing when empty.
-func strSize(s string) int {
-	if s == "" {
-		return 0
-	}
-	return 1 + protowire.SizeBytes(len(s))
-}
-
-// stringsSize is the size of a repeated string field, where every element,
-// empty or not, is written.
-func stringsSize(ss []string) int {
-	n := 0
-	for _, s := range ss {
-		n += 1 + protowire.SizeBytes(len(s))
-	}
-	return n
-}
-
-func timestampSize(t *timestamppb.Timestamp) int {
-	n := 0
-	if t.Seconds != 0 {
-		n += 1 + protowire.SizeVarint(uint64(t.Seconds))
-	}
-	if t.Nanos != 0 {
-		n += 1 + protowire.SizeVarint(uint64(int64(t.Nanos)))
-	}
-	return n + len(t.ProtoReflect().GetUnknown())
-}
-
-func structSize(s *structpb.Struct) int {
-	n := 0
-	for k, v := range s.GetFields() {
-		n += 1 + protowire.SizeBytes(entrySize(k, valueSize(v)))
-	}
-	if s != nil {
-		n += len(s.ProtoReflect().GetUnknown())
-	}
-	return n
-}
-
-// entrySize is the size of a map entry's content: the key, then the value.
-func entrySize(key string, valueSize int) int {
-	return 1 + protowire.SizeBytes(len(key)) + 1 + protowire.SizeBytes(valueSize)
-}
-
-func valueSize(v *structpb.Value) int {
-	if v == nil {
-		return 0
-	}
-	n := 0
-	switch k := v.Kind.(type) {
-	case *structpb.Value_NullValue:
-		n = 1 + protowire.SizeVarint(uint64(int64(k.NullValue)))
-	case *structpb.Value_NumberValue:
-		n = 1 + 8
-	case *structpb.Value_StringValue:
-		n = 1 + protowire.SizeBytes(len(k.StringValue))
-	case *structpb.Value_BoolValue:
-		n = 1 + 1
-	case *structpb.Value_StructValue:
-		n = 1 + protowire.SizeBytes(structSize(k.StructValue))
-	case *structpb.Value_ListValue:
-		n = 1 + protowire.SizeBytes(listSize(k.ListValue))
-	}
-	return n + len(v.ProtoReflect().GetUnknown())
-}
-
-func listSize(l *structpb.ListValue) int {
-	n := 0
-	for _, v := range l.GetValues() {
-		n += 1 + protowire.SizeBytes(valueSize(v))
-	}
-	if l != nil {
-		n += len(l.ProtoReflect().GetUnknown())
-	}
-	return n
-}
-
-// appendEvent appends ev's encoding to b; dataSize is from eventSize. ok is
-// false when the event is for proto.Marshal to encode: a string is not valid
-// UTF-8, or the data is nested too deep.
+// appendEvent appends ev's encoding to b. ok is false when the event is for
+// proto.Marshal to encode: a string is not valid UTF-8, or the data is
+// nested too deep.
+//
+// It writes in one pass: a nested message's length is written after its
+// content (see endNested), rather than computed beforehand by walking the
+// content twice, maps included.
 //
 // The appends pass the slice in and out rather than through a pointer: a
 // slice stored through a pointer costs a write barrier whenever the garbage
 // collector is running.
-func appendEvent(b []byte, ev *auditv1.Event, dataSize int) (_ []byte, ok bool) {
+func appendEvent(b []byte, ev *auditv1.Event) (_ []byte, ok bool) {
 	bad := false
 	b = appendStr(b, 1, ev.Id, &bad)
 	b = appendStr(b, 2, ev.ProjectId, &bad)
@@ -169,8 +77,8 @@ func appendEvent(b []byte, ev *auditv1.Event, dataSize int) (_ []byte, ok bool) 
 	b = appendStrs(b, 8, ev.Tenants, &bad)
 	b = appendStr(b, 9, ev.RemoteAddress, &bad)
 	if t := ev.Occurred; t != nil {
-		b = append(b, eventOccurred)
-		b = appendVarint(b, uint64(timestampSize(t)))
+		b = append(b, eventOccurred, 0)
+		mark := len(b) - 1
 		if t.Seconds != 0 {
 			b = append(b, timestampSeconds)
 			b = appendVarint(b, uint64(t.Seconds))
@@ -180,18 +88,37 @@ func appendEvent(b []byte, ev *auditv1.Event, dataSize int) (_ []byte, ok bool) 
 			b = appendVarint(b, uint64(int64(t.Nanos)))
 		}
 		b = append(b, t.ProtoReflect().GetUnknown()...)
+		b = endNested(b, mark)
 	}
 	b = appendStr(b, 11, ev.Device, &bad)
 	b = appendStr(b, 12, ev.Method, &bad)
 	b = appendStr(b, 13, ev.Geo, &bad)
 	b = appendStrs(b, 14, ev.ExternalIds, &bad)
 	if ev.Data != nil {
-		b = append(b, eventData)
-		b = appendVarint(b, uint64(dataSize))
+		b = append(b, eventData, 0)
+		mark := len(b) - 1
 		b = appendStruct(b, ev.Data, 0, &bad)
+		b = endNested(b, mark)
 	}
 	b = append(b, ev.ProtoReflect().GetUnknown()...)
 	return b, !bad
+}
+
+// endNested writes the length of the nested message that follows b[mark],
+// a one-byte placeholder, into the placeholder. A length of 128 or more
+// takes a varint of two bytes or more: the content moves right to make
+// room, which costs less than sizing every message before writing it.
+func endNested(b []byte, mark int) []byte {
+	n := len(b) - mark - 1
+	if n < 0x80 {
+		b[mark] = byte(n)
+		return b
+	}
+	extra := protowire.SizeVarint(uint64(n)) - 1
+	b = append(b, make([]byte, extra)...)
+	copy(b[mark+1+extra:], b[mark+1:mark+1+n])
+	protowire.AppendVarint(b[:mark], uint64(n))
+	return b
 }
 
 func appendVarint(b []byte, v uint64) []byte {
@@ -232,13 +159,14 @@ func appendStrs(b []byte, num protowire.Number, ss []string, bad *bool) []byte {
 // counts the Structs and lists around it.
 func appendStruct(b []byte, s *structpb.Struct, depth int, bad *bool) []byte {
 	for k, v := range s.GetFields() {
-		vs := valueSize(v)
-		b = append(b, structFields)
-		b = appendVarint(b, uint64(entrySize(k, vs)))
+		b = append(b, structFields, 0)
+		entry := len(b) - 1
 		b = appendBytesField(b, entryKey, k, bad)
-		b = append(b, entryValue)
-		b = appendVarint(b, uint64(vs))
+		b = append(b, entryValue, 0)
+		value := len(b) - 1
 		b = appendValue(b, v, depth, bad)
+		b = endNested(b, value)
+		b = endNested(b, entry)
 	}
 	if s != nil {
 		b = append(b, s.ProtoReflect().GetUnknown()...)
@@ -246,11 +174,11 @@ func appendStruct(b []byte, s *structpb.Struct, depth int, bad *bool) []byte {
 	return b
 }
 
-// maxNesting is the deepest data appendValue writes. Each level computes
-// the size of what it holds before writing it, so the time to write data
-// grows with its size times its depth: audit data is shallow, and anything
-// deeper than this (say, a crafted record) goes to proto.Marshal, whose time
-// does not depend on the depth.
+// maxNesting is the deepest data appendValue writes. Each level may move
+// what it holds to make room for its length (endNested), so the time to
+// write data grows with its size times its depth: audit data is shallow,
+// and anything deeper than this (say, a crafted record) goes to
+// proto.Marshal, whose time does not depend on the depth.
 const maxNesting = 32
 
 // appendValue appends a Value's content; depth counts the Structs and lists
@@ -275,24 +203,27 @@ func appendValue(b []byte, v *structpb.Value, depth int, bad *bool) []byte {
 			*bad = true
 			return b
 		}
-		b = append(b, valueStruct)
-		b = appendVarint(b, uint64(structSize(k.StructValue)))
+		b = append(b, valueStruct, 0)
+		mark := len(b) - 1
 		b = appendStruct(b, k.StructValue, depth+1, bad)
+		b = endNested(b, mark)
 	case *structpb.Value_ListValue:
 		if depth >= maxNesting {
 			*bad = true
 			return b
 		}
-		b = append(b, valueList)
-		b = appendVarint(b, uint64(listSize(k.ListValue)))
+		b = append(b, valueList, 0)
+		list := len(b) - 1
 		for _, e := range k.ListValue.GetValues() {
-			b = append(b, listValues)
-			b = appendVarint(b, uint64(valueSize(e)))
+			b = append(b, listValues, 0)
+			mark := len(b) - 1
 			b = appendValue(b, e, depth+1, bad)
+			b = endNested(b, mark)
 		}
 		if k.ListValue != nil {
 			b = append(b, k.ListValue.ProtoReflect().GetUnknown()...)
 		}
+		b = endNested(b, list)
 	}
 	return append(b, v.ProtoReflect().GetUnknown()...)
 }
