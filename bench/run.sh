@@ -114,7 +114,7 @@ scenario() {
     failed+=("$name")
   fi
 }
-scenario produce produce --events "$produce_events" --rounds 2 ${profile[@]+"${profile[@]}"}
+scenario produce produce --events "$produce_events" --rounds 3 ${profile[@]+"${profile[@]}"}
 if [[ -s $work/produce.json ]]; then
   scenario latency latency --rate-from "$work/produce.json" --fractions 0.5,0.25,0.1 --duration "$latency_seconds"
 else
