@@ -131,7 +131,14 @@ func (lb *logBuilder) keep() {
 // items returns the logs kept, in order.
 func (lb *logBuilder) items() []datadogV2.HTTPLogItem {
 	s := lb.text.String()
-	tags := make([]string, len(lb.logs))
+	// The values the logs point to, their ddtags and timestamps, are
+	// allocated together. The timestamp goes in the map as a pointer,
+	// which the client's encoder writes as the number it points to: an
+	// int64 in an interface would be one more allocation per log.
+	values := make([]struct {
+		tags   string
+		millis int64
+	}, len(lb.logs))
 	out := make([]datadogV2.HTTPLogItem, len(lb.logs))
 	start := 0
 	for i, p := range lb.logs {
@@ -141,12 +148,14 @@ func (lb *logBuilder) items() []datadogV2.HTTPLogItem {
 			Service:  lb.m.service,
 			Hostname: lb.m.hostname,
 		}
+		v := &values[i]
 		if p.tagsEnd > p.msgEnd {
-			tags[i] = s[p.msgEnd:p.tagsEnd]
-			out[i].Ddtags = &tags[i]
+			v.tags = s[p.msgEnd:p.tagsEnd]
+			out[i].Ddtags = &v.tags
 		}
 		if p.timed {
-			out[i].AdditionalProperties = map[string]any{timestampAttr: p.millis}
+			v.millis = p.millis
+			out[i].AdditionalProperties = map[string]any{timestampAttr: &v.millis}
 		}
 		start = p.tagsEnd
 	}

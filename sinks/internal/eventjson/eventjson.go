@@ -5,6 +5,7 @@ package eventjson
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -95,7 +96,6 @@ type Writer struct {
 	// handWritten is whether the Event is the one this package knows
 	// (KnownLayout); else every event is left to protojson.
 	handWritten bool
-	b           []byte
 	keys        []string // Struct keys being sorted, a run per open Struct
 	ok          bool     // false once something is left to protojson
 	more        bool     // a member of the open object came before
@@ -160,93 +160,126 @@ func (w *Writer) Append(b []byte, ev *auditv1.Event) ([]byte, bool) {
 	if !w.handWritten {
 		return b, false
 	}
-	w.b, w.ok, w.more, w.extra = append(b, '{'), true, false, 0
-	w.str("id", ev.GetId())
-	w.str("projectId", ev.GetProjectId())
-	w.str("action", ev.GetAction())
-	w.str("type", ev.GetType())
-	w.str("actorId", ev.GetActorId())
-	w.str("userId", ev.GetUserId())
-	w.strs("loginIds", ev.GetLoginIds())
-	w.strs("tenants", ev.GetTenants())
-	w.str("remoteAddress", ev.GetRemoteAddress())
+	// The methods below take the bytes and return them, as append does,
+	// rather than keep them in w: a slice stored in the heap at every
+	// append costs a write barrier while the GC runs, and the sinks
+	// allocate enough that it often does.
+	w.ok, w.more, w.extra = true, false, 0
+	b = append(b, '{')
+	b = w.str(b, "id", ev.GetId())
+	b = w.str(b, "projectId", ev.GetProjectId())
+	b = w.str(b, "action", ev.GetAction())
+	b = w.str(b, "type", ev.GetType())
+	b = w.str(b, "actorId", ev.GetActorId())
+	b = w.str(b, "userId", ev.GetUserId())
+	b = w.strs(b, "loginIds", ev.GetLoginIds())
+	b = w.strs(b, "tenants", ev.GetTenants())
+	b = w.str(b, "remoteAddress", ev.GetRemoteAddress())
 	if t := ev.GetOccurred(); t != nil {
-		w.name("occurred")
-		w.timestamp(t)
+		b = w.field(b, "occurred")
+		b = w.timestamp(b, t)
 	}
-	w.str("device", ev.GetDevice())
-	w.str("method", ev.GetMethod())
-	w.str("geo", ev.GetGeo())
-	w.strs("externalIds", ev.GetExternalIds())
+	b = w.str(b, "device", ev.GetDevice())
+	b = w.str(b, "method", ev.GetMethod())
+	b = w.str(b, "geo", ev.GetGeo())
+	b = w.strs(b, "externalIds", ev.GetExternalIds())
 	if d := ev.GetData(); d != nil {
-		w.name("data")
-		w.object(d, 1)
+		b = w.field(b, "data")
+		b = w.object(b, d, 1)
 	}
-	w.b = append(w.b, '}')
-	b, w.b = w.b, nil
-	return b, w.ok
+	return append(b, '}'), w.ok
 }
 
 // name starts a member of the open object.
-func (w *Writer) name(n string) {
+func (w *Writer) name(b []byte, n string) []byte {
 	if w.more {
-		w.b = append(w.b, ',')
+		b = append(b, ',')
 	}
 	w.more = true
-	w.quote(n)
-	w.b = append(w.b, ':')
+	b = w.quote(b, n)
+	return append(b, ':')
+}
+
+// field starts a member of the open object, a field of the Event: its
+// JSON name needs no escaping, unlike a Struct key.
+func (w *Writer) field(b []byte, name string) []byte {
+	if w.more {
+		b = append(b, ',')
+	}
+	w.more = true
+	w.extra += 2 // the quotes, escaped
+	b = append(b, '"')
+	b = append(b, name...)
+	return append(b, '"', ':')
 }
 
 // str writes a string field, unless it is empty.
-func (w *Writer) str(name, v string) {
-	if v != "" {
-		w.name(name)
-		w.quote(v)
+func (w *Writer) str(b []byte, name, v string) []byte {
+	if v == "" {
+		return b
 	}
+	b = w.field(b, name)
+	return w.quote(b, v)
 }
 
 // strs writes a repeated string field, unless it is empty.
-func (w *Writer) strs(name string, vs []string) {
+func (w *Writer) strs(b []byte, name string, vs []string) []byte {
 	if len(vs) == 0 {
-		return
+		return b
 	}
-	w.name(name)
-	w.b = append(w.b, '[')
+	b = w.field(b, name)
+	b = append(b, '[')
 	for i, v := range vs {
 		if i > 0 {
-			w.b = append(w.b, ',')
+			b = append(b, ',')
 		}
-		w.quote(v)
+		b = w.quote(b, v)
 	}
-	w.b = append(w.b, ']')
+	return append(b, ']')
 }
 
 // timestamp writes t as protojson does. Out of protojson's range, it
 // leaves t to protojson.
-func (w *Writer) timestamp(t *timestamppb.Timestamp) {
+func (w *Writer) timestamp(b []byte, t *timestamppb.Timestamp) []byte {
 	const minSeconds, maxSeconds = -62135596800, 253402300799 // 0001-01-01, 9999-12-31T23:59:59
 	secs, nanos := t.GetSeconds(), int64(t.GetNanos())
 	if secs < minSeconds || secs > maxSeconds || nanos < 0 || nanos >= 1e9 {
 		w.ok = false
-		return
+		return b
 	}
-	w.b = append(w.b, '"')
 	w.extra += 2 // the quotes, escaped
-	w.b = time.Unix(secs, nanos).UTC().AppendFormat(w.b, "2006-01-02T15:04:05")
+	// What AppendFormat would write for 2006-01-02T15:04:05, without
+	// reading a layout.
+	utc := time.Unix(secs, 0).UTC()
+	year, month, day := utc.Date()
+	hour, minute, second := utc.Clock()
+	b = append(b, '"')
+	b = appendPadded(b, year, 4)
+	b = append(b, '-')
+	b = appendPadded(b, int(month), 2)
+	b = append(b, '-')
+	b = appendPadded(b, day, 2)
+	b = append(b, 'T')
+	b = appendPadded(b, hour, 2)
+	b = append(b, ':')
+	b = appendPadded(b, minute, 2)
+	b = append(b, ':')
+	b = appendPadded(b, second, 2)
 	if nanos != 0 {
 		digits := 9
 		for digits > 3 && nanos%1000 == 0 {
 			nanos /= 1000
 			digits -= 3
 		}
-		w.b = append(w.b, '.')
-		w.b = appendPadded(w.b, nanos, digits)
+		b = append(b, '.')
+		b = appendPadded(b, int(nanos), digits)
 	}
-	w.b = append(w.b, 'Z', '"')
+	return append(b, 'Z', '"')
 }
 
-// appendPadded appends v in decimal with leading zeros to digits digits.
-func appendPadded(b []byte, v int64, digits int) []byte {
+// appendPadded appends v, not negative, in decimal with leading zeros to
+// digits digits, at most nine.
+func appendPadded(b []byte, v, digits int) []byte {
 	var d [9]byte
 	for i := digits - 1; i >= 0; i-- {
 		d[i] = byte('0' + v%10)
@@ -256,85 +289,87 @@ func appendPadded(b []byte, v int64, digits int) []byte {
 }
 
 // object writes a Struct, its keys sorted as protojson sorts them.
-func (w *Writer) object(s *structpb.Struct, depth int) {
+func (w *Writer) object(b []byte, s *structpb.Struct, depth int) []byte {
 	if depth > MaxNesting {
 		w.ok = false
-		return
+		return b
 	}
 	start := len(w.keys)
 	for k := range s.GetFields() {
 		w.keys = append(w.keys, k)
 	}
 	slices.Sort(w.keys[start:])
-	w.b = append(w.b, '{')
+	b = append(b, '{')
 	w.more = false
 	// Nested objects append to w.keys, which may move: index it afresh.
 	for i := start; i < len(w.keys) && w.ok; i++ {
 		k := w.keys[i]
-		w.name(k)
-		w.value(s.GetFields()[k], depth)
+		b = w.name(b, k)
+		b = w.value(b, s.GetFields()[k], depth)
 	}
 	w.keys = w.keys[:start]
-	w.b = append(w.b, '}')
 	w.more = true
+	return append(b, '}')
 }
 
 // value writes a Value.
-func (w *Writer) value(v *structpb.Value, depth int) {
+func (w *Writer) value(b []byte, v *structpb.Value, depth int) []byte {
 	switch k := v.GetKind().(type) {
 	case *structpb.Value_NullValue:
-		w.b = append(w.b, "null"...)
+		return append(b, "null"...)
 	case *structpb.Value_BoolValue:
-		w.b = strconv.AppendBool(w.b, k.BoolValue)
+		return strconv.AppendBool(b, k.BoolValue)
 	case *structpb.Value_StringValue:
-		w.quote(k.StringValue)
+		return w.quote(b, k.StringValue)
 	case *structpb.Value_NumberValue:
-		w.number(k.NumberValue)
+		return w.number(b, k.NumberValue)
 	case *structpb.Value_StructValue:
 		if k.StructValue == nil {
 			w.ok = false
-			return
+			return b
 		}
-		w.object(k.StructValue, depth+1)
+		return w.object(b, k.StructValue, depth+1)
 	case *structpb.Value_ListValue:
 		if k.ListValue == nil || depth+1 > MaxNesting {
 			w.ok = false
-			return
+			return b
 		}
-		w.b = append(w.b, '[')
+		b = append(b, '[')
 		for i, e := range k.ListValue.GetValues() {
 			if i > 0 {
-				w.b = append(w.b, ',')
+				b = append(b, ',')
 			}
-			w.value(e, depth+1)
+			b = w.value(b, e, depth+1)
 		}
-		w.b = append(w.b, ']')
 		w.more = true
+		return append(b, ']')
 	default: // no kind, or a nil Value: protojson's error
 		w.ok = false
+		return b
 	}
 }
 
 // number writes a finite float64 as protojson does (its appendFloat, after
 // encoding/json): %f between 1e-6 and 1e21, else %e with a one-digit
 // exponent when it fits. NaN and infinities are protojson's errors.
-func (w *Writer) number(n float64) {
+func (w *Writer) number(b []byte, n float64) []byte {
 	if math.IsNaN(n) || math.IsInf(n, 0) {
 		w.ok = false
-		return
+		return b
 	}
 	format := byte('f')
 	if abs := math.Abs(n); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
 	}
-	w.b = strconv.AppendFloat(w.b, n, format, -1, 64)
+	b = strconv.AppendFloat(b, n, format, -1, 64)
 	if format == 'e' {
 		// e-07 becomes e-7.
-		if n := len(w.b); n >= 4 && w.b[n-4] == 'e' && w.b[n-3] == '-' && w.b[n-2] == '0' {
-			w.b[n-2] = w.b[n-1]
-			w.b = w.b[:n-1]
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
 		}
 	}
+	return b
 }
 
 // plainBytes marks the bytes that both protojson and encoding/json write
@@ -347,18 +382,57 @@ var plainBytes = func() (t [256]bool) {
 	return t
 }()
 
+// load64 returns the first eight bytes of s as a little-endian word: the
+// compiler makes it one load.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// specialBytes tests x, eight bytes of a string, for bytes that are not
+// plain (plainBytes): it returns x's high bits of those bytes, and maybe
+// of some after them, so zero when all eight are plain, and else the
+// lowest bit set is in the first byte that is not. It tests the eight
+// bytes at once with the classic bit tricks: (b - n) &^ b has its high bit
+// set when b is below n (for n up to 0x80), and b^c is below 1 when b is
+// c. A borrow only carries into later bytes, so the first flag is exact.
+// '"' and '&' differ in one bit, as do '<' and '>': one test each, with
+// that bit set, finds both.
+func specialBytes(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	control := (x - ones*' ') &^ x
+	quoteAmp := (x | ones*('"'^'&')) ^ ones*'&'
+	quoteAmp = (quoteAmp - ones) &^ quoteAmp
+	angle := (x | ones*('<'^'>')) ^ ones*'>'
+	angle = (angle - ones) &^ angle
+	backslash := x ^ ones*'\\'
+	backslash = (backslash - ones) &^ backslash
+	return (x | control | quoteAmp | angle | backslash) & highs
+}
+
 // quote writes s as a JSON string the way protojson escapes it: '"', '\'
 // and control characters only, \b \f \n \r \t by name, the others as
 // \u00XX. Invalid UTF-8 is protojson's error. It adds to w.extra what
 // encoding/json will add to the bytes written: a backslash before each '"'
 // and '\', \u00XX for <, > and & (five more), \u2028 and \u2029 for those
 // characters (three more).
-func (w *Writer) quote(s string) {
+func (w *Writer) quote(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	w.b = append(w.b, '"')
-	w.extra += 2
-	start := 0
+	b = append(b, '"')
+	extra := w.extra + 2 // kept in a local in the loop, then in w
+	start := 0           // of the run of bytes to copy as they are
 	for i := 0; i < len(s); {
+		// Skip eight plain bytes at a time; else go to the first byte
+		// that is not plain.
+		if len(s)-i >= 8 {
+			special := specialBytes(load64(s[i : i+8]))
+			if special == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(special) / 8
+		}
 		c := s[i]
 		if plainBytes[c] {
 			i++
@@ -369,40 +443,41 @@ func (w *Writer) quote(s string) {
 			r, n := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && n == 1 {
 				w.ok = false
-				return
+				return b
 			}
 			if r == '\u2028' || r == '\u2029' {
-				w.extra += 3
+				extra += 3
 			}
 			i += n
 			continue
 		case c == '<' || c == '>' || c == '&':
-			w.extra += 5
+			extra += 5
 			i++
 			continue
 		}
-		w.b = append(w.b, s[start:i]...)
-		w.extra++ // the backslash of the escape
+		b = append(b, s[start:i]...)
+		extra++ // the backslash of the escape
 		switch c {
 		case '"', '\\':
-			w.b = append(w.b, '\\', c)
-			w.extra++
+			b = append(b, '\\', c)
+			extra++
 		case '\b':
-			w.b = append(w.b, '\\', 'b')
+			b = append(b, '\\', 'b')
 		case '\f':
-			w.b = append(w.b, '\\', 'f')
+			b = append(b, '\\', 'f')
 		case '\n':
-			w.b = append(w.b, '\\', 'n')
+			b = append(b, '\\', 'n')
 		case '\r':
-			w.b = append(w.b, '\\', 'r')
+			b = append(b, '\\', 'r')
 		case '\t':
-			w.b = append(w.b, '\\', 't')
+			b = append(b, '\\', 't')
 		default:
-			w.b = append(w.b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
 		}
 		i++
 		start = i
 	}
-	w.b = append(w.b, s[start:]...)
-	w.b = append(w.b, '"')
+	w.extra = extra
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,7 @@ func FuzzMessage(f *testing.F) {
 	f.Add("evt", "T1", "key", "value", 1.5, int64(1_700_000_000), int32(5))
 	f.Add("\"\\\x00\u2028", "\xff", "<&>", "日本\ufffd", math.Inf(1), int64(-62135596801), int32(-1))
 	f.Add("a b,c", "", "", "", -0.0, int64(0), int32(1e9))
+	f.Add("a long id, \"quoted\" <b> & more\x7f", "tenant\twith\ttabs", "key\u2028long", "日本語のテキスト 😀\\", 1e21, int64(1), int32(0))
 	f.Fuzz(func(t *testing.T, id, tenant, key, value string, n float64, secs int64, nanos int32) {
 		ev := &auditv1.Event{
 			Id: id, Tenants: []string{tenant, id}, Occurred: &timestamppb.Timestamp{Seconds: secs, Nanos: nanos},
@@ -208,4 +210,33 @@ func FuzzMessage(f *testing.F) {
 			t.Fatalf("left to protojson, which writes %s", want)
 		}
 	})
+}
+
+// TestSpecialBytes checks the eight-byte test of quote against plainBytes
+// for every pair of bytes at every pair of places in a word of plain ones.
+func TestSpecialBytes(t *testing.T) {
+	for c1 := range 256 {
+		for c2 := range 256 {
+			for p1 := range 8 {
+				for p2 := p1 + 1; p2 < 8; p2++ {
+					word := []byte("xxxxxxxx")
+					word[p1], word[p2] = byte(c1), byte(c2)
+					want := 8 // the first byte that is not plain; 8 for none
+					switch {
+					case !plainBytes[c1]:
+						want = p1
+					case !plainBytes[c2]:
+						want = p2
+					}
+					got := 8
+					if special := specialBytes(load64(string(word))); special != 0 {
+						got = bits.TrailingZeros64(special) / 8
+					}
+					if got != want {
+						t.Fatalf("first byte not plain in %q: got %d, want %d", word, got, want)
+					}
+				}
+			}
+		}
+	}
 }
