@@ -83,6 +83,10 @@ func defaultTopic(t *Topic, name string, partitions int32, retention time.Durati
 	}
 }
 
+// DefaultDatadogCompressionLevel is the default gzip level of Datadog
+// requests (Datadog.CompressionLevel).
+const DefaultDatadogCompressionLevel = 6
+
 // DefaultBufferBytes is a sink's default memory bound (Batch.BufferBytes).
 // Draining a backlog with it, an S3 sink peaks near 180 MiB (make bench).
 const DefaultBufferBytes = 16 << 20
@@ -101,6 +105,7 @@ func (c *Connector) applyDefaults() {
 			}
 			setDefault(&d.Source, "auditstream")
 			setDefault(&d.Service, "auditstream")
+			setDefault(&d.CompressionLevel, DefaultDatadogCompressionLevel)
 		}
 	default:
 		setDefault(&b.MaxEvents, 10_000)

@@ -84,6 +84,9 @@ func TestLoadValid(t *testing.T) {
 	if got, want := dd.Batch.MaxEvents, DatadogMaxEntries; got != want {
 		t.Errorf("datadog default max_events: got %d, want %d", got, want)
 	}
+	if got, want := dd.Datadog.CompressionLevel, DefaultDatadogCompressionLevel; got != want {
+		t.Errorf("datadog default compression_level: got %d, want %d", got, want)
+	}
 	s3, _ := p.Connector("s3-archive")
 	if got, want := s3.Batch.MaxAge.D(), 10*time.Second; got != want {
 		t.Errorf("s3 default max_age: got %v, want %v", got, want)
@@ -118,6 +121,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad duration", func(s string) string { return strings.Replace(s, "250ms", "soon", 1) }, `pipeline.yaml:10: bad duration "soon"`},
 		{"datadog over limit", func(s string) string { return strings.Replace(s, "{max_age: 1s}", "{max_events: 5000}", 1) }, "pipeline.yaml:33: connectors[1].batch.max_events: 5000 is over the intake's limit of 1000"},
 		{"bad site", func(s string) string { return strings.Replace(s, "datadoghq.eu", "datadoghq.moon", 1) }, `pipeline.yaml:35: connectors[1].datadog.site: unknown site "datadoghq.moon"`},
+		{"bad compression level", func(s string) string {
+			return strings.Replace(s, "tags: [env:prod]", "tags: [env:prod]\n      compression_level: 10", 1)
+		}, "pipeline.yaml:38: connectors[1].datadog.compression_level: 10 is not a gzip level (1 to 9)"},
 		{"redact unknown field", func(s string) string { return strings.Replace(s, "hash: [loginIds]", "hash: [email]", 1) }, `pipeline.yaml:18: connectors[0].redact.hash[0]: unknown field "email"`},
 		{"redact projectId", func(s string) string { return strings.Replace(s, "hash: [loginIds]", "hash: [projectId]", 1) }, `cannot be redacted`},
 		{"no brokers", func(s string) string { return strings.Replace(s, "[127.0.0.1:9092]", "[]", 1) }, "pipeline.yaml:2: kafka.brokers: at least one broker is required"},

@@ -288,4 +288,7 @@ func (v *validator) datadog(d *Datadog, i int) {
 			at(fmt.Sprintf("bad tag %s: no commas or spaces", strconv.Quote(t)), "tags", j)
 		}
 	}
+	if l := d.CompressionLevel; l < 1 || l > 9 {
+		at(fmt.Sprintf("%d is not a gzip level (1 to 9)", l), "compression_level")
+	}
 }

@@ -14,8 +14,9 @@ import (
 const fullBatchGoal = 95
 
 // results turns the finished drains into the throughput and the resource
-// results of the sink's kind.
-func (sc *scenario) results(done []outcome, took time.Duration) []report.Result {
+// results of the sink's kind. fast is the Datadog sink's drain at gzip
+// level 1, or nil.
+func (sc *scenario) results(done []outcome, fast *outcome, took time.Duration) []report.Result {
 	n := float64(sc.n)
 	params := map[string]any{
 		"events": sc.n, "partitions": cluster.Partitions, "mean_value_bytes": sc.o.Pool.MeanValueBytes(),
@@ -100,6 +101,15 @@ func (sc *scenario) results(done []outcome, took time.Duration) []report.Result 
 		thr.Notes = append(thr.Notes, fmt.Sprintf("from the intake's stats (GET /_intake/stats, reset before each drain): in the run with the fewest full requests, %d requests were accepted, %d of them with 1000 entries; %d entries were accepted for %d events",
 			st.accepted(), st.EntriesPerRequest[1000], st.EntriesAccepted, sc.n))
 		thr.Differences = append(thr.Differences, "the sink also maps each event to a log (JSON message, tags), gzips each request and sends it over HTTP to the intake test server, which decodes and checks it on the same cores")
+		wire := func(oc outcome) float64 { return float64(oc.intake.BytesReceived) / n }
+		res.Figures = append(res.Figures, report.Compare("Datadog sink gzip bytes per event, compression_level 6 (default; fastest run)", "B", wire(sink), 0, "", nil))
+		if fast != nil {
+			res.Figures = append(res.Figures,
+				report.Compare("Datadog sink CPU per 1M events, compression_level 1 (one run)", "CPU-s", perM(fast.Stat.CPU), perM(sinkCPU), "compression_level 6 (most of the runs above)", nil),
+				report.Compare("Datadog sink gzip bytes per event, compression_level 1", "B", wire(*fast), wire(sink), "compression_level 6 (fastest run)", nil),
+			)
+			res.Runs = append(res.Runs, fast.run(n))
+		}
 	}
 	return []report.Result{thr, res}
 }

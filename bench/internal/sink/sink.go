@@ -84,6 +84,9 @@ type outcome struct {
 	intake intakeStats // a Datadog sink's run: what the intake saw
 }
 
+// fastestGzipSlug names the Datadog drain at compression_level 1.
+const fastestGzipSlug = "datadog-level1"
+
 // scenario is what a drain needs to know about the scenario it is part of.
 type scenario struct {
 	o      Options
@@ -139,7 +142,13 @@ func Drain(ctx context.Context, o Options) ([]report.Result, error) {
 				o.Log.Warn("stop the intake", "err", err)
 			}
 		}()
-		conn = func(string) map[string]any { return sc.intake.connector(sc.id) }
+		conn = func(slug string) map[string]any {
+			c := sc.intake.connector(sc.id)
+			if slug == fastestGzipSlug {
+				c["datadog"].(map[string]any)["compression_level"] = 1
+			}
+			return c
+		}
 		others["intake"] = sc.intake.proc.Pid()
 	default:
 		return nil, fmt.Errorf("unknown sink kind %q", o.Kind)
@@ -174,7 +183,20 @@ func Drain(ctx context.Context, o Options) ([]report.Result, error) {
 			done = append(done, oc)
 		}
 	}
-	rs := sc.results(done, time.Since(began))
+	var fast *outcome
+	if o.Kind == DatadogSink {
+		// One more drain at gzip level 1, for what the connector's
+		// compression_level trades: reported, not held to the goals.
+		name := "datadog sink, compression_level 1"
+		o.Log.Info("draining", "run", name, "events", sc.n)
+		oc, err := sc.drain(ctx, name, fastestGzipSlug, false, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		o.Log.Info("drained", "run", name, "seconds", oc.Elapsed.Seconds(), "cpu_s", oc.Stat.CPU.Seconds(), "peak_rss_mib", oc.Stat.PeakRSS>>20)
+		fast = &oc
+	}
+	rs := sc.results(done, fast, time.Since(began))
 	if o.ProfileSink != "" {
 		fastest, _ := best(done, false)
 		name := fmt.Sprintf("%s sink, profiled", o.Kind)

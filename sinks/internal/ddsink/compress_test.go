@@ -55,7 +55,7 @@ func TestGzipTransport(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &recorder{}
-			tr := &gzipTransport{next: rec}
+			tr := &gzipTransport{next: rec, level: 6}
 			var rd io.Reader
 			if tt.body != nil {
 				rd = bytes.NewBuffer(tt.body)
@@ -108,5 +108,52 @@ func TestGzipTransport(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCompressionLevel checks that the connector's compression_level is
+// the level of the bodies sent: level 9 makes a smaller body than level 1
+// of the same logs, and both decode to the same JSON.
+func TestCompressionLevel(t *testing.T) {
+	evs := events(1000)
+	bodies := map[int][]byte{}
+	for _, level := range []int{1, 9} {
+		rec := &recorder{}
+		c := connector("http://intake.test", keyFile(t, testKey))
+		c.Datadog.CompressionLevel = level
+		w, err := New(Options{Connector: c, Now: now, HTTPClient: &http.Client{Transport: rec}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(context.Background(), batchOf(0, evs...)); err != nil {
+			t.Fatalf("level %d: Write: %v", level, err)
+		}
+		if len(rec.got) != 1 {
+			t.Fatalf("level %d: requests: got %d, want 1", level, len(rec.got))
+		}
+		b, err := io.ReadAll(rec.got[0].Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies[level] = b
+	}
+	if len(bodies[9]) >= len(bodies[1]) {
+		t.Errorf("level 9 body %d bytes, level 1 body %d: want level 9 smaller", len(bodies[9]), len(bodies[1]))
+	}
+	a, err := gunzip(bodies[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := gunzip(bodies[9])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("levels 1 and 9 decode to different bodies (%d and %d bytes)", len(a), len(b))
+	}
+	c := connector("http://intake.test", keyFile(t, testKey))
+	c.Datadog.CompressionLevel = 10
+	if _, err := New(Options{Connector: c}); err == nil || !strings.Contains(err.Error(), "compression_level 10") {
+		t.Errorf("level 10: got %v, want an error naming compression_level 10", err)
 	}
 }

@@ -23,8 +23,8 @@
 //
 // # Compression
 //
-// Requests are gzip-compressed (level 6), as the client would compress
-// them, but with klauspost/compress rather than the client's standard
+// Requests are gzip-compressed (at the connector's compression_level,
+// default 6), as the client would compress them, but with klauspost/compress rather than the client's standard
 // library gzip, which costs about three times as much CPU: the client is
 // asked for no content encoding, and the Writer's HTTP transport
 // compresses the body and sets Content-Encoding: gzip.

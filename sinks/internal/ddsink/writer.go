@@ -69,6 +69,13 @@ func New(o Options) (*Writer, error) {
 	if !d.APIKey.IsSet() {
 		return nil, fmt.Errorf("connector %s: no datadog api key", o.Connector.ID)
 	}
+	level := d.CompressionLevel
+	if level == 0 { // a connector not defaulted by config.Load
+		level = config.DefaultDatadogCompressionLevel
+	}
+	if level < 1 || level > 9 {
+		return nil, fmt.Errorf("connector %s: compression_level %d is not a gzip level (1 to 9)", o.Connector.ID, level)
+	}
 	w := &Writer{
 		endpoint: ep,
 		apiKey:   d.APIKey,
@@ -110,7 +117,7 @@ func New(o Options) (*Writer, error) {
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	hc.Transport = &gzipTransport{next: next}
+	hc.Transport = &gzipTransport{next: next, level: level}
 	cfg.HTTPClient = &hc
 	w.api = datadogV2.NewLogsApi(datadog.NewAPIClient(cfg))
 	w.log.Info("datadog writer ready", "endpoint", ep.display, "api_key_from", d.APIKey)
