@@ -11,7 +11,8 @@ MODULES := $(shell go list -m -f '{{.Dir}}' 2>/dev/null)
 
 # Build tags of every build and test. goccy_gojson makes the Datadog
 # client encode with goccy/go-json instead of encoding/json (its documented
-# opt-in): the same requests for about 30% less of the Datadog sink's CPU.
+# opt-in): the same requests, for about a quarter less of the Datadog
+# sink's CPU.
 export GO_TAGS := goccy_gojson
 export GOFLAGS := $(strip $(GOFLAGS) -tags=$(GO_TAGS))
 
