@@ -21,7 +21,7 @@ import (
 	"github.com/auditstream/auditstream/config"
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/proto/record"
-	"github.com/auditstream/auditstream/router/internal/filter"
+	"github.com/auditstream/auditstream/config/filter"
 	"github.com/auditstream/auditstream/stack/kafkatest"
 )
 

@@ -25,7 +25,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/auditstream/auditstream/config"
-	"github.com/auditstream/auditstream/router/internal/filter"
+	"github.com/auditstream/auditstream/config/filter"
 	"github.com/auditstream/auditstream/router/internal/route"
 	"github.com/auditstream/auditstream/router/internal/topics"
 	"github.com/auditstream/auditstream/service/admin"

@@ -12,7 +12,7 @@ import (
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/proto/record"
-	"github.com/auditstream/auditstream/router/internal/filter"
+	"github.com/auditstream/auditstream/config/filter"
 )
 
 // Stage names the router in dead-letter headers.
