@@ -19,9 +19,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/auditstream/auditstream/config"
+	"github.com/auditstream/auditstream/config/filter"
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/proto/record"
-	"github.com/auditstream/auditstream/config/filter"
 	"github.com/auditstream/auditstream/stack/kafkatest"
 )
 

@@ -11,8 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/auditstream/auditstream/config"
-	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/config/filter"
+	"github.com/auditstream/auditstream/proto/record"
 )
 
 // Stage names the router in dead-letter headers.
