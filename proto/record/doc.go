@@ -45,4 +45,10 @@ const (
 	HeaderDLQTopic     = "dlq-topic"     // where the record was read
 	HeaderDLQPartition = "dlq-partition" // decimal
 	HeaderDLQOffset    = "dlq-offset"    // decimal
+
+	// A dead letter cut to fit the dead-letter topic (DeadLetter) says so.
+	HeaderDLQTruncated      = "dlq-truncated"       // "true"
+	HeaderDLQOriginalBytes  = "dlq-original-bytes"  // the original value's size, decimal
+	HeaderDLQOriginalSHA256 = "dlq-original-sha256" // the original value's sha256, hex
+	HeaderDLQHeadersDropped = "dlq-headers-dropped" // original headers left out, decimal
 )

@@ -14,6 +14,11 @@ const (
 	ReasonMalformedProtobuf = "malformed_protobuf"
 	ReasonContentType       = "unknown_content_type"
 	ReasonInvalid           = "invalid" // an error that names no field
+	// ReasonHeaderMismatch: the contract headers disagree with the value.
+	ReasonHeaderMismatch = "header_mismatch"
+	// ReasonFilterMismatch: a sink received an event its connector's filter
+	// rejects (a router bug, or a record that bypassed the router).
+	ReasonFilterMismatch = "filter_mismatch"
 )
 
 // Reason is the dead-letter reason for an error of CheckSize, Unmarshal,

@@ -204,7 +204,7 @@ func TestCheckSize(t *testing.T) {
 func TestDeadLetter(t *testing.T) {
 	src := &kgo.Record{Topic: "audit.events", Partition: 3, Offset: 1234, Key: []byte("k"), Value: []byte("v"),
 		Headers: []kgo.RecordHeader{{Key: HeaderProject, Value: []byte("P1")}}}
-	d := DeadLetter(src, "audit.dlq", "router", "malformed_json", errors.New("decode json: unexpected EOF"))
+	d := DeadLetter(src, "audit.dlq", "router", "malformed_json", errors.New("decode json: unexpected EOF"), 0)
 	want := map[string]string{
 		HeaderDLQStage: "router", HeaderDLQReason: "malformed_json", HeaderDLQError: "decode json: unexpected EOF",
 		HeaderDLQTopic: "audit.events", HeaderDLQPartition: "3", HeaderDLQOffset: "1234", HeaderProject: "P1",

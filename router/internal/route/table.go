@@ -31,11 +31,13 @@ type Table struct {
 	Connectors []Connector
 	DLQTopic   string
 	MaxBytes   int
+	// RecordBytes is the largest record the router's producer sends.
+	RecordBytes int
 }
 
 // NewTable compiles a pipeline's routing.
 func NewTable(p *config.Pipeline) (*Table, error) {
-	t := &Table{DLQTopic: p.Topics.DLQ.Name, MaxBytes: int(p.Router.MaxEventBytes)}
+	t := &Table{DLQTopic: p.Topics.DLQ.Name, MaxBytes: int(p.Router.MaxEventBytes), RecordBytes: int(p.RecordBytes())}
 	for _, c := range p.Connectors {
 		rule, err := filter.New(c.Filter)
 		if err != nil {
@@ -62,14 +64,14 @@ type Outcome struct {
 // none), so that sinks always see contract records.
 func (t *Table) Route(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, Outcome) {
 	if err := record.CheckSize(len(r.Value), t.MaxBytes); err != nil {
-		return append(out, record.DeadLetter(r, t.DLQTopic, Stage, record.ReasonTooLarge, err)), Outcome{DLQReason: record.ReasonTooLarge}
+		return append(out, record.DeadLetter(r, t.DLQTopic, Stage, record.ReasonTooLarge, err, t.RecordBytes)), Outcome{DLQReason: record.ReasonTooLarge}
 	}
 	meta, ok := record.MetaFromHeaders(r.Headers)
 	key, value, headers := r.Key, r.Value, r.Headers
 	if !ok {
 		normal, reason, err := normalize(r)
 		if err != nil {
-			return append(out, record.DeadLetter(r, t.DLQTopic, Stage, reason, err)), Outcome{DLQReason: reason}
+			return append(out, record.DeadLetter(r, t.DLQTopic, Stage, reason, err, t.RecordBytes)), Outcome{DLQReason: reason}
 		}
 		key, value, headers = normal.Key, normal.Value, normal.Headers
 		meta, _ = record.MetaFromHeaders(headers)

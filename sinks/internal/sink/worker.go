@@ -355,7 +355,7 @@ func (w *worker) commit(offset int64, epoch int32) {
 // before it is in the DLQ. It reports false only when the worker stopped
 // first.
 func (w *worker) deadLetter(rec *kgo.Record, reason string, cause error) bool {
-	d := record.DeadLetter(rec, w.r.dlq, w.r.stage, reason, cause)
+	d := record.DeadLetter(rec, w.r.dlq, w.r.stage, reason, cause, int(w.r.o.Pipeline.RecordBytes()))
 	for {
 		err := w.r.cl.ProduceSync(w.ctx, d).FirstErr()
 		if err == nil {
