@@ -2,6 +2,7 @@ package s3sink
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -57,11 +58,48 @@ func (m *manifest) encode() []byte {
 	return append(b, '\n')
 }
 
-// parseManifest decodes a manifest.
+// parseManifest decodes a manifest, and checks that it describes a
+// delivery a writer could have made: objects within its offsets, the
+// first of them starting it, and a head that is the last one's sha256.
 func parseManifest(b []byte) (*manifest, error) {
 	m := new(manifest)
 	if err := json.Unmarshal(b, m); err != nil {
 		return nil, fmt.Errorf("decode manifest: %w", err)
 	}
+	if err := m.check(); err != nil {
+		return nil, fmt.Errorf("bad manifest: %w", err)
+	}
 	return m, nil
+}
+
+func (m *manifest) check() error {
+	switch {
+	case m.Connector == "":
+		return errors.New("no connector")
+	case m.Partition < 0 || m.Start < 0 || m.Start > m.First || m.First > m.Last:
+		return fmt.Errorf("partition %d, start %d, offsets %d-%d", m.Partition, m.Start, m.First, m.Last)
+	case len(m.Objects) == 0:
+		return errors.New("no objects")
+	case m.Prev != "" && !isSHA256(m.Prev):
+		return fmt.Errorf("prev %q is not a hex sha256", m.Prev)
+	}
+	// Objects are split by project and hour, so their ranges interleave;
+	// each lies within the delivery, the first (the anchor) starts it, and
+	// together they hold no more records than its offsets.
+	end, records := int64(-1), 0
+	for _, o := range m.Objects {
+		if o.First < m.First || o.First > o.Last || o.Last > m.Last || o.Records < 1 ||
+			int64(o.Records) > o.Last-o.First+1 || !isSHA256(o.SHA256) {
+			return fmt.Errorf("object %s (offsets %d-%d, %d records, sha256 %q) does not fit the delivery %d-%d",
+				o.Key, o.First, o.Last, o.Records, o.SHA256, m.First, m.Last)
+		}
+		end, records = max(end, o.Last), records+o.Records
+	}
+	if m.Objects[0].First != m.First || end != m.Last || int64(records) > m.Last-m.First+1 {
+		return fmt.Errorf("objects cover %d-%d with %d records, the delivery %d-%d", m.Objects[0].First, end, records, m.First, m.Last)
+	}
+	if head := m.Objects[len(m.Objects)-1].SHA256; head != m.Head {
+		return fmt.Errorf("head %.12s is not the last object's sha256 %.12s", m.Head, head)
+	}
+	return nil
 }

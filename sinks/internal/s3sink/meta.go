@@ -2,6 +2,7 @@ package s3sink
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -68,7 +69,9 @@ func (m objectMeta) header() map[string]string {
 
 // parseMeta decodes an object's metadata as S3 returns it. Names are
 // matched without regard to case, since stores differ in how they return
-// them.
+// them. Values are not: metadata is read as evidence, so only what
+// header() writes is accepted (canonical decimals, lowercase hex), and the
+// offsets must describe an object that a writer could have made.
 func parseMeta(h map[string]string) (objectMeta, error) {
 	lower := make(map[string]string, len(h))
 	for k, v := range h {
@@ -78,38 +81,75 @@ func parseMeta(h map[string]string) (objectMeta, error) {
 		m    objectMeta
 		errs []string
 	)
-	num := func(name string) int64 {
+	num := func(name string, max int64) int64 {
 		s, ok := lower[name]
 		if !ok {
 			errs = append(errs, name+" missing")
 			return 0
 		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s %q is not a number", name, s))
+		n, ok := canonicalInt(s, max)
+		if !ok {
+			errs = append(errs, fmt.Sprintf("%s %q is not a number from 0 to %d", name, s, max))
 		}
 		return n
 	}
 	m.connector = lower[metaConnector]
-	m.partition = int32(num(metaPartition))
-	m.first = num(metaFirst)
-	m.last = num(metaLast)
-	m.records = int(num(metaRecords))
-	m.batchStart = num(metaBatchStart)
-	m.batchFirst = num(metaBatchFirst)
-	m.batchLast = num(metaBatchLast)
+	m.partition = int32(num(metaPartition, math.MaxInt32))
+	m.first = num(metaFirst, math.MaxInt64)
+	m.last = num(metaLast, math.MaxInt64)
+	m.records = int(num(metaRecords, math.MaxInt32))
+	m.batchStart = num(metaBatchStart, math.MaxInt64)
+	m.batchFirst = num(metaBatchFirst, math.MaxInt64)
+	m.batchLast = num(metaBatchLast, math.MaxInt64)
 	m.prev = lower[metaPrevSHA256]
-	var ok bool
-	if m.sha256, ok = lower[metaSHA256]; !ok || len(m.sha256) != 64 {
+	m.sha256 = lower[metaSHA256]
+	if !isSHA256(m.sha256) {
 		errs = append(errs, fmt.Sprintf("sha256 %q is not a hex sha256", m.sha256))
+	}
+	if m.prev != "" && !isSHA256(m.prev) {
+		errs = append(errs, fmt.Sprintf("prev-sha256 %q is not a hex sha256", m.prev))
 	}
 	if m.connector == "" {
 		errs = append(errs, "connector missing")
+	}
+	if len(errs) == 0 {
+		switch {
+		case m.first > m.last:
+			errs = append(errs, fmt.Sprintf("first-offset %d is after last-offset %d", m.first, m.last))
+		case m.records < 1 || int64(m.records) > m.last-m.first+1:
+			errs = append(errs, fmt.Sprintf("record-count %d does not fit offsets %d-%d", m.records, m.first, m.last))
+		case m.batchStart > m.batchFirst || m.batchFirst > m.first || m.last > m.batchLast:
+			errs = append(errs, fmt.Sprintf("offsets %d-%d lie outside their delivery %d-%d (start %d)",
+				m.first, m.last, m.batchFirst, m.batchLast, m.batchStart))
+		}
 	}
 	if len(errs) > 0 {
 		return m, fmt.Errorf("bad auditstream metadata: %s", strings.Join(errs, "; "))
 	}
 	return m, nil
+}
+
+// canonicalInt parses a decimal from 0 to max, written as strconv writes
+// it: no sign, no leading zero.
+func canonicalInt(s string, max int64) (int64, bool) {
+	if s == "" || !digits(s) || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n <= max
+}
+
+// isSHA256 reports whether s is a sha256 in lowercase hex.
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // sameRecords reports whether two objects' metadata describe the same
