@@ -87,6 +87,23 @@ func defaultTopic(t *Topic, name string, partitions int32, retention time.Durati
 // requests (Datadog.CompressionLevel).
 const DefaultDatadogCompressionLevel = 6
 
+// DefaultDatadogMaxRetryWait is the default ceiling of the wait a Datadog
+// intake may ask for (Datadog.MaxRetryWait). A rate limit resets within its
+// period, which Datadog keeps short; a wait longer than that comes from a
+// proxy or a bad header, and parks the partition, not ready, well after the
+// intake is back (a Retry-After of a day would stop it for a day). Five
+// minutes honours any sane rate limit, and one request every five minutes
+// costs a limited intake nothing.
+const DefaultDatadogMaxRetryWait = 5 * time.Minute
+
+// The bounds of Datadog.MaxRetryWait. The headers count whole seconds, so a
+// ceiling under one second ignores every rate limit; one over an hour is
+// the long park the ceiling exists to prevent.
+const (
+	MinDatadogMaxRetryWait = time.Second
+	MaxDatadogMaxRetryWait = time.Hour
+)
+
 // DefaultBufferBytes is a sink's default memory bound (Batch.BufferBytes).
 // Draining a backlog with it, an S3 sink peaks near 180 MiB (make bench).
 const DefaultBufferBytes = 16 << 20
@@ -106,6 +123,7 @@ func (c *Connector) applyDefaults() {
 			setDefault(&d.Source, "auditstream")
 			setDefault(&d.Service, "auditstream")
 			setDefault(&d.CompressionLevel, DefaultDatadogCompressionLevel)
+			setDefault(&d.MaxRetryWait, Duration(DefaultDatadogMaxRetryWait))
 		}
 	default:
 		setDefault(&b.MaxEvents, 10_000)

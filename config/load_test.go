@@ -87,6 +87,9 @@ func TestLoadValid(t *testing.T) {
 	if got, want := dd.Datadog.CompressionLevel, DefaultDatadogCompressionLevel; got != want {
 		t.Errorf("datadog default compression_level: got %d, want %d", got, want)
 	}
+	if got, want := dd.Datadog.MaxRetryWait.D(), DefaultDatadogMaxRetryWait; got != want {
+		t.Errorf("datadog default max_retry_wait: got %v, want %v", got, want)
+	}
 	s3, _ := p.Connector("s3-archive")
 	if got, want := s3.Batch.MaxAge.D(), 10*time.Second; got != want {
 		t.Errorf("s3 default max_age: got %v, want %v", got, want)
@@ -124,6 +127,18 @@ func TestLoadErrors(t *testing.T) {
 		{"bad compression level", func(s string) string {
 			return strings.Replace(s, "tags: [env:prod]", "tags: [env:prod]\n      compression_level: 10", 1)
 		}, "pipeline.yaml:38: connectors[1].datadog.compression_level: 10 is not a gzip level (1 to 9)"},
+		{"max_retry_wait negative", func(s string) string {
+			return strings.Replace(s, "tags: [env:prod]", "tags: [env:prod]\n      max_retry_wait: -5s", 1)
+		}, "pipeline.yaml:38: connectors[1].datadog.max_retry_wait: -5s is out of range (1s to 1h0m0s)"},
+		{"max_retry_wait under a second", func(s string) string {
+			return strings.Replace(s, "tags: [env:prod]", "tags: [env:prod]\n      max_retry_wait: 500ms", 1)
+		}, "pipeline.yaml:38: connectors[1].datadog.max_retry_wait: 500ms is out of range (1s to 1h0m0s)"},
+		{"max_retry_wait a day", func(s string) string {
+			return strings.Replace(s, "tags: [env:prod]", "tags: [env:prod]\n      max_retry_wait: 24h", 1)
+		}, "pipeline.yaml:38: connectors[1].datadog.max_retry_wait: 24h0m0s is out of range (1s to 1h0m0s)"},
+		{"max_retry_wait garbage", func(s string) string {
+			return strings.Replace(s, "tags: [env:prod]", "tags: [env:prod]\n      max_retry_wait: 86400", 1)
+		}, `pipeline.yaml:38: bad duration "86400"`},
 		{"redact unknown field", func(s string) string { return strings.Replace(s, "hash: [loginIds]", "hash: [email]", 1) }, `pipeline.yaml:18: connectors[0].redact.hash[0]: unknown field "email"`},
 		{"redact projectId", func(s string) string { return strings.Replace(s, "hash: [loginIds]", "hash: [projectId]", 1) }, `cannot be redacted`},
 		{"no brokers", func(s string) string { return strings.Replace(s, "[127.0.0.1:9092]", "[]", 1) }, "pipeline.yaml:2: kafka.brokers: at least one broker is required"},

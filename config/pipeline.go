@@ -191,6 +191,10 @@ type Datadog struct {
 	// logs by their uncompressed size: the level trades the sink's CPU for
 	// the bytes that leave the network.
 	CompressionLevel int `yaml:"compression_level"`
+	// MaxRetryWait caps the wait the intake asks for in Retry-After or
+	// X-RateLimit-Reset before a failed request is retried; default
+	// DefaultDatadogMaxRetryWait, from 1s to 1h.
+	MaxRetryWait Duration `yaml:"max_retry_wait"`
 }
 
 // ConnectorTopic is the topic a connector's events are routed to.

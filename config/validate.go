@@ -291,4 +291,7 @@ func (v *validator) datadog(d *Datadog, i int) {
 	if l := d.CompressionLevel; l < 1 || l > 9 {
 		at(fmt.Sprintf("%d is not a gzip level (1 to 9)", l), "compression_level")
 	}
+	if w := d.MaxRetryWait.D(); w < MinDatadogMaxRetryWait || w > MaxDatadogMaxRetryWait {
+		at(fmt.Sprintf("%v is out of range (%v to %v)", w, MinDatadogMaxRetryWait, MaxDatadogMaxRetryWait), "max_retry_wait")
+	}
 }

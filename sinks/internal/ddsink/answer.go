@@ -2,6 +2,7 @@ package ddsink
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -52,23 +53,66 @@ func (a answer) failure(n int) error {
 }
 
 // retryWait returns how long the intake asked to wait before the next
-// request: the larger of X-RateLimit-Reset (seconds until the rate limit
-// period resets) and Retry-After (seconds or an HTTP date), and whether it
-// asked at all.
-func (a answer) retryWait(now time.Time) (time.Duration, bool) {
-	var wait time.Duration
-	found := false
-	if s, err := strconv.ParseInt(strings.TrimSpace(a.header.Get("X-RateLimit-Reset")), 10, 64); err == nil && s >= 0 {
-		wait, found = time.Duration(s)*time.Second, true
+// request, and whether it asked at all: the larger of X-RateLimit-Reset
+// (seconds until the rate limit resets) and Retry-After (seconds, or an
+// HTTP date read against now; a date past means now). The wait is cut to
+// ceiling, and capped says so. A value that is neither a count of seconds
+// nor a date (a negative, a fraction, a sign, garbage) is not believed, as
+// if absent. A count too large for any clock still means "long", and is
+// capped: a rate-limited intake is waited for, not hammered.
+func (a answer) retryWait(now time.Time, ceiling time.Duration) (wait time.Duration, asked, capped bool) {
+	if d, ok := seconds(a.header.Get("X-RateLimit-Reset")); ok {
+		wait, asked = d, true
 	}
 	if v := strings.TrimSpace(a.header.Get("Retry-After")); v != "" {
-		if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
-			wait, found = max(wait, time.Duration(s)*time.Second), true
+		if d, ok := seconds(v); ok {
+			wait, asked = max(wait, d), true
 		} else if t, err := http.ParseTime(v); err == nil {
-			wait, found = max(wait, t.Sub(now)), true
+			// Sub saturates instead of overflowing, for a date in 9999.
+			wait, asked = max(wait, t.Sub(now)), true
 		}
 	}
-	return max(wait, 0), found
+	if wait > ceiling {
+		return ceiling, asked, true
+	}
+	return max(wait, 0), asked, false
+}
+
+// maxSeconds is the most seconds a time.Duration holds.
+const maxSeconds = uint64(math.MaxInt64 / int64(time.Second))
+
+// seconds parses v as RFC 9110's delay-seconds, ASCII digits and nothing
+// else, into a Duration. A count past what a Duration holds saturates at
+// the largest one instead of wrapping (time.Duration(s)*time.Second wraps
+// from about 9.2e9 seconds).
+func seconds(v string) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n <= maxSeconds { // then n*10+9 is far from overflowing
+			n = n*10 + uint64(c-'0')
+		}
+	}
+	if n > maxSeconds {
+		return math.MaxInt64, true
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+// clip cuts a header value quoted in a log.
+func clip(v string) string {
+	const most = 64
+	if len(v) > most {
+		return v[:most] + "..."
+	}
+	return v
 }
 
 // IntakeError is an answer of the intake other than a success.

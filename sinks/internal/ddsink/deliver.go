@@ -29,10 +29,11 @@ const maxRefusedRun = 10
 
 // deliver sends entries as one request. A 400 or a 413 splits them in
 // halves, each delivered the same way, until the failing entries stand
-// alone and are rejected; every accepted or rejected entry is recorded in
-// p as it happens, so that a later failure does not undo it. Any other
-// failure stops the delivery with an error, as does a run of
-// maxRefusedRun entries refused alone.
+// alone: a lone entry answered 400 is rejected, a lone entry answered 413
+// fails the delivery. Every accepted or rejected entry is recorded in p as
+// it happens, so that a later failure does not undo it. Any other failure
+// stops the delivery with an error, as does a run of maxRefusedRun entries
+// refused alone.
 func (w *Writer) deliver(ctx context.Context, p *progress, entries []entry) error {
 	a := w.submit(ctx, entries)
 	switch {
@@ -46,12 +47,23 @@ func (w *Writer) deliver(ctx context.Context, p *progress, entries []entry) erro
 		return nil
 	case a.code == http.StatusBadRequest || a.code == http.StatusRequestEntityTooLarge:
 		if len(entries) == 1 {
-			r := sink.Rejected{Offset: entries[0].offset, Reason: ReasonRejectedByIntake, Err: a.failure(1)}
 			if a.code == http.StatusRequestEntityTooLarge {
-				r.Reason = ReasonTooLarge
-				p.reject(r)
-				return nil
+				// Datadog answers 413 to a request over 5 MB uncompressed
+				// or over 1000 logs; a log over 1 MB it accepts and
+				// truncates. This log is at most 1 MB (entries rejects a
+				// larger one before sending, as too_large), alone in a
+				// request far under every limit Datadog has. So the 413
+				// comes from something else: a proxy with a smaller body
+				// limit, or one that answers 413 to everything. Neither
+				// is the log's fault, and dead-lettering would empty the
+				// stream into the DLQ: the Write fails, to be retried
+				// with the sink not ready until the path takes the log.
+				return w.retryable(a, fmt.Errorf("the intake answered 413 to a single log of %d bytes, which Datadog's limits "+
+					"(%d bytes a log, %d a request) never refuse: a proxy or an intake in front of Datadog takes smaller bodies "+
+					"than Datadog does (raise its limit, e.g. nginx's client_max_body_size); nothing is dead-lettered, retrying: %w",
+					entries[0].size, w.limits.logBytes, w.limits.payloadBytes, a.failure(1)))
 			}
+			r := sink.Rejected{Offset: entries[0].offset, Reason: ReasonRejectedByIntake, Err: a.failure(1)}
 			if p.refuse(r) {
 				return fmt.Errorf("the intake refused %d entries in a row, each alone, and accepted none in between: "+
 					"it is refusing requests, not entries (a proxy, or a fault in front of it); nothing is dead-lettered, retrying: %w",
@@ -69,11 +81,24 @@ func (w *Writer) deliver(ctx context.Context, p *progress, entries []entry) erro
 	}
 	// 408, 429, 5xx, no answer, or an answer this package does not expect:
 	// the runtime retries, honouring the intake's wait when it gave one.
-	err := a.failure(len(entries))
-	if wait, ok := a.retryWait(w.now()); ok {
-		return &sink.RetryAfterError{Wait: wait, Err: err}
+	return w.retryable(a, a.failure(len(entries)))
+}
+
+// retryable returns err, the failure of the answer a, as the runtime
+// retries it: after the wait the intake asked for, up to the connector's
+// max_retry_wait, when it asked for one; with the runtime's own backoff
+// otherwise.
+func (w *Writer) retryable(a answer, err error) error {
+	wait, asked, capped := a.retryWait(w.now(), w.maxRetryWait)
+	if !asked {
+		return err
 	}
-	return err
+	if capped {
+		w.log.Warn("the intake asked to wait longer than max_retry_wait; retrying after max_retry_wait",
+			"code", a.code, "retry_after", clip(a.header.Get("Retry-After")),
+			"x_ratelimit_reset", clip(a.header.Get("X-RateLimit-Reset")), "max_retry_wait", w.maxRetryWait)
+	}
+	return &sink.RetryAfterError{Wait: wait, Err: err}
 }
 
 // submit sends entries in one request and returns the intake's answer.

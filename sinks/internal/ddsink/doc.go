@@ -39,15 +39,27 @@
 // # Answers
 //
 // A 2xx delivers the request. A 400 or a 413 splits the request in halves
-// until the failing logs stand alone: a lone log answered 400 is rejected
-// ("rejected_by_intake", with the intake's answer), a lone log answered 413
-// is rejected as "too_large". Ten logs in a row refused alone with 400, and
-// none accepted in between, mean the intake (or a proxy before it) refuses
-// requests, not logs: those rejections are withdrawn and the Write fails, to
-// be retried, rather than empty the stream into the dead-letter topic. A 401
-// or 403 is a *sink.UnauthorizedError. Any
-// other answer, or no answer, fails the Write for the runtime to retry; a
-// Retry-After or X-RateLimit-Reset header makes it a *sink.RetryAfterError.
+// until the failing logs stand alone. A lone log answered 400 is rejected
+// ("rejected_by_intake", with the intake's answer). Ten logs in a row
+// refused alone with 400, and none accepted in between, mean the intake
+// (or a proxy before it) refuses requests, not logs: those rejections are
+// withdrawn and the Write fails, to be retried, rather than empty the
+// stream into the dead-letter topic. A lone log answered 413 is never
+// dead-lettered: Datadog answers 413 only to a request over 5 MB or 1000
+// logs (a log over 1 MB it truncates), and a lone log here is at most 1 MB,
+// so the 413 comes from a proxy with a smaller body limit, or one that
+// refuses everything; the Write fails, and is retried, with the sink not
+// ready, until the path takes the log. A 401 or 403 is a
+// *sink.UnauthorizedError. Any other answer, or no answer, fails the Write
+// for the runtime to retry.
+//
+// A failure whose answer has a Retry-After (seconds or an HTTP date) or an
+// X-RateLimit-Reset (seconds) header is a *sink.RetryAfterError: the
+// runtime waits the longer of the two, but never more than the connector's
+// max_retry_wait (default 5 minutes), and a longer wait asked is logged.
+// A header that is not a count of seconds or a date (a negative, a
+// fraction, garbage) is ignored; a count too large for a Duration is
+// capped, not wrapped.
 //
 // # Retries
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -218,17 +219,6 @@ func TestRejections(t *testing.T) {
 			wantReason: map[int64]string{1: ReasonTooLarge},
 			wantErr:    "over the intake's limit",
 		},
-		{
-			name:   "an event the intake alone answers 413",
-			limits: ddintake.Limits{MaxPayloadBytes: 5_000},
-			events: func() []*auditv1.Event {
-				evs := events(5)
-				withData(evs[2], 10_000)
-				return evs
-			},
-			wantReason: map[int64]string{2: ReasonTooLarge},
-			wantErr:    "413",
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -346,4 +336,94 @@ func TestIntakeRefusingEverything(t *testing.T) {
 		t.Fatalf("result %+v; want everything through %d and nothing rejected", res, b.Last())
 	}
 	f.checkOnce(t, ids(evs))
+}
+
+// TestProxyAnswering413: an intake or a proxy that answers 413 to a single
+// log (at most 1 MB, which Datadog never refuses as too large alone) does
+// not get it dead-lettered: the Write fails, rejects nothing, and the
+// logs it delivered before stay delivered; once the path accepts again,
+// the same batch is delivered whole, each event once.
+func TestProxyAnswering413(t *testing.T) {
+	tests := []struct {
+		name   string
+		events func() []*auditv1.Event
+		// refuse reports whether the proxy answers 413 to a request body.
+		refuse func(body []byte) bool
+		// wantFirst is how many events the failed Write delivered.
+		wantFirst   int
+		maxRequests int
+	}{
+		{
+			name:        "413 to everything",
+			events:      func() []*auditv1.Event { return events(1000) },
+			refuse:      func([]byte) bool { return true },
+			maxRequests: 11, // 1000 halved down to one log
+		},
+		{
+			// As nginx does with its default client_max_body_size, at a
+			// smaller scale: one log is over the proxy's limit, not Datadog's.
+			name: "413 over a proxy's body limit below one log",
+			events: func() []*auditv1.Event {
+				evs := events(5)
+				withData(evs[2], 10_000)
+				return evs
+			},
+			refuse:      func(body []byte) bool { return len(body) > 5_000 },
+			wantFirst:   2,
+			maxRequests: 4,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, ddintake.Limits{})
+			f.proxy.fail = func(_ int, body []byte) int {
+				if tt.refuse(body) {
+					return http.StatusRequestEntityTooLarge
+				}
+				return 0
+			}
+			evs := tt.events()
+			b := batchOf(0, evs...)
+			res, err := f.w.Write(context.Background(), b)
+			if err == nil {
+				t.Fatalf("Write through a proxy answering 413 to one log: got %d rejected and no error, want an error", len(res.Rejected))
+			}
+			if errorKind(err) != plain {
+				t.Errorf("error %v: got kind %s, want %s", err, errorKind(err), plain)
+			}
+			var ie *IntakeError
+			if !errors.As(err, &ie) || ie.Code != http.StatusRequestEntityTooLarge {
+				t.Errorf("error %v: want it to wrap the 413", err)
+			}
+			if got := len(f.delivered(t)); got != tt.wantFirst {
+				t.Errorf("delivered by the failed Write: got %d events, want %d", got, tt.wantFirst)
+			}
+			requests := len(f.proxy.bodySizes())
+			if requests > tt.maxRequests {
+				t.Errorf("requests before giving up: got %d, want at most %d", requests, tt.maxRequests)
+			}
+			refused := 0
+			for _, size := range f.proxy.bodySizes() {
+				if tt.refuse(make([]byte, size)) {
+					refused++
+				}
+			}
+			if got := testutil.ToFloat64(f.w.metrics.requests.WithLabelValues("413")); got != float64(refused) {
+				t.Errorf("requests_total{code=413}: got %v, want %d", got, refused)
+			}
+			if n := testutil.CollectAndCount(f.w.metrics.rejected); n != 0 {
+				t.Errorf("rejected_total: got %d series, want none", n)
+			}
+
+			f.proxy.fail = nil
+			res, err = f.w.Write(context.Background(), b)
+			if err != nil {
+				t.Fatalf("Write once the proxy accepts: %v", err)
+			}
+			if len(res.Rejected) != 0 || res.Through != b.Last() {
+				t.Errorf("result: got through %d, %d rejected; want through %d, none rejected", res.Through, len(res.Rejected), b.Last())
+			}
+			f.checkOnce(t, ids(evs))
+		})
+	}
 }

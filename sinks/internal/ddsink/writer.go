@@ -54,6 +54,8 @@ type Writer struct {
 	now      func() time.Time
 	metrics  *metrics
 	book     progressBook
+	// maxRetryWait caps the wait the intake asks for (max_retry_wait).
+	maxRetryWait time.Duration
 }
 
 // New returns a Writer for the connector of o.
@@ -76,6 +78,14 @@ func New(o Options) (*Writer, error) {
 	if level < 1 || level > 9 {
 		return nil, fmt.Errorf("connector %s: compression_level %d is not a gzip level (1 to 9)", o.Connector.ID, level)
 	}
+	ceiling := d.MaxRetryWait.D()
+	if ceiling == 0 { // a connector not defaulted by config.Load
+		ceiling = config.DefaultDatadogMaxRetryWait
+	}
+	if ceiling < config.MinDatadogMaxRetryWait || ceiling > config.MaxDatadogMaxRetryWait {
+		return nil, fmt.Errorf("connector %s: max_retry_wait %v is out of range (%v to %v)",
+			o.Connector.ID, ceiling, config.MinDatadogMaxRetryWait, config.MaxDatadogMaxRetryWait)
+	}
 	w := &Writer{
 		endpoint: ep,
 		apiKey:   d.APIKey,
@@ -83,6 +93,8 @@ func New(o Options) (*Writer, error) {
 		log:      o.Log,
 		now:      o.Now,
 		metrics:  newMetrics(o.Registerer),
+
+		maxRetryWait: ceiling,
 	}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
