@@ -30,8 +30,10 @@ them is required). --rate paces it; 0 means as fast as Kafka takes them.
 Progress goes to stderr every two seconds; the summary ends the run.
 
 With --stdout the events are written as NDJSON to standard output instead of
-being published, for files, kcat or 'producer publish'.
+being published, for files, kcat or 'producer publish'. Otherwise generate
+first checks that Kafka answers, as publish does (exit 4 when it does not).
 
+` + exitCodes + `
 Flags:
 `
 
@@ -69,6 +71,14 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	}
 	gen := loadgen.New(loadgen.Config{Projects: *projects, Tenants: *tenants, Actions: names, PadTo: *padTo, Seed: *seed})
 
+	// Connect before --duration starts to count.
+	var p *producer.Producer
+	if !*toStdout {
+		var err error
+		if p, _, err = kf.connect(ctx, stderr); err != nil {
+			return exitFailed, err
+		}
+	}
 	if *duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *duration)
@@ -97,14 +107,6 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		}
 		finish = w.Flush
 	} else {
-		opts, err := kf.options()
-		if err != nil {
-			return exitUsage, err
-		}
-		p, err := producer.New(opts)
-		if err != nil {
-			return exitUsage, usageError{err: err}
-		}
 		ls := &lineSink{p: p, quiet: false, stderr: stderr, prog: prog}
 		emit = func(ev *auditv1.Event) {
 			p.PublishAsync(ctx, ev, func(ev *auditv1.Event, err error) {
