@@ -79,9 +79,12 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 			return exitFailed, err
 		}
 	}
+	// genCtx ends the generating; events already handed to Kafka are
+	// delivered under ctx, so the last ones are not failed by --duration.
+	genCtx := ctx
 	if *duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
+		genCtx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
 	limit := rate.NewLimiter(rate.Inf, 1)
@@ -118,7 +121,7 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 			})
 		}
 		finish = func() error {
-			// The duration's deadline must not cut the final flush short.
+			// An interrupt must not cut the final flush short.
 			err := p.Close(context.WithoutCancel(ctx))
 			sum.Published, sum.Failed = prog.n.Load(), ls.sum.Failed
 			return err
@@ -127,7 +130,7 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 
 	start := time.Now()
 	for i := 0; *count <= 0 || i < *count; i++ {
-		if limit.Wait(ctx) != nil {
+		if limit.Wait(genCtx) != nil {
 			break
 		}
 		emit(gen.Next())

@@ -30,8 +30,9 @@ are published. --allow-unknown-fields publishes lines with unknown fields,
 without those fields. A summary (published, rejected, failed, elapsed) ends
 the run, on stderr, or as JSON on stdout with --json.
 
-Before reading its input, publish checks that Kafka answers; when no broker
-does within --connect-timeout, it stops with exit code 4 and names them.
+Before reading its input, publish checks that Kafka answers (when no broker
+does within --connect-timeout it stops, names them, and exits 4) and that
+the topic exists (exit 2 when it does not).
 
 ` + exitCodes + `
 Flags:

@@ -195,3 +195,40 @@ func TestPublishFindsLocalStack(t *testing.T) {
 		t.Errorf("Kafka holds %d records, want 1", len(recs))
 	}
 }
+
+// TestGenerateDurationLosesNothing: the events in flight when --duration
+// ends are delivered, not failed with the deadline, and each one counted
+// as published is in Kafka.
+func TestGenerateDurationLosesNothing(t *testing.T) {
+	topic := kafkatest.Topic(t, 3)
+	var stdout, stderr bytes.Buffer
+	args := []string{"generate", "--brokers", strings.Join(kafkatest.Brokers(t), ","), "--topic", topic, "--duration", "1s", "--rate", "5000", "--json", "--quiet"}
+	code := run(context.Background(), args, nil, &stdout, &stderr)
+	var sum summary
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatalf("summary is not JSON: %v\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	if code != exitOK || sum.Failed != 0 || sum.Published == 0 {
+		t.Fatalf("got exit %d, summary %+v; want 0 and nothing failed; stderr:\n%s", code, sum, stderr.String())
+	}
+	if recs := kafkatest.ReadAll(t, topic, int(sum.Published)+1, 5*time.Second); len(recs) != int(sum.Published) {
+		t.Errorf("Kafka holds %d records, want the %d published", len(recs), sum.Published)
+	}
+}
+
+// TestPublishMissingTopic: a topic that does not exist (the router creates
+// them; the stack does not auto-create) stops the run before any line, with
+// a message naming it, instead of one failure per line.
+func TestPublishMissingTopic(t *testing.T) {
+	topic := "audit.missing." + strings.ReplaceAll(t.Name(), "/", ".") + "." + time.Now().Format("150405.000000")
+	var stdout, stderr bytes.Buffer
+	args := []string{"publish", "--brokers", strings.Join(kafkatest.Brokers(t), ","), "--topic", topic, "--quiet"}
+	start := time.Now()
+	code := run(context.Background(), args, strings.NewReader(strings.Repeat(`{"projectId": "P1", "action": "Login", "occurred": "2026-01-01T00:00:00Z"}`+"\n", 3)), &stdout, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), topic) || strings.Contains(stderr.String(), "line ") {
+		t.Errorf("got exit %d, stderr:\n%s\nwant exit %d and one message naming %s", code, stderr.String(), exitUsage, topic)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("took %v, want < 10s", took)
+	}
+}
