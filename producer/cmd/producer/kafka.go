@@ -104,30 +104,25 @@ func (k *kafkaFlags) connect(ctx context.Context, stderr io.Writer) (*producer.P
 		}
 		return nil, o, unreachableError{brokers: b, err: err}
 	}
-	if err := topicExists(pctx, p.Client(), cmp.Or(o.Topic, producer.DefaultTopic)); err != nil {
+	if topic := cmp.Or(o.Topic, producer.DefaultTopic); topicMissing(pctx, p.Client(), topic) {
 		_ = p.Close(ctx)
-		return nil, o, usageError{err: fmt.Errorf("%w on Kafka at %s (%s)", err, b.addrs, b.from)}
+		return nil, o, usageError{err: fmt.Errorf("topic %s does not exist on Kafka at %s (%s): "+
+			"create it with 'router setup --config pipeline.yaml', or choose another with --topic", topic, b.addrs, b.from)}
 	}
 	return p, o, nil
 }
 
-// topicExists returns an error when Kafka says that topic does not exist.
-// Any other answer is left for the publishing to report: the check is only
-// there so that a missing topic is one message instead of one per line (the
-// router creates the topics; the local stack does not auto-create them).
-func topicExists(ctx context.Context, cl *kgo.Client, topic string) error {
+// topicMissing says whether Kafka answers that topic does not exist. Any
+// other answer is left for the publishing to report: the check is only there
+// so that a missing topic is one message instead of one per line (router
+// setup creates the topics; the local stack does not auto-create them).
+func topicMissing(ctx context.Context, cl *kgo.Client, topic string) bool {
 	req := kmsg.NewPtrMetadataRequest()
 	rt := kmsg.NewMetadataRequestTopic()
 	rt.Topic = kmsg.StringPtr(topic)
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctx, cl)
-	if err != nil || len(resp.Topics) != 1 {
-		return nil
-	}
-	if resp.Topics[0].ErrorCode == kerr.UnknownTopicOrPartition.Code {
-		return fmt.Errorf("topic %s does not exist (start the router once: it creates its topics; or choose one with --topic)", topic)
-	}
-	return nil
+	return err == nil && len(resp.Topics) == 1 && resp.Topics[0].ErrorCode == kerr.UnknownTopicOrPartition.Code
 }
 
 // unreachableError is a Kafka that did not answer (exit 4).

@@ -32,7 +32,7 @@ the run, on stderr, or as JSON on stdout with --json.
 
 Before reading its input, publish checks that Kafka answers (when no broker
 does within --connect-timeout it stops, names them, and exits 4) and that
-the topic exists (exit 2 when it does not).
+the topic exists (exit 2 when it does not: 'router setup' creates it).
 
 ` + exitCodes + `
 Flags:
