@@ -14,7 +14,6 @@ require (
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
 	github.com/twmb/franz-go/pkg/kadm v1.19.0 // indirect
-	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 )
 
@@ -23,7 +22,10 @@ require (
 	golang.org/x/time v0.16.0
 )
 
-require github.com/auditstream/auditstream/stack v0.0.0
+require (
+	github.com/auditstream/auditstream/stack v0.0.0
+	github.com/twmb/franz-go/pkg/kmsg v1.15.1
+)
 
 replace (
 	github.com/auditstream/auditstream/config => ../config

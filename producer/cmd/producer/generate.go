@@ -30,8 +30,10 @@ them is required). --rate paces it; 0 means as fast as Kafka takes them.
 Progress goes to stderr every two seconds; the summary ends the run.
 
 With --stdout the events are written as NDJSON to standard output instead of
-being published, for files, kcat or 'producer publish'.
+being published, for files, kcat or 'producer publish'. Otherwise generate
+first checks that Kafka answers, as publish does (exit 4 when it does not).
 
+` + exitCodes + `
 Flags:
 `
 
@@ -69,9 +71,20 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	}
 	gen := loadgen.New(loadgen.Config{Projects: *projects, Tenants: *tenants, Actions: names, PadTo: *padTo, Seed: *seed})
 
+	// Connect before --duration starts to count.
+	var p *producer.Producer
+	if !*toStdout {
+		var err error
+		if p, _, err = kf.connect(ctx, stderr); err != nil {
+			return exitFailed, err
+		}
+	}
+	// genCtx ends the generating; events already handed to Kafka are
+	// delivered under ctx, so the last ones are not failed by --duration.
+	genCtx := ctx
 	if *duration > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
+		genCtx, cancel = context.WithTimeout(ctx, *duration)
 		defer cancel()
 	}
 	limit := rate.NewLimiter(rate.Inf, 1)
@@ -97,14 +110,6 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		}
 		finish = w.Flush
 	} else {
-		opts, err := kf.options()
-		if err != nil {
-			return exitUsage, err
-		}
-		p, err := producer.New(opts)
-		if err != nil {
-			return exitUsage, usageError{err: err}
-		}
 		ls := &lineSink{p: p, quiet: false, stderr: stderr, prog: prog}
 		emit = func(ev *auditv1.Event) {
 			p.PublishAsync(ctx, ev, func(ev *auditv1.Event, err error) {
@@ -116,7 +121,7 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 			})
 		}
 		finish = func() error {
-			// The duration's deadline must not cut the final flush short.
+			// An interrupt must not cut the final flush short.
 			err := p.Close(context.WithoutCancel(ctx))
 			sum.Published, sum.Failed = prog.n.Load(), ls.sum.Failed
 			return err
@@ -125,7 +130,7 @@ func generate(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 
 	start := time.Now()
 	for i := 0; *count <= 0 || i < *count; i++ {
-		if limit.Wait(ctx) != nil {
+		if limit.Wait(genCtx) != nil {
 			break
 		}
 		emit(gen.Next())

@@ -3,7 +3,7 @@
 //
 // Exit codes: 0 everything published; 1 some input lines were rejected (the
 // good ones were published); 2 bad usage or configuration; 3 Kafka did not
-// accept some events.
+// accept some events; 4 Kafka is unreachable (nothing was published).
 package main
 
 import (
@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -22,6 +23,8 @@ const (
 	exitRejected = 1
 	exitUsage    = 2
 	exitFailed   = 3
+	// exitUnreachable: no broker answered within --connect-timeout.
+	exitUnreachable = 4
 )
 
 const usage = `producer publishes audit events into Auditstream's audit.events topic.
@@ -29,14 +32,22 @@ const usage = `producer publishes audit events into Auditstream's audit.events t
 Usage:
   producer publish  [flags] [FILE|-]   publish NDJSON (protojson) events, one per line
   producer generate [flags]            publish (or print) synthetic, realistic audit load
+  producer version                     print the version
 
 Run 'producer COMMAND --help' for a command's flags.
 
-Kafka is reached through --brokers (default $AUDITSTREAM_BROKERS, else
-127.0.0.1:9092) or through the kafka section of a pipeline file (--config).
+Kafka is reached through --brokers, or through the kafka section of a
+pipeline file (--config). Without either: $AUDITSTREAM_BROKERS; else, when
+the local stack runs (make up), its address from .stack/env in the current
+directory or a parent (said on stderr); else 127.0.0.1:9092. When no broker
+answers within --connect-timeout (5s), the command stops and says Kafka is
+unreachable, naming the addresses it tried.
 
-Exit codes: 0 all published; 1 some lines rejected; 2 usage or config error;
-3 Kafka did not accept some events.
+` + exitCodes
+
+// exitCodes ends every usage text.
+const exitCodes = `Exit codes: 0 all published; 1 some lines rejected; 2 usage or config error;
+3 Kafka did not accept some events; 4 Kafka is unreachable (nothing published).
 `
 
 func main() {
@@ -61,6 +72,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	case "version", "--version":
+		fmt.Fprintln(stdout, "producer", version())
+		return exitOK
 	default:
 		fmt.Fprintf(stderr, "producer: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
@@ -75,9 +89,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return exitUsage
 		}
 		fmt.Fprintf(stderr, "producer %s: %v\n", args[0], err)
-		return exitFailed
+		var ke unreachableError
+		switch {
+		case errors.As(err, &ke):
+			return exitUnreachable
+		case code == exitOK:
+			return exitFailed
+		}
 	}
 	return code
+}
+
+// version is the module version and VCS revision the binary was built from.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			v += " " + s.Value
+		}
+	}
+	return v
 }
 
 // usageError is bad flags or configuration (exit 2), or --help (exit 0).

@@ -15,7 +15,6 @@ import (
 
 	"github.com/auditstream/auditstream/producer"
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
-	"github.com/auditstream/auditstream/proto/record"
 )
 
 const publishUsage = `Usage: producer publish [flags] [FILE|-]
@@ -24,14 +23,18 @@ Publishes NDJSON audit events (protojson: one JSON object per line, with the
 fields id, projectId, action, type, tenants, occurred, ...) read from FILE,
 or from standard input when FILE is - or absent. Blank lines are skipped.
 
-A line that is not valid JSON, or not a valid event, is reported on stderr
-with its line number and reason, and nothing from it is published; the good
-lines are published. A summary (published, rejected, failed, elapsed) ends
+A line that is not valid JSON, not a valid event, or that has a field the
+schema does not know ("tenant" for "tenants"), is reported on stderr with
+its line number and reason, and nothing from it is published; the good lines
+are published. --allow-unknown-fields publishes lines with unknown fields,
+without those fields. A summary (published, rejected, failed, elapsed) ends
 the run, on stderr, or as JSON on stdout with --json.
 
-Exit codes: 0 all published; 1 some lines rejected; 2 usage or config error;
-3 Kafka did not accept some events.
+Before reading its input, publish checks that Kafka answers (when no broker
+does within --connect-timeout it stops, names them, and exits 4) and that
+the topic exists (exit 2 when it does not: 'router setup' creates it).
 
+` + exitCodes + `
 Flags:
 `
 
@@ -59,6 +62,7 @@ func publish(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	kf.register(fs)
 	asJSON := fs.Bool("json", false, "print the summary and the line errors as JSON on stdout")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	allowUnknown := fs.Bool("allow-unknown-fields", false, "publish lines that have fields the schema does not know, without those fields (default: reject such lines)")
 	if err := parse(fs, args); err != nil {
 		return exitUsage, err
 	}
@@ -71,16 +75,12 @@ func publish(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		defer f.Close()
 		in = f
 	}
-	opts, err := kf.options()
+	p, opts, err := kf.connect(ctx, stderr)
 	if err != nil {
-		return exitUsage, err
-	}
-	p, err := producer.New(opts)
-	if err != nil {
-		return exitUsage, usageError{err: err}
+		return exitFailed, err
 	}
 
-	ls := &lineSink{p: p, quiet: *asJSON, stderr: stderr, prog: startProgress(stderr, *quiet, "published")}
+	ls := &lineSink{p: p, allowUnknown: *allowUnknown, quiet: *asJSON, stderr: stderr, prog: startProgress(stderr, *quiet, "published")}
 	start := time.Now()
 	r := bufio.NewReaderSize(in, 64<<10)
 	// A JSON line may be several times its protobuf size; the encoded size
@@ -124,10 +124,11 @@ func publish(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 // lineSink publishes parsed lines and keeps the tally. Its callbacks run on
 // the Kafka client's goroutines, hence the mutex.
 type lineSink struct {
-	p      *producer.Producer
-	quiet  bool // line errors go to the JSON summary only
-	stderr io.Writer
-	prog   *progress
+	p            *producer.Producer
+	allowUnknown bool // publish lines with unknown fields, without them
+	quiet        bool // line errors go to the JSON summary only
+	stderr       io.Writer
+	prog         *progress
 
 	mu  sync.Mutex
 	sum summary
@@ -135,7 +136,7 @@ type lineSink struct {
 
 // publish parses one line and publishes it asynchronously.
 func (s *lineSink) publish(ctx context.Context, n int, line []byte) {
-	ev, err := record.Unmarshal(line, record.ContentTypeJSON)
+	ev, err := decodeLine(line, s.allowUnknown)
 	if err != nil {
 		s.reject(n, err.Error())
 		return
@@ -173,8 +174,12 @@ func (s *lineSink) fail(n int, reason string) {
 
 func (s *lineSink) note(n int, reason string) {
 	s.sum.Errors = append(s.sum.Errors, lineError{Line: n, Reason: reason})
-	if !s.quiet {
+	switch {
+	case s.quiet:
+	case n > 0:
 		fmt.Fprintf(s.stderr, "line %d: %s\n", n, reason)
+	default: // generated events have no line
+		fmt.Fprintln(s.stderr, reason)
 	}
 }
 

@@ -3,8 +3,12 @@
 // and tenant. The demo uses it to show what arrived; operators can use it to
 // look at a connector topic or the dead-letter topic.
 //
-// Exit codes: 0 ok; 1 Kafka unreachable or fewer records than --expect;
-// 2 bad usage.
+// Brokers: --brokers, else $AUDITSTREAM_BROKERS, else the running local
+// stack's from .stack/env in the current directory or a parent, else
+// 127.0.0.1:9092.
+//
+// Exit codes: 0 ok; 1 Kafka unreachable (no answer within 5s) or fewer
+// records than --expect; 2 bad usage.
 package main
 
 import (
@@ -39,8 +43,7 @@ type report struct {
 }
 
 func main() {
-	def := cmp.Or(os.Getenv("AUDITSTREAM_BROKERS"), "127.0.0.1:9092")
-	brokers := flag.String("brokers", def, "comma-separated brokers (default $AUDITSTREAM_BROKERS)")
+	brokerFlag := flag.String("brokers", "", "comma-separated brokers (default $AUDITSTREAM_BROKERS, else the running local stack's from .stack/env, else 127.0.0.1:9092)")
 	topic := flag.String("topic", "audit.events", "topic to read")
 	expect := flag.Int("expect", 0, "wait for at least this many records (exit 1 if they do not come)")
 	timeout := flag.Duration("timeout", 10*time.Second, "give up waiting after this long without new records")
@@ -52,7 +55,12 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := inspect(ctx, strings.Split(*brokers, ","), *topic, *expect, *timeout)
+	wd, _ := os.Getwd() // "" only finds no .stack/env
+	addrs, from := brokers(*brokerFlag, os.Getenv, wd)
+	if from != "" {
+		fmt.Fprintf(os.Stderr, "inspect: AUDITSTREAM_BROKERS is unset: using the local stack's Kafka at %s (from %s)\n", addrs, from)
+	}
+	r, err := inspect(ctx, strings.Split(addrs, ","), *topic, *expect, *timeout)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "inspect: %v\n", err)
 		os.Exit(1)
@@ -75,6 +83,13 @@ func inspect(ctx context.Context, brokers []string, topic string, expect int, id
 		return nil, err
 	}
 	defer cl.Close()
+	// Without this an unreachable Kafka reads as an empty topic.
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = cl.Ping(pctx)
+	cancel()
+	if err != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("Kafka is unreachable at %s (set --brokers or AUDITSTREAM_BROKERS): %w", strings.Join(brokers, ","), err)
+	}
 	r := &report{Topic: topic, Projects: map[string]int{}, Actions: map[string]int{}, Tenants: map[string]int{}, DLQReasons: map[string]int{}}
 	for {
 		// Stop after a quiet period once the expected count is reached.
