@@ -89,6 +89,10 @@ demo: ## run the pipeline end to end (EMBEDDED=1: franz-go's kfake instead of Ap
 bench: ## measure against raw franz-go on the same broker (figures are ratios)
 	@./bench/run.sh
 
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZTIME each (default 30s; FUZZ=REGEXP picks targets)
+	@./stack/fuzz.sh
+
 .PHONY: clean
 clean: ## remove built binaries (the stack's data stays; see stack/README.md)
 	rm -rf $(BIN)

@@ -2,6 +2,7 @@ package s3sink
 
 import (
 	"fmt"
+	"math"
 	"path"
 	"strconv"
 	"strings"
@@ -81,14 +82,14 @@ func (l layout) parseObjectKey(key string) (partition int32, first int64, ok boo
 	// ("s3" and "s3-2") never parses as ours: its name leaves a non-digit
 	// or an extra dash in front of the offset.
 	p, off, ok := strings.Cut(rest, "-")
-	if !ok || len(off) != 20 || !digits(p) || !digits(off) {
+	if !ok || len(off) != 20 || !digits(off) {
 		return 0, 0, false
 	}
-	pn, err := strconv.ParseInt(p, 10, 32)
-	if err != nil {
+	pn, ok := canonicalInt(p, math.MaxInt32)
+	if !ok {
 		return 0, 0, false
 	}
-	first, err = strconv.ParseInt(off, 10, 64)
+	first, err := strconv.ParseInt(off, 10, 64)
 	if err != nil {
 		return 0, 0, false
 	}
@@ -102,18 +103,18 @@ func (l layout) parseManifestKey(key string) (partition int32, next int64, ok bo
 		return 0, 0, false
 	}
 	p, name, ok := strings.Cut(rest, "/")
-	if !ok || !digits(p) {
+	if !ok {
 		return 0, 0, false
 	}
 	name, ok = strings.CutSuffix(name, ".json")
 	if !ok || len(name) != 20 || !digits(name) {
 		return 0, 0, false
 	}
-	pn, err := strconv.ParseInt(p, 10, 32)
-	if err != nil {
+	pn, ok := canonicalInt(p, math.MaxInt32)
+	if !ok {
 		return 0, 0, false
 	}
-	next, err = strconv.ParseInt(name, 10, 64)
+	next, err := strconv.ParseInt(name, 10, 64)
 	if err != nil {
 		return 0, 0, false
 	}
