@@ -1,0 +1,236 @@
+package route
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/auditstream/auditstream/config"
+	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
+	"github.com/auditstream/auditstream/proto/record"
+)
+
+// tenantTable has one connector per tenant, as a hosted product gives each
+// customer its own: acme, globex, and one that takes everything but
+// acme-test.
+func tenantTable(t *testing.T) *Table {
+	t.Helper()
+	p := &config.Pipeline{
+		Topics: config.Topics{DLQ: config.Topic{Name: "audit.dlq"}, ConnectorPrefix: "audit.connector."},
+		Router: config.Router{MaxEventBytes: 64 << 10},
+		Connectors: []config.Connector{
+			{ID: "acme", Filter: config.Filter{Tenants: config.Patterns{Include: []string{"acme"}}}},
+			{ID: "globex", Filter: config.Filter{Tenants: config.Patterns{Include: []string{"globex"}}}},
+			{ID: "no-test", Filter: config.Filter{Tenants: config.Patterns{Exclude: []string{"acme-test"}}}},
+		},
+	}
+	tb, err := NewTable(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.RecordBytes = 256 << 10
+	return tb
+}
+
+// contract encodes ev by the record contract, then lets edit change its
+// headers.
+func contract(t *testing.T, ev *auditv1.Event, enc record.Encoding, edit func([]kgo.RecordHeader) []kgo.RecordHeader) *kgo.Record {
+	t.Helper()
+	r, err := record.Marshal(ev, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Topic, r.Partition, r.Offset = "audit.events", 0, 5
+	if edit != nil {
+		r.Headers = edit(append([]kgo.RecordHeader(nil), r.Headers...))
+	}
+	return r
+}
+
+func hdr(k, v string) kgo.RecordHeader { return kgo.RecordHeader{Key: k, Value: []byte(v)} }
+
+// without drops every header with key k.
+func without(hs []kgo.RecordHeader, k string) []kgo.RecordHeader {
+	var out []kgo.RecordHeader
+	for _, h := range hs {
+		if h.Key != k {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// set replaces the headers with key k by one per value.
+func set(hs []kgo.RecordHeader, k string, vs ...string) []kgo.RecordHeader {
+	hs = without(hs, k)
+	for _, v := range vs {
+		hs = append(hs, hdr(k, v))
+	}
+	return hs
+}
+
+// TestRouteHeadersMustAgree: every way the issue saw headers lie, and the
+// ways a header can be missing, extra, misspelt, duplicated or not UTF-8. A
+// record whose headers disagree with its value is one dead letter,
+// header_mismatch, naming both versions; it reaches no connector.
+func TestRouteHeadersMustAgree(t *testing.T) {
+	tb := tenantTable(t)
+	type edit = func([]kgo.RecordHeader) []kgo.RecordHeader
+	tests := []struct {
+		name    string
+		ev      *auditv1.Event
+		edit    edit
+		inError []string // dlq-error must say these
+	}{
+		{"tenant forged", event("UserCreated", "acme"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return set(hs, "tenant", "globex") },
+			[]string{"globex", "acme"}},
+		{"project and tenant forged", &auditv1.Event{Id: "e1", ProjectId: "P1", Action: "UserCreated", Tenants: []string{"globex"}, Occurred: event("A").Occurred},
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader {
+				return set(set(hs, "project", "P9"), "tenant", "acme")
+			},
+			[]string{"P9", "P1", "acme", "globex"}},
+		{"no tenant header", event("UserCreated", "acme-test"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return without(hs, "tenant") }, []string{"acme-test"}},
+		{"Tenant spelling", event("UserCreated", "acme-test"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return append(without(hs, "tenant"), hdr("Tenant", "acme-test")) }, nil},
+		{"one of two tenants", event("UserCreated", "acme", "acme-test"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return set(hs, "tenant", "acme") }, []string{"acme-test"}},
+		{"extra tenant", event("UserCreated", "acme"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return set(hs, "tenant", "acme", "globex") }, nil},
+		{"duplicated tenant", event("UserCreated", "acme"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return set(hs, "tenant", "acme", "acme") }, nil},
+		{"tenant header on a tenantless event", event("UserCreated"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return set(hs, "tenant", "acme") }, nil},
+		{"tenant not UTF-8", event("UserCreated", "acme"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return set(hs, "tenant", "acme\xff") }, nil},
+		{"action forged", event("UserCreated", "acme"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return set(hs, "action", "LoginSucceed") }, nil},
+		{"project duplicated", event("UserCreated", "acme"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return append(hs, hdr("project", "P1")) }, nil},
+		{"project not UTF-8", event("UserCreated", "acme"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return set(hs, "project", "P1\xc0") }, nil},
+	}
+	for _, tt := range tests {
+		for _, enc := range []record.Encoding{record.Protobuf, record.JSON} {
+			name := tt.name + "/protobuf"
+			if enc == record.JSON {
+				name = tt.name + "/json"
+			}
+			t.Run(name, func(t *testing.T) {
+				in := contract(t, tt.ev, enc, tt.edit)
+				out, o := tb.Route(in, nil)
+				if len(out) != 1 || out[0].Topic != "audit.dlq" {
+					t.Fatalf("got %q, want one dead letter", topicsOf(out))
+				}
+				if o.DLQReason != record.ReasonHeaderMismatch || len(o.Matched) != 0 {
+					t.Errorf("outcome: got %+v, want reason %s and no connector", o, record.ReasonHeaderMismatch)
+				}
+				if got := record.HeaderValue(out[0].Headers, record.HeaderDLQReason); got != record.ReasonHeaderMismatch {
+					t.Errorf("dlq-reason: got %q, want %q", got, record.ReasonHeaderMismatch)
+				}
+				msg := record.HeaderValue(out[0].Headers, record.HeaderDLQError)
+				for _, s := range append(tt.inError, "header", "value") {
+					if !strings.Contains(msg, s) {
+						t.Errorf("dlq-error %q does not mention %q", msg, s)
+					}
+				}
+				if string(out[0].Value) != string(in.Value) {
+					t.Error("the dead letter's value is not the original")
+				}
+			})
+		}
+	}
+}
+
+// TestRouteHeadersThatAgree: headers that agree with the value, in any
+// order, with other headers beside them, route on the value.
+func TestRouteHeadersThatAgree(t *testing.T) {
+	tb := tenantTable(t)
+	tests := []struct {
+		name string
+		ev   *auditv1.Event
+		edit func([]kgo.RecordHeader) []kgo.RecordHeader
+		want string
+	}{
+		{"as marshalled", event("UserCreated", "acme", "globex"), nil, "audit.connector.acme,audit.connector.globex,audit.connector.no-test"},
+		{"tenants reordered", event("UserCreated", "acme", "globex"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return set(hs, "tenant", "globex", "acme") },
+			"audit.connector.acme,audit.connector.globex,audit.connector.no-test"},
+		{"headers reordered, others beside", event("UserCreated", "acme-test"),
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader {
+				return append([]kgo.RecordHeader{hdr("x-trace", "\xff"), hdr("Project", "P9")}, hs[3], hs[2], hs[1], hs[0])
+			}, ""},
+		{"tenantless", event("UserCreated"), nil, "audit.connector.no-test"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := contract(t, tt.ev, record.Protobuf, tt.edit)
+			out, o := tb.Route(in, nil)
+			if got := topicsOf(out); got != tt.want || o.DLQReason != "" {
+				t.Errorf("got %q (dlq %q), want %q", got, o.DLQReason, tt.want)
+			}
+		})
+	}
+}
+
+// TestRouteContractValueMustDecode: a value with contract headers that does
+// not decode, or does not validate, is dead-lettered once, here, and
+// reaches no connector (before, it went to every connector its headers
+// matched, and each sink dead-lettered it again).
+func TestRouteContractValueMustDecode(t *testing.T) {
+	tb := tenantTable(t)
+	claim := []kgo.RecordHeader{hdr("content-type", record.ContentTypeProtobuf), hdr("project", "P1"), hdr("action", "UserCreated"), hdr("tenant", "acme")}
+	noTime := event("UserCreated", "acme")
+	noTime.Occurred = nil
+	badTenant := event("UserCreated", "acme")
+	badTenant.Tenants = append(badTenant.Tenants, "a,b")
+	tests := []struct {
+		name   string
+		rec    *kgo.Record
+		reason string
+	}{
+		{"ff ff ff", &kgo.Record{Value: []byte{0xff, 0xff, 0xff}, Headers: claim}, record.ReasonMalformedProtobuf},
+		{"truncated", &kgo.Record{Value: contract(t, event("UserCreated", "acme"), record.Protobuf, nil).Value[:20], Headers: claim}, record.ReasonMalformedProtobuf},
+		{"json garbage", &kgo.Record{Value: []byte(`{"projectId":`), Headers: set(claim, "content-type", record.ContentTypeJSON)}, record.ReasonMalformedJSON},
+		{"no occurred", contract(t, noTime, record.Protobuf, nil), "missing_occurred"},
+		{"bad tenant", contract(t, badTenant, record.Protobuf, nil), "invalid_tenants"},
+		{"bad tenant json", contract(t, badTenant, record.JSON, nil), "invalid_tenants"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, o := tb.Route(tt.rec, nil)
+			if len(out) != 1 || out[0].Topic != "audit.dlq" {
+				t.Fatalf("got %q, want one dead letter", topicsOf(out))
+			}
+			if o.DLQReason != tt.reason {
+				t.Errorf("reason: got %q, want %q", o.DLQReason, tt.reason)
+			}
+		})
+	}
+}
+
+// TestRouteWholeRecordSize: the key, headers and value together must fit
+// the router's producer, whatever the value's own size; what does not is
+// one dead letter, too_large, that itself fits.
+func TestRouteWholeRecordSize(t *testing.T) {
+	tb := tenantTable(t)
+	many := contract(t, event("UserCreated", "acme"), record.Protobuf, func(hs []kgo.RecordHeader) []kgo.RecordHeader {
+		for range 20_000 {
+			hs = append(hs, hdr("tenant", "acme"))
+		}
+		return hs
+	})
+	bigKey := contract(t, event("UserCreated", "acme"), record.Protobuf, nil)
+	bigKey.Key = make([]byte, 300<<10)
+	for _, in := range []*kgo.Record{many, bigKey} {
+		out, o := tb.Route(in, nil)
+		if len(out) != 1 || out[0].Topic != "audit.dlq" || o.DLQReason != record.ReasonTooLarge {
+			t.Fatalf("got %q (reason %q), want one too_large dead letter", topicsOf(out), o.DLQReason)
+		}
+		if n := record.Size(out[0]); n > tb.RecordBytes {
+			t.Errorf("the dead letter is %d bytes, over the producer's %d", n, tb.RecordBytes)
+		}
+	}
+}
