@@ -94,7 +94,9 @@ func TestRouteHeadersMustAgree(t *testing.T) {
 		{"no tenant header", event("UserCreated", "acme-test"),
 			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return without(hs, "tenant") }, []string{"acme-test"}},
 		{"Tenant spelling", event("UserCreated", "acme-test"),
-			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return append(without(hs, "tenant"), hdr("Tenant", "acme-test")) }, nil},
+			func(hs []kgo.RecordHeader) []kgo.RecordHeader {
+				return append(without(hs, "tenant"), hdr("Tenant", "acme-test"))
+			}, nil},
 		{"one of two tenants", event("UserCreated", "acme", "acme-test"),
 			func(hs []kgo.RecordHeader) []kgo.RecordHeader { return set(hs, "tenant", "acme") }, []string{"acme-test"}},
 		{"extra tenant", event("UserCreated", "acme"),
