@@ -160,17 +160,28 @@ func TestRouteForgedHeaders(t *testing.T) {
 	}
 }
 
-// raiseLimit sets a topic's max.message.bytes.
+// raiseLimit sets a topic's max.message.bytes, waiting up to 30 s for a
+// topic just created to be known.
 func raiseLimit(t *testing.T, topic string, bytes int) {
 	t.Helper()
 	adm := kadm.NewClient(kafkatest.Client(t))
 	v := strconv.Itoa(bytes)
-	resp, err := adm.AlterTopicConfigs(t.Context(), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: &v}}, topic)
-	if err == nil {
-		_, err = resp.On(topic, nil)
-	}
-	if err != nil {
-		t.Fatalf("set max.message.bytes of %s: %v", topic, err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := adm.AlterTopicConfigs(t.Context(), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: &v}}, topic)
+		if err == nil {
+			var r kadm.AlterConfigsResponse
+			if r, err = resp.On(topic, nil); err == nil {
+				err = r.Err
+			}
+		}
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("set max.message.bytes of %s: %v", topic, err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
@@ -318,17 +329,26 @@ func TestRoutePropertyBroker(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 11))
-	var conns []config.Connector
-	for i := range 4 {
-		conns = append(conns, config.Connector{ID: fmt.Sprintf("c%d", i), Filter: propFilter(rng)})
-	}
-	tp := newPipeline(t, conns)
 	const n = 3_000
 	recs := make([]*kgo.Record, n)
 	for i := range recs {
 		recs[i] = propRecord(t, rng, fmt.Sprintf("p%d", i))
 		recs[i].Key = []byte(strconv.Itoa(i))
 	}
+	// Random filters, each of which takes some of the records: a filter
+	// that takes none proves little.
+	var conns []config.Connector
+	for len(conns) < 4 {
+		f := propFilter(rng)
+		rule, err := filter.New(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(recs, func(r *kgo.Record) bool { ev, ok := propWant(r); return ok && rule.Match(record.MetaOf(ev)) }) {
+			conns = append(conns, config.Connector{ID: fmt.Sprintf("c%d", len(conns)), Filter: f})
+		}
+	}
+	tp := newPipeline(t, conns)
 	cl := kafkatest.Client(t, kgo.DefaultProduceTopic(tp.events))
 	res := cl.ProduceSync(t.Context(), recs...)
 	if err := res.FirstErr(); err != nil {
@@ -431,8 +451,12 @@ func propRecord(t *testing.T, rng *rand.Rand, id string) *kgo.Record {
 		t.Fatal(err)
 	}
 	hs := slices.Clone(r.Headers)
-	for range rng.IntN(3) {
-		if len(hs) == 0 {
+	perturbations := 0
+	if rng.IntN(2) == 0 {
+		perturbations = 1 + rng.IntN(2)
+	}
+	for range perturbations {
+		if len(hs) == 0 || len(r.Value) == 0 {
 			break
 		}
 		i := rng.IntN(len(hs))
