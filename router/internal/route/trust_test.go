@@ -1,6 +1,7 @@
 package route
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -234,5 +235,44 @@ func TestRouteWholeRecordSize(t *testing.T) {
 		if n := record.Size(out[0]); n > tb.RecordBytes {
 			t.Errorf("the dead letter is %d bytes, over the producer's %d", n, tb.RecordBytes)
 		}
+	}
+}
+
+// TestRouteCountsUnknownFields: a value with fields this schema does not
+// know (a newer producer's, or a misspelt "tenant") is still routed, for
+// forward compatibility, and the outcome says so, for a metric.
+func TestRouteCountsUnknownFields(t *testing.T) {
+	tb := tenantTable(t)
+	known := contract(t, event("UserCreated", "acme"), record.Protobuf, nil)
+	newer := contract(t, event("UserCreated", "acme"), record.Protobuf, nil)
+	newer.Value = append(slices.Clone(newer.Value), 0xc2, 0x3e, 0x01, 'x') // field 1000, "x"
+	jsonNewer := contract(t, event("UserCreated", "acme"), record.JSON, nil)
+	jsonNewer.Value = []byte(strings.Replace(string(jsonNewer.Value), "{", `{"severity":"high",`, 1))
+	tests := []struct {
+		name string
+		rec  *kgo.Record
+		want string
+	}{
+		{"json misspelt", &kgo.Record{Value: []byte(`{"projectId":"P1","action":"UserCreated","tenant":"acme","occurred":"2026-01-02T03:04:05Z"}`)}, "json"},
+		{"json with headers", jsonNewer, "json"},
+		{"json", contract(t, event("UserCreated", "acme"), record.JSON, nil), ""},
+		{"protobuf newer", newer, "protobuf"},
+		{"protobuf", known, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, o := tb.Route(tt.rec, nil)
+			if o.DLQReason != "" || len(out) == 0 {
+				t.Fatalf("got %q (dlq %q), want routed", topicsOf(out), o.DLQReason)
+			}
+			if o.Unknown != tt.want {
+				t.Errorf("unknown: got %q, want %q", o.Unknown, tt.want)
+			}
+		})
+	}
+	tl := newTally()
+	tl.add(Outcome{Matched: []string{"acme"}, Unknown: "json"})
+	if tl.unknown["json"] != 1 {
+		t.Errorf("tally: got %v, want one json", tl.unknown)
 	}
 }
