@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/binary"
 	"errors"
 	"strings"
 	"unicode/utf8"
@@ -147,17 +148,12 @@ func (s *scan) tenant(i int) []byte {
 // event is decoder.event without building the event.
 func (s *scan) event(b []byte) unwireResult {
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
+		num, typ, v, n := nextField(b)
 		if n < 0 {
 			return unwireInvalid
 		}
 		b = b[n:]
 		if typ == protowire.BytesType && num <= 15 {
-			v, n := consumeBytes(b)
-			if n < 0 {
-				return unwireInvalid
-			}
-			b = b[n:]
 			switch num {
 			case 10:
 				s.occurred = true
@@ -171,7 +167,7 @@ func (s *scan) event(b []byte) unwireResult {
 				}
 				continue
 			}
-			if !utf8.Valid(v) {
+			if !validUTF8(v) {
 				return unwireInvalid
 			}
 			switch num {
@@ -194,7 +190,7 @@ func (s *scan) event(b []byte) unwireResult {
 			continue
 		}
 		s.unknown = true
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+		if n = skip(num, typ, b); n < 0 {
 			return unwireInvalid
 		}
 		b = b[n:]
@@ -202,10 +198,19 @@ func (s *scan) event(b []byte) unwireResult {
 	return unwireOK
 }
 
+// skip consumes the value of a field that nextField read the tag of: a
+// length-delimited one is consumed already.
+func skip(num protowire.Number, typ protowire.Type, b []byte) int {
+	if typ == protowire.BytesType {
+		return 0
+	}
+	return protowire.ConsumeFieldValue(num, typ, b)
+}
+
 // timestamp is decoder.timestamp: a second occurred merges into the first.
 func (s *scan) timestamp(b []byte) bool {
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
+		num, typ, _, n := nextField(b)
 		if n < 0 {
 			return false
 		}
@@ -223,7 +228,7 @@ func (s *scan) timestamp(b []byte) bool {
 			}
 			continue
 		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+		if n = skip(num, typ, b); n < 0 {
 			return false
 		}
 		b = b[n:]
@@ -234,23 +239,18 @@ func (s *scan) timestamp(b []byte) bool {
 // scanStruct is decoder.structFields without building the Struct.
 func scanStruct(b []byte, depth int) unwireResult {
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
+		num, typ, e, n := nextField(b)
 		if n < 0 {
 			return unwireInvalid
 		}
 		b = b[n:]
 		if num == 1 && typ == protowire.BytesType {
-			e, n := consumeBytes(b)
-			if n < 0 {
-				return unwireInvalid
-			}
-			b = b[n:]
 			if r := scanEntry(e, depth); r != unwireOK {
 				return r
 			}
 			continue
 		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+		if n = skip(num, typ, b); n < 0 {
 			return unwireInvalid
 		}
 		b = b[n:]
@@ -261,19 +261,14 @@ func scanStruct(b []byte, depth int) unwireResult {
 // scanEntry is decoder.entry without building the entry.
 func scanEntry(b []byte, depth int) unwireResult {
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
+		num, typ, v, n := nextField(b)
 		if n < 0 {
 			return unwireInvalid
 		}
 		b = b[n:]
 		if (num == 1 || num == 2) && typ == protowire.BytesType {
-			v, n := consumeBytes(b)
-			if n < 0 {
-				return unwireInvalid
-			}
-			b = b[n:]
 			if num == 1 {
-				if !utf8.Valid(v) {
+				if !validUTF8(v) {
 					return unwireInvalid
 				}
 			} else if r := scanValue(v, depth); r != unwireOK {
@@ -281,7 +276,7 @@ func scanEntry(b []byte, depth int) unwireResult {
 			}
 			continue
 		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+		if n = skip(num, typ, b); n < 0 {
 			return unwireInvalid
 		}
 		b = b[n:]
@@ -292,7 +287,7 @@ func scanEntry(b []byte, depth int) unwireResult {
 // scanValue is decoder.value without building the Value.
 func scanValue(b []byte, depth int) unwireResult {
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
+		num, typ, c, n := nextField(b)
 		if n < 0 {
 			return unwireInvalid
 		}
@@ -311,15 +306,10 @@ func scanValue(b []byte, depth int) unwireResult {
 			b = b[n:]
 			continue
 		case num >= 3 && num <= 6 && num != 4 && typ == protowire.BytesType:
-			c, n := consumeBytes(b)
-			if n < 0 {
-				return unwireInvalid
-			}
-			b = b[n:]
 			var r unwireResult
 			switch num {
 			case 3:
-				if !utf8.Valid(c) {
+				if !validUTF8(c) {
 					r = unwireInvalid
 				}
 			case 5:
@@ -338,7 +328,7 @@ func scanValue(b []byte, depth int) unwireResult {
 			}
 			continue
 		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+		if n = skip(num, typ, b); n < 0 {
 			return unwireInvalid
 		}
 		b = b[n:]
@@ -349,26 +339,62 @@ func scanValue(b []byte, depth int) unwireResult {
 // scanList is decoder.list without building the list.
 func scanList(b []byte, depth int) unwireResult {
 	for len(b) > 0 {
-		num, typ, n := consumeTag(b)
+		num, typ, c, n := nextField(b)
 		if n < 0 {
 			return unwireInvalid
 		}
 		b = b[n:]
 		if num == 1 && typ == protowire.BytesType {
-			c, n := consumeBytes(b)
-			if n < 0 {
-				return unwireInvalid
-			}
-			b = b[n:]
 			if r := scanValue(c, depth); r != unwireOK {
 				return r
 			}
 			continue
 		}
-		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+		if n = skip(num, typ, b); n < 0 {
 			return unwireInvalid
 		}
 		b = b[n:]
 	}
 	return unwireOK
+}
+
+// nextField reads a field's tag and, when the field is length-delimited,
+// its content v: n is then past the content, and otherwise past the tag
+// alone. n is negative when the tag or the length is invalid. One-byte tags
+// and lengths, most of an event's, are read in place.
+func nextField(b []byte) (num protowire.Number, typ protowire.Type, v []byte, n int) {
+	if c := b[0]; c-8 < 0x80-8 {
+		num, typ, n = protowire.Number(c>>3), protowire.Type(c&7), 1
+	} else if num, typ, n = consumeTag(b); n < 0 {
+		return 0, 0, nil, n
+	}
+	if typ != protowire.BytesType {
+		return num, typ, nil, n
+	}
+	b = b[n:]
+	if len(b) > 0 && int(b[0]) < min(len(b), 0x80) {
+		return num, typ, b[1 : 1+b[0]], n + 1 + int(b[0])
+	}
+	v, m := consumeBytes(b)
+	if m < 0 {
+		return 0, 0, nil, m
+	}
+	return num, typ, v, n + m
+}
+
+// validUTF8 is utf8.Valid with an ASCII fast path, 8 bytes at a time, that
+// costs less on the short strings of an event.
+func validUTF8(v []byte) bool {
+	for len(v) >= 8 {
+		if binary.LittleEndian.Uint64(v)&0x8080808080808080 != 0 {
+			return utf8.Valid(v)
+		}
+		v = v[8:]
+	}
+	for _, c := range v {
+		if c >= utf8.RuneSelf {
+			return utf8.Valid(v)
+		}
+	}
+	return true
 }

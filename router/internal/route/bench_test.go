@@ -62,7 +62,7 @@ func BenchmarkRoute(b *testing.B) {
 			tb, rs := benchTable(b), benchRecords(b, bc.enc)
 			var out []*kgo.Record
 			b.ReportAllocs()
-			b.ResetTimer()
+			reportCPU(b)
 			for i := 0; b.Loop(); i++ {
 				out, _ = tb.Route(rs[i%len(rs)], out[:0])
 			}

@@ -141,6 +141,9 @@ func (t *Table) Route(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, Outcome)
 	for _, c := range t.Connectors {
 		if c.Rule.Match(head.Meta) {
 			out = append(out, &kgo.Record{Topic: c.Topic, Key: key, Value: value, Headers: headers})
+			if o.Matched == nil {
+				o.Matched = make([]string, 0, len(t.Connectors))
+			}
 			o.Matched = append(o.Matched, c.ID)
 		}
 	}
