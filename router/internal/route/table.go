@@ -70,7 +70,7 @@ type Outcome struct {
 //     JSON by a decode;
 //   - a record with the contract headers (project and action) must agree
 //     with its value (record.CheckHeaders), or it is a header_mismatch
-//     dead letter; it is then forwarded as it came;
+//     dead letter; one that agrees is forwarded as it came;
 //   - a record without them, or whose value has no id, is rewritten into
 //     the record contract from its value (key and headers set, an id
 //     derived from its source position when it had none), so that sinks
@@ -88,48 +88,20 @@ func (t *Table) Route(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, Outcome)
 	if err := record.CheckSize(len(r.Value), t.MaxBytes); err != nil {
 		return dead(record.ReasonTooLarge, err)
 	}
-	var o Outcome
-	ct := record.HeaderValue(r.Headers, record.HeaderContentType)
-	if ct == "" {
-		ct = record.Detect(r.Value)
-	}
-	var (
-		head record.Head
-		ev   *auditv1.Event // the decoded event, when it was decoded whole
-		err  error
-	)
-	switch ct {
-	case record.ContentTypeProtobuf, "application/protobuf":
-		head, err = record.ScanProtobuf(r.Value)
-		if head.Unknown {
-			o.Unknown = "protobuf"
-		}
-	case record.ContentTypeJSON:
-		var unknown bool
-		if ev, unknown, err = record.UnmarshalJSON(r.Value); err == nil {
-			head = record.HeadOf(ev)
-		}
-		if unknown {
-			o.Unknown = "json"
-		}
-	default:
-		_, err = record.Unmarshal(r.Value, ct) // for its error
-	}
-	if err == nil {
-		err = head.Validate()
-	}
+	v, err := read(r)
 	if err != nil {
 		return dead(record.Reason(err), err)
 	}
+	o := Outcome{Unknown: v.unknown}
 	claim := record.HasClaim(r.Headers)
 	if claim {
-		if err := record.CheckHeaders(r.Headers, head.Meta); err != nil {
+		if err := record.CheckHeaders(r.Headers, v.head.Meta); err != nil {
 			return dead(record.ReasonHeaderMismatch, err)
 		}
 	}
 	key, value, headers := r.Key, r.Value, r.Headers
-	if !claim || head.ID == "" {
-		normal, reason, err := normalize(r, ct, ev)
+	if !claim || v.head.ID == "" {
+		normal, reason, err := normalize(r, v.ct, v.ev)
 		if err == nil && t.RecordBytes > 0 && record.Size(normal) > t.RecordBytes {
 			reason, err = record.ReasonTooLarge, fmt.Errorf("record too large once rewritten into the contract: %d bytes, over the %d the router can produce", record.Size(normal), t.RecordBytes)
 		}
@@ -139,7 +111,7 @@ func (t *Table) Route(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, Outcome)
 		key, value, headers = normal.Key, normal.Value, normal.Headers
 	}
 	for _, c := range t.Connectors {
-		if c.Rule.Match(head.Meta) {
+		if c.Rule.Match(v.head.Meta) {
 			out = append(out, &kgo.Record{Topic: c.Topic, Key: key, Value: value, Headers: headers})
 			if o.Matched == nil {
 				o.Matched = make([]string, 0, len(t.Connectors))
@@ -148,6 +120,46 @@ func (t *Table) Route(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, Outcome)
 		}
 	}
 	return out, o
+}
+
+// reading is what read learnt of a record's value.
+type reading struct {
+	ct      string         // its content type, from the header or detected
+	head    record.Head    // what routing and validation need
+	ev      *auditv1.Event // the event, when it was decoded whole (JSON)
+	unknown string         // json or protobuf when it had unknown fields
+}
+
+// read reads and validates a record's value, by its content type:
+// protobuf by a scan that checks it decodes without building it, JSON by a
+// decode.
+func read(r *kgo.Record) (reading, error) {
+	v := reading{ct: record.HeaderValue(r.Headers, record.HeaderContentType)}
+	if v.ct == "" {
+		v.ct = record.Detect(r.Value)
+	}
+	var err error
+	switch v.ct {
+	case record.ContentTypeProtobuf, "application/protobuf":
+		v.head, err = record.ScanProtobuf(r.Value)
+		if v.head.Unknown {
+			v.unknown = "protobuf"
+		}
+	case record.ContentTypeJSON:
+		var unknown bool
+		if v.ev, unknown, err = record.UnmarshalJSON(r.Value); err == nil {
+			v.head = record.HeadOf(v.ev)
+		}
+		if unknown {
+			v.unknown = "json"
+		}
+	default:
+		_, err = record.Unmarshal(r.Value, v.ct) // for its error
+	}
+	if err == nil {
+		err = v.head.Validate()
+	}
+	return v, err
 }
 
 // idSpace namespaces the ids the router derives for events that came
