@@ -276,3 +276,28 @@ func TestRouteCountsUnknownFields(t *testing.T) {
 		t.Errorf("tally: got %v, want one json", tl.unknown)
 	}
 }
+
+// TestRouteClaimWithoutID: a record whose headers agree with a value that
+// has no id (kcat with -H project=… -H action=…) gets the id derived from
+// its position, as a headerless one does, and the same on every replay.
+func TestRouteClaimWithoutID(t *testing.T) {
+	tb := tenantTable(t)
+	ev := event("UserCreated", "acme")
+	ev.Id = ""
+	in := contract(t, ev, record.JSON, nil)
+	out, o := tb.Route(in, nil)
+	if got, want := topicsOf(out), "audit.connector.acme,audit.connector.no-test"; got != want || o.DLQReason != "" {
+		t.Fatalf("got %q (dlq %q), want %q", got, o.DLQReason, want)
+	}
+	got, err := record.Decode(out[0])
+	if err != nil || got.GetId() == "" {
+		t.Fatalf("routed event: id %q, err %v; want a derived id", got.GetId(), err)
+	}
+	again, _ := tb.Route(in, nil)
+	if ev2, _ := record.Decode(again[0]); ev2.GetId() != got.GetId() {
+		t.Errorf("derived id differs on replay: %s then %s", got.GetId(), ev2.GetId())
+	}
+	if err := record.CheckHeaders(out[0].Headers, record.MetaOf(got)); err != nil {
+		t.Errorf("rewritten headers: %v", err)
+	}
+}
