@@ -8,14 +8,17 @@
 //     application/x-protobuf), or as protojson (application/json) for
 //     producers written in other languages: kcat, Python, Java.
 //   - Headers: content-type; project; action; and one tenant header per
-//     tenant. They let the router filter without decoding the value. A record
-//     without project and action headers is decoded instead, and a record
-//     without content-type is detected: JSON if it starts with '{', protobuf
-//     otherwise.
+//     tenant. A record without content-type is detected: JSON if it starts
+//     with '{', protobuf otherwise.
 //
-// Headers are trusted to describe the value. The producer SDK writes them
-// from the event itself; a hand-written producer that sets them must keep
-// them consistent, or leave them out and let the router decode the value.
+// Headers are a producer's claim, not a fact: the router routes on the
+// value, never on the headers alone. It reads every value (ScanProtobuf for
+// protobuf, a decode for JSON) and validates it. A record with project and
+// action headers must agree with its value (CheckHeaders: one project, one
+// action, the value's tenants in any order, keys matched exactly), or it is
+// a dead letter, header_mismatch; a record without them is rewritten into
+// the contract from its value. The producer SDK writes the headers from the
+// event itself; a hand-written producer may leave them out.
 //
 // Validation (Validate, CheckSize) is shared by the producer, which rejects
 // bad events before they are sent, and the router, which sends records that

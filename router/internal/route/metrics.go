@@ -1,6 +1,8 @@
 package route
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -16,6 +18,8 @@ type metrics struct {
 	txnRecords prometheus.Histogram
 	lag        *prometheus.GaugeVec
 	generation prometheus.Gauge
+	unknown    *prometheus.CounterVec
+	aborting   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -49,6 +53,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"partition"}),
 		generation: f.NewGauge(prometheus.GaugeOpts{
 			Name: "auditstream_router_config_generation", Help: "How many times the routing config was loaded (1 at start).",
+		}),
+		unknown: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditstream_router_unknown_fields_total",
+			Help: "Records accepted whose value had fields this schema does not know (a newer producer's, or a misspelt field), by encoding (json or protobuf).",
+		}, []string{"encoding"}),
+		aborting: f.NewGauge(prometheus.GaugeOpts{
+			Name: "auditstream_router_consecutive_aborts", Help: "Transactions aborted in a row since the last commit; the router is not ready from " + strconv.Itoa(maxAborts) + " on.",
 		}),
 	}
 }

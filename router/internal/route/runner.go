@@ -48,7 +48,9 @@ type Runner struct {
 	table    atomic.Pointer[Table] // swapped by Reload, read at each Begin
 	joined   atomic.Bool
 	failed   atomic.Pointer[error]
-	pipeline *config.Pipeline // the one the runner started with
+	aborts   atomic.Int64          // transactions aborted in a row
+	aborted  atomic.Pointer[error] // why the last one aborted
+	pipeline *config.Pipeline      // the one the runner started with
 }
 
 // New creates a Runner. It does not contact Kafka until Run.
@@ -118,11 +120,25 @@ func uniqueID(prefix string) string {
 	return fmt.Sprintf("%s-%s-%d-%s", prefix, host, os.Getpid(), hex.EncodeToString(b))
 }
 
-// Ready reports whether the router has joined its group and its last
-// transaction did not fail.
+// maxAborts is how many transactions in a row may abort before the router
+// says it is not ready. A rebalance aborts one, now and then; a record that
+// cannot be produced, or a topic that refuses the router's records, aborts
+// every one, and routing has stopped.
+const maxAborts = 3
+
+// Ready reports whether the router has joined its group, its last
+// transaction did not fail, and its transactions are not aborting, one
+// after another, without a commit (maxAborts).
 func (r *Runner) Ready() (bool, string) {
 	if err := r.failed.Load(); err != nil {
 		return false, (*err).Error()
+	}
+	if n := r.aborts.Load(); n >= maxAborts {
+		why := "no error"
+		if err := r.aborted.Load(); err != nil {
+			why = (*err).Error()
+		}
+		return false, fmt.Sprintf("%d transactions in a row aborted, the last: %s", n, why)
 	}
 	if !r.joined.Load() {
 		return false, "not yet assigned partitions of the events topic"
@@ -227,13 +243,19 @@ func (r *Runner) transact(ctx context.Context, first kgo.Fetches) error {
 		// A rebalance or a failed produce aborted it; the records are
 		// fetched again from the last committed offsets.
 		r.m.txns.WithLabelValues("abort").Inc()
-		if perr := promise.Err(); perr != nil {
-			r.log.Warn("transaction aborted", "err", perr)
+		r.m.aborting.Set(float64(r.aborts.Add(1)))
+		perr := promise.Err()
+		if perr != nil {
+			r.log.Warn("transaction aborted", "err", perr, "in_a_row", r.aborts.Load())
 		} else {
+			perr = errors.New("aborted by a rebalance")
 			r.log.Info("transaction aborted by a rebalance; its records will be routed again")
 		}
+		r.aborted.Store(&perr)
 		return nil
 	}
+	r.aborts.Store(0)
+	r.m.aborting.Set(0)
 	r.m.txns.WithLabelValues("commit").Inc()
 	tally.publish(r.m)
 	r.failed.Store(nil)
@@ -278,9 +300,12 @@ type tally struct {
 	filtered int
 	routed   map[string]int
 	dlq      map[string]int
+	unknown  map[string]int
 }
 
-func newTally() *tally { return &tally{routed: map[string]int{}, dlq: map[string]int{}} }
+func newTally() *tally {
+	return &tally{routed: map[string]int{}, dlq: map[string]int{}, unknown: map[string]int{}}
+}
 
 func (t *tally) add(o Outcome) {
 	t.in++
@@ -293,6 +318,9 @@ func (t *tally) add(o Outcome) {
 	for _, id := range o.Matched {
 		t.routed[id]++
 	}
+	if o.Unknown != "" {
+		t.unknown[o.Unknown]++
+	}
 }
 
 func (t *tally) publish(m *metrics) {
@@ -304,5 +332,8 @@ func (t *tally) publish(m *metrics) {
 	}
 	for reason, n := range t.dlq {
 		m.dlq.WithLabelValues(reason).Add(float64(n))
+	}
+	for enc, n := range t.unknown {
+		m.unknown.WithLabelValues(enc).Add(float64(n))
 	}
 }

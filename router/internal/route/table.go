@@ -12,6 +12,7 @@ import (
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/config/filter"
+	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/proto/record"
 )
 
@@ -52,38 +53,113 @@ func NewTable(p *config.Pipeline) (*Table, error) {
 type Outcome struct {
 	Matched   []string // connector ids
 	DLQReason string   // set when the record went to the dead-letter topic
+	// Unknown names the encoding (json or protobuf) of a value that had
+	// fields this schema does not know, accepted for forward compatibility.
+	Unknown string
 }
 
 // Route appends to out the records to produce for r: a copy for each
 // connector whose filter matches, or one dead letter.
 //
-// A record whose headers carry the project and action is routed on its
-// headers alone, without decoding the value. Any other record is decoded
-// and validated, and is rewritten into the record contract on the way out
-// (key and headers set, an id derived from its source position when it had
-// none), so that sinks always see contract records.
+// Routing is on the value, never on the headers alone, and a value reaches
+// a connector only if it decodes and validates:
+//   - the whole record (key, headers and value) must fit what the router's
+//     producer sends (RecordBytes), and the value max_event_bytes;
+//   - the value is read: protobuf by a scan that checks it decodes and
+//     reads only the fields routing and validation need (ScanProtobuf),
+//     JSON by a decode;
+//   - a record with the contract headers (project and action) must agree
+//     with its value (record.CheckHeaders), or it is a header_mismatch
+//     dead letter; one that agrees is forwarded as it came;
+//   - a record without them, or whose value has no id, is rewritten into
+//     the record contract from its value (key and headers set, an id
+//     derived from its source position when it had none), so that sinks
+//     always see contract records.
+//
+// Every failure is one dead letter, here: a sink never receives a record
+// that does not decode or validate.
 func (t *Table) Route(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, Outcome) {
-	if err := record.CheckSize(len(r.Value), t.MaxBytes); err != nil {
-		return append(out, record.DeadLetter(r, t.DLQTopic, Stage, record.ReasonTooLarge, err, t.RecordBytes)), Outcome{DLQReason: record.ReasonTooLarge}
+	dead := func(reason string, err error) ([]*kgo.Record, Outcome) {
+		return append(out, record.DeadLetter(r, t.DLQTopic, Stage, reason, err, t.RecordBytes)), Outcome{DLQReason: reason}
 	}
-	meta, ok := record.MetaFromHeaders(r.Headers)
+	if n := record.Size(r); t.RecordBytes > 0 && n > t.RecordBytes {
+		return dead(record.ReasonTooLarge, fmt.Errorf("record too large: %d bytes with its key and headers, over the %d the router can produce", n, t.RecordBytes))
+	}
+	if err := record.CheckSize(len(r.Value), t.MaxBytes); err != nil {
+		return dead(record.ReasonTooLarge, err)
+	}
+	v, err := read(r)
+	if err != nil {
+		return dead(record.Reason(err), err)
+	}
+	o := Outcome{Unknown: v.unknown}
+	claim := record.HasClaim(r.Headers)
+	if claim {
+		if err := record.CheckHeaders(r.Headers, v.head.Meta); err != nil {
+			return dead(record.ReasonHeaderMismatch, err)
+		}
+	}
 	key, value, headers := r.Key, r.Value, r.Headers
-	if !ok {
-		normal, reason, err := normalize(r)
+	if !claim || v.head.ID == "" {
+		normal, reason, err := normalize(r, v.ct, v.ev)
+		if err == nil && t.RecordBytes > 0 && record.Size(normal) > t.RecordBytes {
+			reason, err = record.ReasonTooLarge, fmt.Errorf("record too large once rewritten into the contract: %d bytes, over the %d the router can produce", record.Size(normal), t.RecordBytes)
+		}
 		if err != nil {
-			return append(out, record.DeadLetter(r, t.DLQTopic, Stage, reason, err, t.RecordBytes)), Outcome{DLQReason: reason}
+			return dead(reason, err)
 		}
 		key, value, headers = normal.Key, normal.Value, normal.Headers
-		meta, _ = record.MetaFromHeaders(headers)
 	}
-	var o Outcome
 	for _, c := range t.Connectors {
-		if c.Rule.Match(meta) {
+		if c.Rule.Match(v.head.Meta) {
 			out = append(out, &kgo.Record{Topic: c.Topic, Key: key, Value: value, Headers: headers})
+			if o.Matched == nil {
+				o.Matched = make([]string, 0, len(t.Connectors))
+			}
 			o.Matched = append(o.Matched, c.ID)
 		}
 	}
 	return out, o
+}
+
+// reading is what read learnt of a record's value.
+type reading struct {
+	ct      string         // its content type, from the header or detected
+	head    record.Head    // what routing and validation need
+	ev      *auditv1.Event // the event, when it was decoded whole (JSON)
+	unknown string         // json or protobuf when it had unknown fields
+}
+
+// read reads and validates a record's value, by its content type:
+// protobuf by a scan that checks it decodes without building it, JSON by a
+// decode.
+func read(r *kgo.Record) (reading, error) {
+	v := reading{ct: record.HeaderValue(r.Headers, record.HeaderContentType)}
+	if v.ct == "" {
+		v.ct = record.Detect(r.Value)
+	}
+	var err error
+	switch v.ct {
+	case record.ContentTypeProtobuf, "application/protobuf":
+		v.head, err = record.ScanProtobuf(r.Value)
+		if v.head.Unknown {
+			v.unknown = "protobuf"
+		}
+	case record.ContentTypeJSON:
+		var unknown bool
+		if v.ev, unknown, err = record.UnmarshalJSON(r.Value); err == nil {
+			v.head = record.HeadOf(v.ev)
+		}
+		if unknown {
+			v.unknown = "json"
+		}
+	default:
+		_, err = record.Unmarshal(r.Value, v.ct) // for its error
+	}
+	if err == nil {
+		err = v.head.Validate()
+	}
+	return v, err
 }
 
 // idSpace namespaces the ids the router derives for events that came
@@ -91,19 +167,15 @@ func (t *Table) Route(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, Outcome)
 // every replay, so downstream deduplication keeps working.
 var idSpace = uuid.MustParse("6f1c5b7e-2a8d-4c59-9e0b-4d3f2a1b7c60")
 
-// normalize decodes and validates a record without contract headers and
-// re-encodes it by the contract, keeping its encoding.
-func normalize(r *kgo.Record) (*kgo.Record, string, error) {
-	ct := record.HeaderValue(r.Headers, record.HeaderContentType)
-	if ct == "" {
-		ct = record.Detect(r.Value)
-	}
-	ev, err := record.Unmarshal(r.Value, ct)
-	if err != nil {
-		return nil, record.Reason(err), err
-	}
-	if err := record.Validate(ev); err != nil {
-		return nil, record.Reason(err), err
+// normalize re-encodes a record's value by the contract, keeping its
+// encoding, with an id derived from its position when it has none. ev is
+// the value decoded, or nil to decode it here.
+func normalize(r *kgo.Record, ct string, ev *auditv1.Event) (*kgo.Record, string, error) {
+	if ev == nil {
+		var err error
+		if ev, err = record.Unmarshal(r.Value, ct); err != nil {
+			return nil, record.Reason(err), err
+		}
 	}
 	if ev.GetId() == "" {
 		pos := r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)

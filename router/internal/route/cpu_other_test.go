@@ -1,0 +1,7 @@
+//go:build !unix
+
+package route
+
+import "testing"
+
+func reportCPU(*testing.B) {}
