@@ -158,6 +158,7 @@ func TestKafkaSecurity(t *testing.T) {
 
 	for _, l := range secListeners(t, b) {
 		t.Run("every component over "+l.name, func(t *testing.T) {
+			t0 := time.Now()
 			in := startIntake(t, secDDKey)
 			cfg := secPipeline(t, l.kafka, l.name, in.url)
 			if code, out, _ := runCmd(t, time.Minute, env, routerBin, "setup", "--config", cfg); code != 0 {
@@ -197,6 +198,7 @@ func TestKafkaSecurity(t *testing.T) {
 				t.Fatalf("producer publish: exit %d\n%s", code, out)
 			}
 
+			t.Logf("setup and publishing took %v", time.Since(t0).Round(time.Millisecond))
 			// The router and the sink, to the intake.
 			router := exec.Command(routerBin, "run", "--config", cfg)
 			var rlog bytes.Buffer
@@ -216,6 +218,7 @@ func TestKafkaSecurity(t *testing.T) {
 					}
 				}
 				if missing == 0 {
+					t.Logf("all %d events at the intake %v after start", len(want), time.Since(t0).Round(time.Millisecond))
 					break
 				}
 				if time.Now().After(deadline) {
