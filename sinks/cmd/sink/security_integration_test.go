@@ -235,7 +235,8 @@ func TestKafkaSecurity(t *testing.T) {
 		if err := os.WriteFile(wrong, []byte("not-the-password"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		otherCA, _, _ := otherCA(t)
+		otherCA, caKey, caCert := otherCA(t)
+		badCert, badKey := untrustedClientCert(t, caKey, caCert)
 		in := startIntake(t, secDDKey)
 		for _, tc := range []struct {
 			name, kafka, want string
@@ -251,6 +252,8 @@ func TestKafkaSecurity(t *testing.T) {
 				"the listener does not speak SASL: remove kafka.sasl, or point kafka.brokers to the SASL listener"},
 			{"mtls without a client certificate", fmt.Sprintf("kafka:\n  brokers: [%s]\n  tls: {ca_file: %s}", b.MTLS, b.CAFile),
 				"the listener requires a client certificate (mTLS): set kafka.tls.cert_file and kafka.tls.key_file"},
+			{"mtls with an untrusted client certificate", fmt.Sprintf("kafka:\n  brokers: [%s]\n  tls: {ca_file: %s, cert_file: %s, key_file: %s}", b.MTLS, b.CAFile, badCert, badKey),
+				"the broker refused the client certificate: kafka.tls.cert_file must be signed by a CA in the broker's truststore"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				cfg := secPipeline(t, tc.kafka, "bad", in.url)
