@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -410,4 +411,22 @@ func scramProof(t *testing.T, mech string, sess sasl.Session, clientFirst []byte
 		return fmt.Sprintf("%s proof is not the one of the password %q now in the file", mech, password)
 	}
 	return ""
+}
+
+// TestCheckAccessUnreachable: a cluster that does not answer is not a
+// configuration error; the check logs it and lets the service start, whose
+// client keeps retrying.
+func TestCheckAccessUnreachable(t *testing.T) {
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	// Port 1 on loopback: connection refused at once, on every try.
+	k := Kafka{Brokers: []string{"127.0.0.1:1"}}
+	if err := k.CheckAccess(ctx, log); err != nil {
+		t.Fatalf("got %v, want nil: an unreachable cluster is retried, not refused", err)
+	}
+	if !strings.Contains(logs.String(), "kafka is not reachable yet") || !strings.Contains(logs.String(), "127.0.0.1:1") {
+		t.Errorf("log: got %q, want a warning naming the brokers", logs.String())
+	}
 }
