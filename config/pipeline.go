@@ -30,10 +30,15 @@ type TLS struct {
 
 // SASL authenticates to the brokers.
 type SASL struct {
-	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	// Mechanism is PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (Username and
+	// Password), OAUTHBEARER (OAuth) or AWS_MSK_IAM (AWS).
 	Mechanism string `yaml:"mechanism"`
 	Username  string `yaml:"username"`
-	Password  Secret `yaml:"password"`
+	// Password is read again for every new connection, so a rotated
+	// password file takes effect without a restart.
+	Password Secret    `yaml:"password"`
+	OAuth    *OAuth    `yaml:"oauth"`
+	AWS      *KafkaAWS `yaml:"aws"`
 }
 
 // Topics names the pipeline's topics and how they are created.

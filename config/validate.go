@@ -91,17 +91,8 @@ func (v *validator) pipeline(p *Pipeline) {
 			v.at(fmt.Sprintf("broker %q: want host:port", b), "kafka", "brokers", i)
 		}
 	}
-	if s := p.Kafka.SASL; s != nil {
-		switch s.Mechanism {
-		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
-		default:
-			v.at(fmt.Sprintf("unknown mechanism %q (want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", s.Mechanism), "kafka", "sasl", "mechanism")
-		}
-		if s.Username == "" {
-			v.at("username is required", "kafka", "sasl")
-		}
-		v.secret(s.Password, true, "kafka", "sasl", "password")
-	}
+	v.kafkaTLS(p.Kafka.TLS)
+	v.kafkaSASL(p.Kafka.SASL)
 	v.topic(p.Topics.Events, "events")
 	v.topic(p.Topics.DLQ, "dlq")
 	if p.Topics.Connector.Partitions < 1 {

@@ -206,6 +206,8 @@ write_env() {
     printf '# Written by stack/up.sh / stack/down.sh; only running services are listed.\n'
     if addr=$("$STACK_SCRIPTS_DIR/kafka.sh" addr --if-running 2>/dev/null); then
       printf 'export AUDITSTREAM_BROKERS=%s\n' "$(env_quote "$addr")"
+      # The secured listeners, when Kafka runs with KAFKA_SECURITY=1.
+      "$STACK_SCRIPTS_DIR/kafka.sh" security 2>/dev/null || true
     fi
     if addr=$("$STACK_SCRIPTS_DIR/minio.sh" addr --if-running 2>/dev/null); then
       printf 'export AUDITSTREAM_S3_ENDPOINT=%s\n' "$(env_quote "$addr")"

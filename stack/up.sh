@@ -20,6 +20,19 @@ then write \$STACK_DIR/env (STACK_DIR=${STACK_DIR}) with an
   AUDITSTREAM_S3_SECRET_KEY_FILE=\$STACK_DIR/minio/secret_key
   AUDITSTREAM_STACK_DIR=\$STACK_DIR
 
+With KAFKA_SECURITY=1 (KAFKA_SECURITY=1 stack/up.sh kafka), Kafka also
+opens a SASL_SSL listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)
+and an mTLS listener, with certificates made by openssl on the first such
+start, and the env file adds:
+
+  AUDITSTREAM_KAFKA_SASL_SSL=127.0.0.1:19094   AUDITSTREAM_KAFKA_MTLS=127.0.0.1:19095
+  AUDITSTREAM_KAFKA_CA_FILE, AUDITSTREAM_KAFKA_CLIENT_CERT_FILE,
+  AUDITSTREAM_KAFKA_CLIENT_KEY_FILE, AUDITSTREAM_KAFKA_SASL_USER,
+  AUDITSTREAM_KAFKA_SASL_PASSWORD_FILE
+
+A Kafka already running without them must be stopped first (stack/kafka.sh
+stop). See stack/kafka.sh help.
+
 The same lines are printed on stdout, so  eval "\$(stack/up.sh)"  works too.
 Several services start in parallel. See stack/kafka.sh help, stack/minio.sh help.
 

@@ -26,6 +26,9 @@ type kafkaFlags struct {
 	topic          string
 	encoding       string
 	connectTimeout time.Duration
+	// kafka is the pipeline file's connection settings (--config), to
+	// explain a connection they make fail.
+	kafka config.Kafka
 }
 
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
@@ -56,6 +59,7 @@ func (k *kafkaFlags) options() (producer.Options, brokers, error) {
 			return o, b, usageError{err: err}
 		}
 		b = brokers{addrs: strings.Join(p.Kafka.Brokers, ","), from: "from --config " + k.config}
+		k.kafka = p.Kafka
 		if o.Topic == "" {
 			o.Topic = p.Topics.Events.Name
 		}
@@ -76,6 +80,7 @@ func (k *kafkaFlags) options() (producer.Options, brokers, error) {
 		}
 	}
 	o.Brokers = strings.Split(b.addrs, ",")
+	k.kafka.Brokers = o.Brokers
 	return o, b, nil
 }
 
@@ -101,6 +106,12 @@ func (k *kafkaFlags) connect(ctx context.Context, stderr io.Writer) (*producer.P
 		_ = p.Close(ctx)
 		if ctx.Err() != nil {
 			return nil, o, ctx.Err()
+		}
+		// A rejected password, an untrusted certificate or a listener of
+		// another protocol is a configuration error (exit 2), with what
+		// to fix; retrying would not help.
+		if ae := k.kafka.Explain(err); ae != nil {
+			return nil, o, usageError{err: ae}
 		}
 		return nil, o, unreachableError{brokers: b, err: err}
 	}

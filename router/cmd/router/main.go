@@ -93,6 +93,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	if cmd != "validate" {
+		if err := p.Kafka.CheckAccess(ctx, log); err != nil {
+			fmt.Fprintln(stderr, "router:", err)
+			return 2
+		}
+	}
 	switch cmd {
 	case "validate":
 		describe(stdout, p)

@@ -87,6 +87,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	if cmd == "verify" {
 		return verify(ctx, c, stdout, stderr, log)
 	}
+	if err := p.Kafka.CheckAccess(ctx, log); err != nil {
+		log.Error("startup check failed; nothing consumed or committed", "err", err)
+		return 2
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	w, err := writer(ctx, c, reg, log)
