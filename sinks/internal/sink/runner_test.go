@@ -80,6 +80,7 @@ type env struct {
 	p       *config.Pipeline
 	cl      *kgo.Client
 	reg     *prometheus.Registry
+	cluster *kfake.Cluster
 }
 
 func newEnv(t *testing.T, policy config.Batch) *env {
@@ -104,7 +105,7 @@ func newEnv(t *testing.T, policy config.Batch) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return &env{t: t, brokers: brokers, p: p, cl: cl, reg: prometheus.NewRegistry()}
+	return &env{t: t, brokers: brokers, p: p, cl: cl, reg: prometheus.NewRegistry(), cluster: c}
 }
 
 // produce publishes n generated events and returns their ids.
@@ -134,7 +135,9 @@ func (e *env) run(w Writer, o Options) (*Runner, func()) {
 	e.t.Helper()
 	o.Pipeline, o.Connector, o.Writer = e.p, &e.p.Connectors[0], w
 	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	o.Registerer = e.reg
+	if o.Registerer == nil {
+		o.Registerer = e.reg
+	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 200 * time.Millisecond
 	}
