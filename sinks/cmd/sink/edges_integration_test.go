@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,5 +190,43 @@ func appendConfig(t *testing.T, path, lines string) {
 	b := readFile(t, path)
 	if err := os.WriteFile(path, []byte(b+"\n"+lines), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDDNotReadyWhileDeadLettersFail: a record that is not an event must
+// go to the dead-letter topic, which does not exist. Its partition cannot
+// make progress, and /readyz says so until the topic exists; then the
+// record is dead-lettered and everything after it delivered.
+func TestDDNotReadyWhileDeadLettersFail(t *testing.T) {
+	c := newDDConnector(t, "dd-ready", 1, "{max_events: 100, max_age: 200ms}", 64)
+	adm := kadm.NewClient(kafkatest.Client(t))
+	if _, err := adm.DeleteTopics(context.Background(), c.dlq); err != nil {
+		t.Fatal(err)
+	}
+	c.pub.publish(50, nil)
+	bad := &kgo.Record{Topic: c.topic, Value: []byte{0xff, 0xff, 0xff}}
+	if err := c.pub.cl.ProduceSync(context.Background(), bad).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	c.pub.publish(50, nil)
+	sink := c.start(t)
+	eventually(t, 30*time.Second, "the dead letter to fail", func() bool {
+		return strings.Contains(sink.Log(), "dead-letter produce")
+	})
+	for range 5 {
+		if sink.Ready() {
+			t.Fatal("/readyz: ready while a record cannot be dead-lettered")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	resp, err := adm.CreateTopic(context.Background(), 1, 1, nil, c.dlq)
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create %s: %v %v", c.dlq, err, resp.Err)
+	}
+	eventually(t, 60*time.Second, "ready again", sink.Ready)
+	waitCommitted(t, c.group, c.topic, 60*time.Second)
+	c.checkDelivered(t)
+	if dl := kafkatest.ReadAll(t, c.dlq, 1, 30*time.Second); len(dl) != 1 {
+		t.Errorf("%s holds %d records, want the one that is not an event", c.dlq, len(dl))
 	}
 }

@@ -290,12 +290,15 @@ func TestHoldPastADeadLetteredRecord(t *testing.T) {
 		}
 		return Result{Through: b.Last()}, nil
 	}
-	r, stop := e.run(w, Options{})
+	r, stop := e.run(w, Options{DrainTimeout: time.Second})
 	defer stop()
 	waitUntil(t, "the sink to say it cannot adopt", 10*time.Second, func() bool {
 		ok, why := r.Ready()
 		return !ok && strings.Contains(why, "no record at offset 30")
 	})
+	if _, why := r.Ready(); !strings.Contains(why, "this build dead-lettered offsets [30]") {
+		t.Errorf("Ready's reason %q does not name the offset this build dead-lettered", why)
+	}
 	if c := e.committed()[0]; c > 0 {
 		t.Errorf("partition 0: committed %d, past the start of the delivery it cannot adopt", c)
 	}
@@ -463,7 +466,7 @@ func TestNotReadyWhileAPartitionIsStuck(t *testing.T) {
 			e := newEnv(t, config.Batch{MaxEvents: 100, MaxBytes: 1 << 20, MaxAge: config.Duration(50 * time.Millisecond)})
 			e.t = t
 			recover := tt.setup(e)
-			r, stop := e.run(newFakeWriter(), Options{})
+			r, stop := e.run(newFakeWriter(), Options{DrainTimeout: time.Second})
 			defer stop()
 			waitUntil(t, "not ready", 10*time.Second, func() bool { ok, _ := r.Ready(); return !ok && r.joined.Load() })
 			time.Sleep(300 * time.Millisecond)

@@ -80,6 +80,9 @@ type worker struct {
 	queued bool
 	// stuck is set while checkGrowth reports the partition unhealthy.
 	stuck bool
+	// dead are the offsets dead-lettered since next (the first few): the
+	// explanation when a write that must adopt an earlier delivery fails.
+	dead []int64
 
 	mode   atomic.Int32 // a stopMode
 	ctx    context.Context
@@ -260,6 +263,9 @@ func (w *worker) intakeRecords() bool {
 				w.releaseRecords(recs[i:])
 				return false // stopping; the batch will not be committed either
 			}
+			if len(w.dead) < maxDeadNoted {
+				w.dead = append(w.dead, rec.Offset)
+			}
 			w.release(1, len(rec.Value))
 			continue
 		}
@@ -356,6 +362,7 @@ func (w *worker) flush(now time.Time) {
 	w.m.lastWrite.SetToCurrentTime()
 	w.next = res.Through + 1
 	w.hold = -1
+	w.dead = slices.DeleteFunc(w.dead, func(o int64) bool { return o <= res.Through })
 	w.budget.settle(w.partition)
 	dropped, droppedBytes := w.batcher.Drop(res.Through)
 	w.release(b.Len()+dropped, b.Bytes+droppedBytes)
@@ -373,6 +380,9 @@ func (w *worker) write(b *batch.Batch) (Result, bool) {
 			if _, ok := w.ext.ExtendTo(err); ok {
 				return permanent(err)
 			}
+			if w.hold >= 0 {
+				return w.adoptionError(err)
+			}
 		}
 		return err
 	}, "first", b.First(), "events", b.Len())
@@ -388,6 +398,31 @@ func (w *worker) write(b *batch.Batch) (Result, bool) {
 		}
 	}
 	return Result{}, false
+}
+
+// maxDeadNoted bounds the dead-lettered offsets a worker remembers.
+const maxDeadNoted = 16
+
+// adoptionError explains a failed write of a batch grown to an earlier
+// writer's delivery.
+//
+// What happens in a rolling upgrade whose builds disagree on a record (one
+// dead-letters it, the other delivers it) inside a delivery the earlier
+// build began and did not finish: this build cannot rebuild that delivery
+// as it was claimed, and it never writes over, skips or commits past it.
+// The partition stops there, with nothing lost (the record is in the
+// dead-letter topic, the rest in Kafka) and nothing committed, and the sink
+// is not ready, saying which offsets. Either the build that began the
+// delivery finishes it, or an operator moves the partition's offset past
+// it (sink verify then reports the unfinished delivery).
+func (w *worker) adoptionError(err error) error {
+	dead := slices.DeleteFunc(slices.Clone(w.dead), func(o int64) bool { return o > w.hold })
+	if len(dead) == 0 {
+		return fmt.Errorf("adopting an earlier writer's delivery through offset %d: %w", w.hold, err)
+	}
+	return fmt.Errorf("adopting an earlier writer's delivery through offset %d: %w; this build dead-lettered offsets %v of it "+
+		"(a rolling upgrade whose builds disagree on these records?): let the build that began the delivery finish it, "+
+		"or move the partition's offset past %d", w.hold, err, dead, w.hold)
 }
 
 // commit commits the partition's offset, retrying until it succeeds. A
