@@ -478,3 +478,32 @@ func TestNotReadyWhileAPartitionIsStuck(t *testing.T) {
 		})
 	}
 }
+
+// TestPlainWriterIsNeverHeld: a Writer without the Extender capability (the
+// Datadog writer) never has a batch held back to grow: an error it returns
+// is retried as it is, whatever its type.
+func TestPlainWriterIsNeverHeld(t *testing.T) {
+	e := newEnv(t, config.Batch{MaxEvents: 10, MaxBytes: 1 << 20, MaxAge: config.Duration(50 * time.Millisecond)})
+	ids := e.produce(100, 18)
+	w := newFakeWriter()
+	var grew atomic.Bool
+	w.fail = func(b *batch.Batch, attempt int) (Result, error) {
+		if b.Len() > 10 {
+			grew.Store(true)
+		}
+		if b.Partition == 0 && attempt == 1 {
+			return Result{}, &NeedMoreError{Through: b.Last() + 20}
+		}
+		return Result{Through: b.Last()}, nil
+	}
+	r, stop := e.run(w, Options{})
+	waitUntil(t, "delivery", 20*time.Second, func() bool { return w.count() == len(ids) })
+	stop()
+	checkExactlyOnce(t, w, ids)
+	if grew.Load() {
+		t.Error("a batch grew past max_events for a writer that cannot ask for it")
+	}
+	if got := testutil.ToFloat64(r.m.retries.WithLabelValues("need_more")); got != 0 {
+		t.Errorf("need_more retries: got %v, want 0", got)
+	}
+}

@@ -76,6 +76,11 @@ type Runner struct {
 	deps       workerDeps
 	queueBytes int
 
+	// built is closed once New has filled in the runner: the client
+	// joins the group as soon as it exists, and may assign partitions
+	// before New returns.
+	built chan struct{}
+
 	mu      sync.Mutex
 	parts   map[int32]*partition
 	closing bool // no new workers: the sink is shutting down
@@ -121,7 +126,7 @@ func New(o Options) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{log: o.Log, m: newMetrics(o.Registerer, c.ID), topic: topic, queueBytes: o.QueueBytes,
-		parts: map[int32]*partition{}}
+		parts: map[int32]*partition{}, built: make(chan struct{})}
 	opts := append(base,
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
@@ -184,6 +189,7 @@ func New(o Options) (*Runner, error) {
 		revokeGrace:  o.RevokeGrace,
 		drainTimeout: o.DrainTimeout,
 	}
+	close(r.built)
 	return r, nil
 }
 
@@ -254,6 +260,7 @@ func (r *Runner) push(p kgo.FetchTopicPartition) {
 
 // assigned starts a worker for each new partition.
 func (r *Runner) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32) {
+	<-r.built
 	ps := m[r.topic]
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -269,9 +276,10 @@ func (r *Runner) assigned(_ context.Context, cl *kgo.Client, m map[string][]int3
 			continue
 		}
 		in := newIntake(cl, r.topic, p, r.queueBytes, r.m.paused)
-		w := newWorker(r.deps, p, in)
+		ctx, cancel := context.WithCancel(context.Background())
+		w := newWorker(r.deps, p, in, cancel)
 		r.parts[p] = &partition{in: in, w: w}
-		go w.run()
+		go w.run(ctx)
 	}
 	r.joined.Store(true)
 	r.log.Info("partitions assigned", "partitions", ps)

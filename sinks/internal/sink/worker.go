@@ -84,14 +84,14 @@ type worker struct {
 	// explanation when a write that must adopt an earlier delivery fails.
 	dead []int64
 
-	mode   atomic.Int32 // a stopMode
-	ctx    context.Context
+	mode atomic.Int32 // a stopMode
+	// cancel ends the context run was given: a loss at once, a revoke or
+	// a drain once its time is up.
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-func newWorker(d workerDeps, partition int32, in *intake) *worker {
-	ctx, cancel := context.WithCancel(context.Background())
+func newWorker(d workerDeps, partition int32, in *intake, cancel context.CancelFunc) *worker {
 	w := &worker{
 		workerDeps: d,
 		partition:  partition,
@@ -102,7 +102,6 @@ func newWorker(d workerDeps, partition int32, in *intake) *worker {
 		pos:        -1,
 		hold:       -1,
 		end:        -1,
-		ctx:        ctx,
 		cancel:     cancel,
 		done:       make(chan struct{}),
 	}
@@ -140,7 +139,8 @@ func (w *worker) stop(how stopMode) {
 	}
 }
 
-func (w *worker) run() {
+// run delivers until the worker is stopped or ctx ends.
+func (w *worker) run(ctx context.Context) {
 	defer close(w.done)
 	defer w.cancel()
 	defer func() {
@@ -150,17 +150,17 @@ func (w *worker) run() {
 	var timer *time.Timer
 	for {
 		mode := stopMode(w.mode.Load())
-		if mode >= stopRevoke || w.ctx.Err() != nil {
+		if mode >= stopRevoke || ctx.Err() != nil {
 			return
 		}
 		roomChanged := w.budget.changed() // before taking, so that no release is missed
-		if !w.intakeRecords() {
+		if !w.intakeRecords(ctx) {
 			return // stopping
 		}
 		w.reportLag()
 		now := w.now()
 		if w.flushable(now, mode) {
-			w.flush(now)
+			w.flush(ctx, now)
 			continue
 		}
 		if mode == stopDrain && (w.batcher.Len() == 0 || w.growing()) && !w.queued {
@@ -179,7 +179,7 @@ func (w *worker) run() {
 		case <-w.in.wake:
 		case <-tick:
 		case <-roomChanged:
-		case <-w.ctx.Done():
+		case <-ctx.Done():
 		}
 	}
 }
@@ -237,11 +237,11 @@ func (w *worker) accept(rec *kgo.Record) bool {
 // intakeRecords moves queued records into the batcher. Records that are not
 // events this connector may deliver go to the dead-letter topic. It
 // reports false when the worker is stopping.
-func (w *worker) intakeRecords() bool {
+func (w *worker) intakeRecords(ctx context.Context) bool {
 	recs, end, more := w.in.take(w.accept)
 	w.end, w.queued = end, more
 	for i, rec := range recs {
-		if w.next < 0 && !w.start(rec) {
+		if w.next < 0 && !w.start(ctx, rec) {
 			w.releaseRecords(recs[i:])
 			return false
 		}
@@ -259,7 +259,7 @@ func (w *worker) intakeRecords() bool {
 			if reason == record.ReasonFilterMismatch {
 				w.m.filterMismatch.Inc()
 			}
-			if !w.deadLetter(rec, reason, err) {
+			if !w.deadLetter(ctx, rec, reason, err) {
 				w.releaseRecords(recs[i:])
 				return false // stopping; the batch will not be committed either
 			}
@@ -304,10 +304,10 @@ func (w *worker) checkGrowth() {
 // committed offset (the Writer may key its state on it), or the first
 // record's offset when nothing was committed yet. It reports false only
 // when the worker is stopping.
-func (w *worker) start(first *kgo.Record) bool {
+func (w *worker) start(ctx context.Context, first *kgo.Record) bool {
 	var at int64
 	var ok bool
-	err := w.retry.do(w.ctx, "fetch committed offset", func(ctx context.Context) (err error) {
+	err := w.retry.do(ctx, "fetch committed offset", func(ctx context.Context) (err error) {
 		at, ok, err = w.kafka.committed(ctx, w.partition)
 		return err
 	})
@@ -337,25 +337,25 @@ func (w *worker) reportLag() {
 }
 
 // flush writes one batch, retrying until it is durable, then commits.
-func (w *worker) flush(now time.Time) {
+func (w *worker) flush(ctx context.Context, now time.Time) {
 	b := w.batcher.Flush(w.topic, w.partition, w.next, w.hold)
 	w.m.batchEvents.Observe(float64(b.Len()))
 	w.m.batchBytes.Observe(float64(b.Bytes))
 	w.m.batchAge.Observe(now.Sub(b.Items[0].Arrived).Seconds())
 	started := time.Now()
-	res, ok := w.write(b)
+	res, ok := w.write(ctx, b)
 	if !ok {
 		return
 	}
 	w.m.writeTime.Observe(time.Since(started).Seconds())
-	if len(res.Rejected) > 0 && !w.deadLetterRejected(b, res.Rejected) {
+	if len(res.Rejected) > 0 && !w.deadLetterRejected(ctx, b, res.Rejected) {
 		return // stopping: commit nothing past a rejected event not yet in the DLQ
 	}
 	epoch := int32(-1)
 	if res.Through == b.Last() {
 		epoch = b.Items[b.Len()-1].LeaderEpoch
 	}
-	if !w.commit(res.Through+1, epoch) {
+	if !w.commit(ctx, res.Through+1, epoch) {
 		return
 	}
 	w.m.delivered.Add(float64(b.Len() - len(res.Rejected)))
@@ -372,9 +372,9 @@ func (w *worker) flush(now time.Time) {
 // stopped (the batch is then not committed and will be read again by
 // whoever owns the partition next), and when an Extender asks for the
 // batch to grow: the batch then goes back to the batcher.
-func (w *worker) write(b *batch.Batch) (Result, bool) {
+func (w *worker) write(ctx context.Context, b *batch.Batch) (Result, bool) {
 	var res Result
-	err := w.retry.do(w.ctx, "write", func(ctx context.Context) (err error) {
+	err := w.retry.do(ctx, "write", func(ctx context.Context) (err error) {
 		res, err = w.out.Write(ctx, b)
 		if err != nil && w.ext != nil {
 			if _, ok := w.ext.ExtendTo(err); ok {
@@ -428,11 +428,11 @@ func (w *worker) adoptionError(err error) error {
 // commit commits the partition's offset, retrying until it succeeds. A
 // lost partition commits nothing: another member may own it already. It
 // reports false only when the worker stopped first.
-func (w *worker) commit(offset int64, epoch int32) bool {
+func (w *worker) commit(ctx context.Context, offset int64, epoch int32) bool {
 	if stopMode(w.mode.Load()) == stopLost {
 		return false
 	}
-	err := w.retry.do(w.ctx, "commit", func(ctx context.Context) error {
+	err := w.retry.do(ctx, "commit", func(ctx context.Context) error {
 		return w.kafka.commit(ctx, w.partition, offset, epoch)
 	}, "offset", offset)
 	return err == nil
@@ -442,8 +442,8 @@ func (w *worker) commit(offset int64, epoch int32) bool {
 // takes it: a record is never dropped, and its offset is not committed
 // before it is in the DLQ. It reports false only when the worker stopped
 // first.
-func (w *worker) deadLetter(rec *kgo.Record, reason string, cause error) bool {
-	err := w.retry.do(w.ctx, "dead-letter produce", func(ctx context.Context) error {
+func (w *worker) deadLetter(ctx context.Context, rec *kgo.Record, reason string, cause error) bool {
+	err := w.retry.do(ctx, "dead-letter produce", func(ctx context.Context) error {
 		return w.kafka.deadLetter(ctx, rec, reason, cause)
 	}, "offset", rec.Offset, "reason", reason)
 	if err != nil {
@@ -459,14 +459,14 @@ func (w *worker) deadLetter(rec *kgo.Record, reason string, cause error) bool {
 // sink's memory), and writers reject rarely, so the records are read again.
 // A record no longer in Kafka (past retention) is dead-lettered as its
 // decoded, redacted event. It reports false only when the worker stopped.
-func (w *worker) deadLetterRejected(b *batch.Batch, rejected []Rejected) bool {
+func (w *worker) deadLetterRejected(ctx context.Context, b *batch.Batch, rejected []Rejected) bool {
 	offsets := make([]int64, 0, len(rejected))
 	for _, rej := range rejected {
 		offsets = append(offsets, rej.Offset)
 	}
 	slices.Sort(offsets)
 	var recs map[int64]*kgo.Record
-	err := w.retry.do(w.ctx, "read rejected records again", func(ctx context.Context) (err error) {
+	err := w.retry.do(ctx, "read rejected records again", func(ctx context.Context) (err error) {
 		recs, err = w.kafka.reread(ctx, w.partition, offsets)
 		return err
 	}, "offsets", len(offsets))
@@ -487,7 +487,7 @@ func (w *worker) deadLetterRejected(b *batch.Batch, rejected []Rejected) bool {
 			rec.Topic, rec.Partition, rec.Offset = w.topic, w.partition, rej.Offset
 			cause = fmt.Errorf("%w (the record is no longer in Kafka; this is its event as delivered)", rej.Err)
 		}
-		if !w.deadLetter(rec, rej.Reason, cause) {
+		if !w.deadLetter(ctx, rec, rej.Reason, cause) {
 			return false
 		}
 	}
