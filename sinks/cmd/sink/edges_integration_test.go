@@ -230,3 +230,59 @@ func TestDDNotReadyWhileDeadLettersFail(t *testing.T) {
 		t.Errorf("%s holds %d records, want the one that is not an event", c.dlq, len(dl))
 	}
 }
+
+// TestDDDrainWaitsForRebalance: a replica is stopped while it holds
+// thousands of events for a slow destination, and drains; meanwhile a new
+// replica joins. The rebalance must wait for the draining replica's
+// in-flight writes and commits: no committed offset ever moves backwards,
+// and no event is delivered twice.
+func TestDDDrainWaitsForRebalance(t *testing.T) {
+	c := newDDConnector(t, "dd-drain", 3, "{max_events: 100, max_age: 5s}", 65)
+	if _, err := c.in.Inject(ddintake.Fault{Kind: ddintake.KindLatency, Latency: 150 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(kafkatest.Client(t))
+	c.pub.publish(15_000, nil)
+	first := c.start(t)
+	eventually(t, 30*time.Second, "the first replica to hold a backlog", func() bool {
+		return first.Metric("auditstream_sink_paused_partitions") >= 2
+	})
+	var backwards []string
+	watching, stopWatching := context.WithCancel(context.Background())
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		last := map[int32]int64{}
+		for watching.Err() == nil {
+			got, err := adm.FetchOffsets(context.Background(), c.group)
+			if err == nil {
+				got.Each(func(o kadm.OffsetResponse) {
+					if o.Topic != c.topic || o.Err != nil {
+						return
+					}
+					if o.At < last[o.Partition] && len(backwards) < 5 {
+						backwards = append(backwards, fmt.Sprintf("partition %d: %d after %d", o.Partition, o.At, last[o.Partition]))
+					}
+					last[o.Partition] = max(last[o.Partition], o.At)
+				})
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	stopped := make(chan struct{})
+	go func() { first.Stop(60 * time.Second); close(stopped) }()
+	time.Sleep(300 * time.Millisecond)
+	second := c.start(t)
+	<-stopped
+	waitCommitted(t, c.group, c.topic, 120*time.Second)
+	stopWatching()
+	<-watched
+	if len(backwards) > 0 {
+		t.Errorf("committed offsets moved backwards: %v", backwards)
+	}
+	dupIDs, dupCopies := c.checkDelivered(t)
+	if dupIDs > 0 {
+		t.Errorf("%d events delivered more than once (%d extra copies): the new owner started before the draining one committed", dupIDs, dupCopies)
+	}
+	t.Logf("the new replica delivered %v of %d", second.Metric("auditstream_sink_delivered_total"), len(c.pub.want))
+}
