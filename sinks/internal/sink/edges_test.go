@@ -252,10 +252,11 @@ func TestHoldStaysWithinBudget(t *testing.T) {
 // TestHoldPastADeadLetteredRecord: the earlier writer's delivery ends at a
 // record this build dead-letters (a rolling upgrade that added a check).
 // The batch can never hold that record. The runtime must not wait for it
-// forever while it reports ready: it hands the batch to the writer once
-// the partition has passed the offset, and a writer that cannot adopt the
-// delivery without the record makes the sink not ready, with its reason,
-// and commits nothing past the delivery's start.
+// forever while it reports ready, nor ask the writer again and again
+// without a pause: once the partition is read past the offset, the batch
+// can grow no further, the partition is not ready, with a reason that names
+// the dead-lettered offset, and nothing is committed past the delivery's
+// start.
 func TestHoldPastADeadLetteredRecord(t *testing.T) {
 	e := newEnv(t, config.Batch{MaxEvents: 20, MaxBytes: 1 << 20, MaxAge: config.Duration(50 * time.Millisecond)})
 	var recs []*kgo.Record
@@ -282,10 +283,7 @@ func TestHoldPastADeadLetteredRecord(t *testing.T) {
 	w := extendingWriter{newFakeWriter()}
 	w.fail = func(b *batch.Batch, _ int) (Result, error) {
 		if b.First() == 0 && b.Last() < bad {
-			if b.Last() >= 20 {
-				// What S3's adoption says when the batch lacks the delivery's last record.
-				return Result{}, fmt.Errorf("anchor claims offsets 0-%d, but the batch has no record at offset %d", bad, bad)
-			}
+			// What S3's adoption says of a batch short of the delivery's last record.
 			return Result{}, &NeedMoreError{Through: bad}
 		}
 		return Result{Through: b.Last()}, nil
@@ -294,13 +292,20 @@ func TestHoldPastADeadLetteredRecord(t *testing.T) {
 	defer stop()
 	waitUntil(t, "the sink to say it cannot adopt", 10*time.Second, func() bool {
 		ok, why := r.Ready()
-		return !ok && strings.Contains(why, "no record at offset 30")
+		return !ok && strings.Contains(why, "the batch holds every record through it")
 	})
 	if _, why := r.Ready(); !strings.Contains(why, "this build dead-lettered offsets [30]") {
 		t.Errorf("Ready's reason %q does not name the offset this build dead-lettered", why)
 	}
 	if c := e.committed()[0]; c > 0 {
 		t.Errorf("partition 0: committed %d, past the start of the delivery it cannot adopt", c)
+	}
+	time.Sleep(time.Second)
+	w.mu.Lock()
+	attempts := w.attempts[0]
+	w.mu.Unlock()
+	if attempts > 30 { // with backoff (at most 200 ms here), about 10 a second
+		t.Errorf("the writer was asked %d times in about a second: the stuck adoption is retried without backoff", attempts)
 	}
 }
 

@@ -377,7 +377,14 @@ func (w *worker) write(ctx context.Context, b *batch.Batch) (Result, bool) {
 	err := w.retry.do(ctx, "write", func(ctx context.Context) (err error) {
 		res, err = w.out.Write(ctx, b)
 		if err != nil && w.ext != nil {
-			if _, ok := w.ext.ExtendTo(err); ok {
+			if through, ok := w.ext.ExtendTo(err); ok {
+				if through < w.pos {
+					// The partition was read past through already: the
+					// batch holds every record up to it that this build
+					// delivers, and can grow no further.
+					w.hold = through
+					return w.adoptionError(fmt.Errorf("%w, but the batch holds every record through it that this build delivers", err))
+				}
 				return permanent(err)
 			}
 			if w.hold >= 0 {
