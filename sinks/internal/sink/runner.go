@@ -267,14 +267,17 @@ func (r *Runner) assigned(_ context.Context, cl *kgo.Client, m map[string][]int3
 	if r.closing {
 		return
 	}
-	// A partition revoked while paused was resumed when it left
-	// (intake.close); resuming here too costs nothing and makes sure
-	// a returning partition is fetched.
-	cl.ResumeFetchPartitions(map[string][]int32{r.topic: ps})
+	var added []int32
 	for _, p := range ps {
-		if _, ok := r.parts[p]; ok {
-			continue
+		if _, ok := r.parts[p]; !ok {
+			added = append(added, p)
 		}
+	}
+	// A partition revoked while paused was resumed when it left
+	// (intake.close); resuming here too costs nothing and makes sure a
+	// returning partition is fetched, whatever path it took.
+	cl.ResumeFetchPartitions(map[string][]int32{r.topic: added})
+	for _, p := range added {
 		in := newIntake(cl, r.topic, p, r.queueBytes, r.m.paused)
 		ctx, cancel := context.WithCancel(context.Background())
 		w := newWorker(r.deps, p, in, cancel)
