@@ -60,7 +60,7 @@ type chainHead struct {
 	sha  string
 }
 
-var _ sink.Writer = (*Writer)(nil)
+var _ sink.Extender = (*Writer)(nil)
 
 // New returns a Writer for the connector. It reads the credentials'
 // secrets but does not contact S3: call Check for that.
@@ -148,4 +148,14 @@ func (w *Writer) setHead(partition int32, h chainHead) {
 	w.mu.Lock()
 	w.heads[partition] = h
 	w.mu.Unlock()
+}
+
+// ExtendTo implements sink.Extender: Write fails with *sink.NeedMoreError
+// when an earlier writer's delivery begins at the batch's first record and
+// runs past the batch (see the package documentation, step 2).
+func (w *Writer) ExtendTo(err error) (through int64, ok bool) {
+	if more, ok := errors.AsType[*sink.NeedMoreError](err); ok {
+		return more.Through, true
+	}
+	return 0, false
 }

@@ -18,6 +18,9 @@ type metrics struct {
 	lag         *prometheus.GaugeVec
 	lastWrite   prometheus.Gauge
 	paused      prometheus.Gauge
+	// filterMismatch counts events the connector's filter rejects: a
+	// router bug or a record written past the router. Alert on any.
+	filterMismatch prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, connector string) *metrics {
@@ -33,7 +36,7 @@ func newMetrics(reg prometheus.Registerer, connector string) *metrics {
 			Name: "auditstream_sink_dlq_total", Help: "Records sent to the dead-letter topic, by reason.",
 		}, []string{"reason"}),
 		retries: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "auditstream_sink_retries_total", Help: "Write attempts that failed and will be retried, by reason.",
+			Name: "auditstream_sink_retries_total", Help: "Attempts (writes, dead letters, commits, offset fetches) that failed and will be retried, by reason.",
 		}, []string{"reason"}),
 		batchAge: f.NewHistogram(prometheus.HistogramOpts{
 			Name: "auditstream_sink_batch_age_seconds", Help: "Age of a batch's oldest record when the batch is flushed.",
@@ -52,13 +55,17 @@ func newMetrics(reg prometheus.Registerer, connector string) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
 		}),
 		lag: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "auditstream_sink_lag", Help: "Records behind the high watermark, by partition.",
+			Name: "auditstream_sink_lag", Help: "Offsets between the end of the partition's readable log (its last stable offset) and what the sink has delivered, by partition; 0 when caught up.",
 		}, []string{"partition"}),
 		lastWrite: f.NewGauge(prometheus.GaugeOpts{
 			Name: "auditstream_sink_last_write_timestamp_seconds", Help: "When a batch was last durably written.",
 		}),
 		paused: f.NewGauge(prometheus.GaugeOpts{
 			Name: "auditstream_sink_paused_partitions", Help: "Partitions whose fetching is paused because their buffer is full (backpressure).",
+		}),
+		filterMismatch: f.NewCounter(prometheus.CounterOpts{
+			Name: "auditstream_sink_filter_mismatch_total",
+			Help: "Events the connector's filter rejects, dead-lettered as filter_mismatch: a router bug, or a record written past the router.",
 		}),
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/auditstream/auditstream/config"
+	"github.com/auditstream/auditstream/config/filter"
 	"github.com/auditstream/auditstream/service/kafkalog"
 	"github.com/auditstream/auditstream/sinks/internal/batch"
 	"github.com/auditstream/auditstream/sinks/internal/redact"
@@ -57,31 +58,40 @@ type Options struct {
 //     so no later success can commit past it.
 //   - A failing destination is retried forever with backoff and jitter;
 //     meanwhile the partition's fetching pauses once its buffer is full, so
-//     memory stays bounded however long the outage.
+//     memory stays bounded however long the outage. A paused partition
+//     that leaves and comes back is fetched again.
 //   - Every partition flushes when its batch reaches its max age, also when
 //     no more records arrive (each partition has its own timer).
 //   - Revoked partitions finish or abandon their in-flight write and keep
 //     what was committed; lost partitions commit nothing more. Shutdown
-//     flushes, commits and leaves the group.
+//     flushes, commits and leaves the group; a rebalance during that drain
+//     waits for the drain's writes like any revoke.
+//   - The sink is ready only while every partition makes progress.
 type Runner struct {
-	o      Options
-	log    *slog.Logger
-	m      *metrics
-	cl     *kgo.Client
-	adm    *kadm.Client
-	topic  string
-	group  string
-	dlq    string
-	stage  string
-	policy batch.Policy
-	redact *redact.Rules
-	budget budget
-	// rereadOpts make the client that reads rejected records again.
-	rereadOpts []kgo.Opt
+	log   *slog.Logger
+	m     *metrics
+	cl    *kgo.Client
+	topic string
+	// deps are what each worker is given.
+	deps       workerDeps
+	queueBytes int
+
+	// built is closed once New has filled in the runner: the client
+	// joins the group as soon as it exists, and may assign partitions
+	// before New returns.
+	built chan struct{}
 
 	mu      sync.Mutex
-	workers map[int32]*worker
+	parts   map[int32]*partition
+	closing bool // no new workers: the sink is shutting down
 	joined  atomic.Bool
+}
+
+// partition is one assigned partition: its intake, which the poll loop
+// fills, and the worker that delivers it.
+type partition struct {
+	in *intake
+	w  *worker
 }
 
 // New creates a Runner. It does not contact Kafka until Run.
@@ -106,23 +116,25 @@ func New(o Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{
-		o: o, log: o.Log, m: newMetrics(o.Registerer, c.ID),
-		topic: p.ConnectorTopic(c.ID), group: p.ConnectorGroup(c.ID), dlq: p.Topics.DLQ.Name,
-		stage:   "sink:" + c.ID,
-		policy:  batch.Policy{MaxEvents: c.Batch.MaxEvents, MaxBytes: int(c.Batch.MaxBytes), MaxAge: c.Batch.MaxAge.D()},
-		redact:  rules,
-		budget:  budget{limit: int64(cmp.Or(c.Batch.BufferBytes, config.DefaultBufferBytes))},
-		workers: map[int32]*worker{},
+	match, err := filter.New(c.Filter)
+	if err != nil {
+		return nil, fmt.Errorf("connector %s: filter: %w", c.ID, err)
 	}
+	topic, group := p.ConnectorTopic(c.ID), p.ConnectorGroup(c.ID)
 	base, err := p.Kafka.ClientOpts()
 	if err != nil {
 		return nil, err
 	}
+	r := &Runner{log: o.Log, m: newMetrics(o.Registerer, c.ID), topic: topic, queueBytes: o.QueueBytes,
+		parts: map[int32]*partition{}, built: make(chan struct{})}
 	opts := append(base,
-		kgo.ConsumerGroup(r.group),
-		kgo.ConsumeTopics(r.topic),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers come through as control records: they take
+		// offsets, and a partition whose log ends with one is caught up
+		// only once the sink has read past it (the lag gauge).
+		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		// Partitions change hands only between polls, never while a poll's
@@ -148,30 +160,51 @@ func New(o Options) (*Runner, error) {
 		// router's 1 MiB cap could never be dead-lettered and would stall
 		// its partition. The dead-letter topic takes this much
 		// (config.Pipeline.RecordBytes).
-		kgo.ProducerBatchMaxBytes(o.Pipeline.RecordBytes()),
+		kgo.ProducerBatchMaxBytes(p.RecordBytes()),
 		kgo.WithLogger(kafkalog.New(o.Log)),
 	)
 	opts = append(opts, o.KafkaOpts...)
-	r.rereadOpts = append(append(slices.Clip(base), o.KafkaOpts...), kgo.WithLogger(kafkalog.New(o.Log)))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	r.cl, r.adm = cl, kadm.NewClient(cl)
+	r.cl = cl
+	ext, _ := o.Writer.(Extender)
+	r.deps = workerDeps{
+		topic: topic,
+		out:   o.Writer,
+		ext:   ext,
+		kafka: &kafkaLog{
+			cl: cl, adm: kadm.NewClient(cl), topic: topic, group: group, dlq: p.Topics.DLQ.Name, stage: "sink:" + c.ID,
+			recordBytes: int(p.RecordBytes()),
+			rereadOpts:  append(append(slices.Clip(base), o.KafkaOpts...), kgo.WithLogger(kafkalog.New(o.Log))),
+		},
+		decode:       decoder{filter: match, redact: rules},
+		budget:       newBudget(int64(cmp.Or(c.Batch.BufferBytes, config.DefaultBufferBytes))),
+		policy:       batch.Policy{MaxEvents: c.Batch.MaxEvents, MaxBytes: int(c.Batch.MaxBytes), MaxAge: c.Batch.MaxAge.D()},
+		m:            r.m,
+		log:          o.Log,
+		now:          o.Now,
+		maxBackoff:   o.MaxBackoff,
+		revokeGrace:  o.RevokeGrace,
+		drainTimeout: o.DrainTimeout,
+	}
+	close(r.built)
 	return r, nil
 }
 
-// Ready reports whether the sink has joined its group and no partition is
-// failing to deliver.
+// Ready reports whether the sink has joined its group and every partition
+// makes progress: no write, dead letter, commit or offset fetch is failing,
+// and no batch waits for records its partition does not have.
 func (r *Runner) Ready() (bool, string) {
 	if !r.joined.Load() {
 		return false, "not yet assigned partitions of " + r.topic
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for p, w := range r.workers {
-		if err := w.failing.Load(); err != nil {
-			return false, fmt.Sprintf("partition %d: %v", p, *err)
+	for p, pt := range r.parts {
+		if err := pt.w.health.get(); err != nil {
+			return false, fmt.Sprintf("partition %d: %v", p, err)
 		}
 	}
 	return true, ""
@@ -191,44 +224,68 @@ func (r *Runner) Run(ctx context.Context) error {
 				r.log.Warn("fetch", "topic", topic, "partition", p, "err", err)
 			}
 		})
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			if len(p.Records) == 0 {
-				return
-			}
-			r.m.records.Add(float64(len(p.Records)))
-			last := p.Records[len(p.Records)-1].Offset
-			r.m.lag.WithLabelValues(strconv.Itoa(int(p.Partition))).Set(float64(max(p.HighWatermark-last-1, 0)))
-			r.mu.Lock()
-			w := r.workers[p.Partition]
-			r.mu.Unlock()
-			if w != nil { // nil: revoked since the fetch; the new owner reads them
-				w.push(p.Records)
-			}
-		})
+		fs.EachPartition(r.push)
 		r.cl.AllowRebalance()
 	}
-	// The loop may have left a poll unacknowledged; leaving the group
-	// (Close) waits for rebalances to be allowed.
+	// The loop may have left a poll unacknowledged: the drain lets
+	// rebalances happen, and leaving the group (Close) waits for that.
 	r.cl.AllowRebalance()
 	r.log.Info("draining before shutdown")
-	r.stopWorkers(r.takeAll(), stopDrain)
+	r.drain()
 	return nil
 }
 
+// push hands a fetched partition's records to its intake.
+func (r *Runner) push(p kgo.FetchTopicPartition) {
+	events := 0
+	for _, rec := range p.Records {
+		if !rec.Attrs.IsControl() {
+			events++
+		}
+	}
+	r.m.records.Add(float64(events))
+	// With read_committed, the readable log ends at the last stable
+	// offset, which is the high watermark unless a transaction is open.
+	end := p.LastStableOffset
+	if end < 0 {
+		end = p.HighWatermark
+	}
+	r.mu.Lock()
+	pt := r.parts[p.Partition]
+	r.mu.Unlock()
+	if pt != nil { // nil: revoked since the fetch; the new owner reads them
+		pt.in.push(p.Records, end)
+	}
+}
+
 // assigned starts a worker for each new partition.
-func (r *Runner) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+func (r *Runner) assigned(_ context.Context, cl *kgo.Client, m map[string][]int32) {
+	<-r.built
+	ps := m[r.topic]
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, p := range m[r.topic] {
-		if _, ok := r.workers[p]; ok {
-			continue
+	if r.closing {
+		return
+	}
+	var added []int32
+	for _, p := range ps {
+		if _, ok := r.parts[p]; !ok {
+			added = append(added, p)
 		}
-		w := newWorker(r, p)
-		r.workers[p] = w
-		go w.run()
+	}
+	// A partition revoked while paused was resumed when it left
+	// (intake.close); resuming here too costs nothing and makes sure a
+	// returning partition is fetched, whatever path it took.
+	cl.ResumeFetchPartitions(map[string][]int32{r.topic: added})
+	for _, p := range added {
+		in := newIntake(cl, r.topic, p, r.queueBytes, r.m.paused)
+		ctx, cancel := context.WithCancel(context.Background())
+		w := newWorker(r.deps, p, in, cancel)
+		r.parts[p] = &partition{in: in, w: w}
+		go w.run(ctx)
 	}
 	r.joined.Store(true)
-	r.log.Info("partitions assigned", "partitions", m[r.topic])
+	r.log.Info("partitions assigned", "partitions", ps)
 }
 
 // revoked stops the revoked partitions' workers: each finishes its
@@ -236,68 +293,67 @@ func (r *Runner) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32
 // committed what it wrote. The rebalance waits for this.
 func (r *Runner) revoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	r.log.Info("partitions revoked", "partitions", m[r.topic])
-	r.stopWorkers(r.take(m[r.topic]), stopRevoke)
+	r.stop(r.take(m[r.topic]), stopRevoke)
 }
 
 // lost stops the lost partitions' workers without committing: another
 // member may own them already.
 func (r *Runner) lost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	r.log.Warn("partitions lost", "partitions", m[r.topic])
-	r.stopWorkers(r.take(m[r.topic]), stopLost)
+	r.stop(r.take(m[r.topic]), stopLost)
 }
 
-func (r *Runner) take(ps []int32) []*worker {
+// drain flushes every partition at shutdown. The workers stay assigned
+// while they drain: a rebalance meanwhile revokes them as usual and waits
+// for their in-flight write and commit, so that a new owner never starts
+// before a late commit of this one (which would move the group's offset
+// backwards under it).
+func (r *Runner) drain() {
+	r.mu.Lock()
+	r.closing = true
+	var ps []*partition
+	for _, pt := range r.parts {
+		ps = append(ps, pt)
+		pt.w.stop(stopDrain)
+	}
+	r.mu.Unlock()
+	for _, pt := range ps {
+		<-pt.w.done
+	}
+	var all []int32
+	r.mu.Lock()
+	for p := range r.parts {
+		all = append(all, p)
+	}
+	r.mu.Unlock()
+	r.stop(r.take(all), stopDrain)
+}
+
+// take removes partitions from the runner, so that polls no longer feed
+// them.
+func (r *Runner) take(ps []int32) []*partition {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var ws []*worker
+	var out []*partition
 	for _, p := range ps {
-		if w, ok := r.workers[p]; ok {
-			ws = append(ws, w)
-			delete(r.workers, p)
+		if pt, ok := r.parts[p]; ok {
+			out = append(out, pt)
+			delete(r.parts, p)
 		}
 	}
-	return ws
+	return out
 }
 
-func (r *Runner) takeAll() []*worker {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var ws []*worker
-	for p, w := range r.workers {
-		ws = append(ws, w)
-		delete(r.workers, p)
+// stop stops partitions' workers in parallel, waits for them all, and
+// closes their intakes (which resumes a paused partition: franz-go would
+// otherwise keep it paused if it came back).
+func (r *Runner) stop(ps []*partition, how stopMode) {
+	for _, pt := range ps {
+		pt.w.stop(how)
 	}
-	return ws
-}
-
-// stopWorkers stops workers in parallel and waits for them all.
-func (r *Runner) stopWorkers(ws []*worker, how stopMode) {
-	for _, w := range ws {
-		w.stop(how)
-	}
-	for _, w := range ws {
-		<-w.done
+	for _, pt := range ps {
+		<-pt.w.done
+		pt.in.close()
+		r.m.lag.DeleteLabelValues(strconv.Itoa(int(pt.w.partition)))
 	}
 }
-
-// wakeAll wakes every worker, for those waiting for room in the budget.
-func (r *Runner) wakeAll() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, w := range r.workers {
-		w.notify()
-	}
-}
-
-// budget bounds what all of a runner's workers hold decoded, in record
-// bytes. A worker takes room as it batches records and gives it back once
-// their batch is delivered. Workers taking at the same moment may overshoot
-// the limit by a record each.
-type budget struct {
-	limit int64
-	used  atomic.Int64
-}
-
-func (b *budget) spent() bool       { return b.used.Load() >= b.limit }
-func (b *budget) take(bytes int)    { b.used.Add(int64(bytes)) }
-func (b *budget) release(bytes int) { b.used.Add(-int64(bytes)) }

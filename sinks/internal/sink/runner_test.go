@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,6 +81,7 @@ type env struct {
 	p       *config.Pipeline
 	cl      *kgo.Client
 	reg     *prometheus.Registry
+	cluster *kfake.Cluster
 }
 
 func newEnv(t *testing.T, policy config.Batch) *env {
@@ -104,7 +106,7 @@ func newEnv(t *testing.T, policy config.Batch) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return &env{t: t, brokers: brokers, p: p, cl: cl, reg: prometheus.NewRegistry()}
+	return &env{t: t, brokers: brokers, p: p, cl: cl, reg: prometheus.NewRegistry(), cluster: c}
 }
 
 // produce publishes n generated events and returns their ids.
@@ -134,7 +136,9 @@ func (e *env) run(w Writer, o Options) (*Runner, func()) {
 	e.t.Helper()
 	o.Pipeline, o.Connector, o.Writer = e.p, &e.p.Connectors[0], w
 	o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	o.Registerer = e.reg
+	if o.Registerer == nil {
+		o.Registerer = e.reg
+	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 200 * time.Millisecond
 	}
@@ -384,15 +388,19 @@ func TestBufferBudget(t *testing.T) {
 	w := newFakeWriter()
 	var peak, largest int64
 	var mu sync.Mutex
-	r, stop := e.run(w, Options{})
+	var runner atomic.Pointer[Runner]
 	w.fail = func(b *batch.Batch, _ int) (Result, error) {
 		mu.Lock()
-		peak = max(peak, r.budget.used.Load())
+		if r := runner.Load(); r != nil {
+			peak = max(peak, r.deps.budget.used.Load())
+		}
 		largest = max(largest, int64(b.Len()))
 		mu.Unlock()
 		time.Sleep(5 * time.Millisecond) // a destination that takes a while
 		return Result{Through: b.Last()}, nil
 	}
+	r, stop := e.run(w, Options{})
+	runner.Store(r)
 	// Batches are full at 5000 events (about 2 MB), more than the whole
 	// budget: only pressure, or at the end their age, flushes them.
 	waitUntil(t, "everything delivered", 30*time.Second, func() bool { return w.count() == len(ids) })
@@ -407,18 +415,18 @@ func TestBufferBudget(t *testing.T) {
 	if largest >= 5000 {
 		t.Errorf("a batch of %d events: the budget should have cut batches short", largest)
 	}
-	if used := r.budget.used.Load(); used != 0 {
+	if used := r.deps.budget.used.Load(); used != 0 {
 		t.Errorf("after the run %d bytes are still counted as held", used)
 	}
 	t.Logf("peak %d of %d budget bytes; largest batch %d events", peak, budget, largest)
 }
 
-// TestNeedMoreGrowsTheBatch: a writer that asks for a longer batch gets one
-// that runs through the offset it named.
+// TestNeedMoreGrowsTheBatch: a writer that asks for a longer batch (an
+// Extender) gets one that runs through the offset it named.
 func TestNeedMoreGrowsTheBatch(t *testing.T) {
 	e := newEnv(t, config.Batch{MaxEvents: 10, MaxBytes: 1 << 20, MaxAge: config.Duration(50 * time.Millisecond)})
 	ids := e.produce(300, 7)
-	w := newFakeWriter()
+	w := extendingWriter{newFakeWriter()}
 	var asked, got int64 = -1, -1
 	w.fail = func(b *batch.Batch, attempt int) (Result, error) {
 		if b.Partition != 1 {
@@ -436,7 +444,7 @@ func TestNeedMoreGrowsTheBatch(t *testing.T) {
 	_, stop := e.run(w, Options{})
 	waitUntil(t, "delivery", 20*time.Second, func() bool { return w.count() == len(ids) })
 	stop()
-	checkExactlyOnce(t, w, ids)
+	checkExactlyOnce(t, w.fakeWriter, ids)
 	if got < asked {
 		t.Errorf("after NeedMore(%d) the batch ended at %d", asked, got)
 	}

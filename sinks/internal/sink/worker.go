@@ -2,22 +2,22 @@ package sink
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
-	"sync"
+	"strconv"
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/sinks/internal/batch"
 )
 
-// stopMode is how a worker ends.
+// stopMode is how a worker ends. A later mode only ever replaces an
+// earlier one (a drain can become a revoke, a revoke a loss).
 type stopMode int32
 
 const (
@@ -27,119 +27,147 @@ const (
 	stopLost            // lost: end now, commit nothing
 )
 
-// worker owns one partition: it turns its records into batches, writes
-// them one at a time (retrying failures), and commits after each write.
+// workerDeps are what a runner's workers share: each is given them when it
+// starts, and uses nothing else.
+type workerDeps struct {
+	topic  string
+	out    Writer
+	ext    Extender // out's optional capability, or nil
+	kafka  *kafkaLog
+	decode decoder
+	budget *budget
+	policy batch.Policy
+	m      *metrics
+	log    *slog.Logger
+	now    func() time.Time
+	// maxBackoff caps the wait between retries; an unauthorized
+	// destination is retried at this pace.
+	maxBackoff time.Duration
+	// revokeGrace and drainTimeout bound a revoked partition's in-flight
+	// write and the final flush at shutdown.
+	revokeGrace, drainTimeout time.Duration
+}
+
+// worker delivers one partition: it takes records from the partition's
+// intake, turns them into batches, writes them one at a time (retrying
+// failures), dead-letters what cannot be delivered, and commits after each
+// write.
 type worker struct {
-	r         *Runner
+	workerDeps
 	partition int32
+	in        *intake
 	batcher   *batch.Batcher
-	backoff   backoff
+	retry     retrier
+	health    health
+	lag       prometheus.Gauge
 
 	// next is where the partition's next batch begins: the committed
 	// offset at first, then one past what the last write covered. -1 until
 	// the committed offset is known.
 	next int64
-	// hold, when not -1, is the offset a batch must reach before it is
-	// written (a Writer's NeedMoreError).
+	// pos is one past the last offset taken from the intake: records
+	// batched or dead-lettered, and transaction markers.
+	pos int64
+	// hold, when not -1, is the offset the batch must reach before it is
+	// written again (an Extender's earlier delivery).
 	hold int64
-	// held is what the worker holds: the records it is decoding, its
-	// batcher and the batch in flight, in events and record bytes (its
-	// share of Runner.budget).
+	// held is what the worker holds decoded: its batcher and the batch in
+	// flight, in events and record bytes (its share of the budget).
 	heldEvents, heldBytes int
+	// end is the partition's last stable offset at the latest fetch, and
+	// queued whether the intake still holds records.
+	end    int64
+	queued bool
+	// stuck is set while checkGrowth reports the partition unhealthy.
+	stuck bool
+	// dead are the offsets dead-lettered since next (the first few): the
+	// explanation when a write that must adopt an earlier delivery fails.
+	dead []int64
 
-	mu     sync.Mutex
-	queue  []*kgo.Record
-	queued int // bytes of record values in queue
-	paused bool
-	wake   chan struct{}
-
-	mode    atomic.Int32 // a stopMode
-	ctx     context.Context
-	cancel  context.CancelFunc
-	failing atomic.Pointer[error] // the last write error while retrying; nil when healthy
-	done    chan struct{}
+	mode atomic.Int32 // a stopMode
+	// cancel ends the context run was given: a loss at once, a revoke or
+	// a drain once its time is up.
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-func newWorker(r *Runner, p int32) *worker {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &worker{
-		r:         r,
-		partition: p,
-		batcher:   batch.New(r.policy),
-		backoff:   backoff{min: 100 * time.Millisecond, max: r.o.MaxBackoff},
-		next:      -1,
-		hold:      -1,
-		wake:      make(chan struct{}, 1),
-		ctx:       ctx,
-		cancel:    cancel,
-		done:      make(chan struct{}),
+func newWorker(d workerDeps, partition int32, in *intake, cancel context.CancelFunc) *worker {
+	w := &worker{
+		workerDeps: d,
+		partition:  partition,
+		in:         in,
+		batcher:    batch.New(d.policy),
+		lag:        d.m.lag.WithLabelValues(strconv.Itoa(int(partition))),
+		next:       -1,
+		pos:        -1,
+		hold:       -1,
+		end:        -1,
+		cancel:     cancel,
+		done:       make(chan struct{}),
 	}
-}
-
-// push hands the worker records from a poll. When its queue outgrows the
-// limit, fetching of the partition pauses until the worker catches up.
-func (w *worker) push(recs []*kgo.Record) {
-	w.mu.Lock()
-	w.queue = append(w.queue, recs...)
-	for _, r := range recs {
-		w.queued += len(r.Value)
+	w.log = d.log.With("partition", partition)
+	w.retry = retrier{
+		backoff: backoff{min: 100 * time.Millisecond, max: d.maxBackoff},
+		slowest: d.maxBackoff,
+		log:     w.log,
+		retries: d.m.retries,
+		health:  &w.health,
 	}
-	if w.queued >= w.r.o.QueueBytes && !w.paused {
-		w.paused = true
-		w.r.cl.PauseFetchPartitions(map[string][]int32{w.r.topic: {w.partition}})
-		w.r.m.paused.Inc()
-	}
-	w.mu.Unlock()
-	w.notify()
-}
-
-func (w *worker) notify() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+	return w
 }
 
 // stop asks the worker to end. A revoke gives the in-flight write a grace
 // period; a loss cancels it at once.
 func (w *worker) stop(how stopMode) {
-	w.mode.Store(int32(how))
-	w.notify()
+	for {
+		cur := w.mode.Load()
+		if int32(how) <= cur {
+			return
+		}
+		if w.mode.CompareAndSwap(cur, int32(how)) {
+			break
+		}
+	}
+	w.in.notify()
 	switch how {
 	case stopLost:
 		w.cancel()
 	case stopRevoke:
-		time.AfterFunc(w.r.o.RevokeGrace, w.cancel)
+		time.AfterFunc(w.revokeGrace, w.cancel)
 	case stopDrain:
-		time.AfterFunc(w.r.o.DrainTimeout, w.cancel)
+		time.AfterFunc(w.drainTimeout, w.cancel)
 	}
 }
 
-func (w *worker) run() {
+// run delivers until the worker is stopped or ctx ends.
+func (w *worker) run(ctx context.Context) {
 	defer close(w.done)
 	defer w.cancel()
-	defer func() { w.release(w.heldEvents, w.heldBytes) }()
+	defer func() {
+		w.budget.settle(w.partition)
+		w.release(w.heldEvents, w.heldBytes)
+	}()
 	var timer *time.Timer
 	for {
 		mode := stopMode(w.mode.Load())
-		if mode == stopLost || mode == stopRevoke || w.ctx.Err() != nil {
+		if mode >= stopRevoke || ctx.Err() != nil {
 			return
 		}
-		w.drainQueue()
-		now := w.r.o.Now()
-		holding := w.hold >= 0 && w.batcher.Last() < w.hold
-		// Under memory pressure (the runner's budget is spent) every
-		// partition writes what it has, even short of a full batch: the
-		// room it frees lets the others go on.
-		if w.batcher.Len() > 0 && !holding && (w.batcher.Due(now) || mode == stopDrain || w.r.budget.spent()) {
-			w.flush(now)
+		roomChanged := w.budget.changed() // before taking, so that no release is missed
+		if !w.intakeRecords(ctx) {
+			return // stopping
+		}
+		w.reportLag()
+		now := w.now()
+		if w.flushable(now, mode) {
+			w.flush(ctx, now)
 			continue
 		}
-		if mode == stopDrain {
-			return // everything written; nothing more will come
+		if mode == stopDrain && (w.batcher.Len() == 0 || w.growing()) && !w.queued {
+			return // all written, or a batch that cannot grow: the next owner reads it again
 		}
 		var tick <-chan time.Time
-		if until := w.batcher.Until(now); until >= 0 && !holding {
+		if until := w.batcher.Until(now); until >= 0 && !w.growing() {
 			if timer == nil {
 				timer = time.NewTimer(until)
 			} else {
@@ -148,288 +176,278 @@ func (w *worker) run() {
 			tick = timer.C
 		}
 		select {
-		case <-w.wake:
+		case <-w.in.wake:
 		case <-tick:
-		case <-w.ctx.Done():
+		case <-roomChanged:
+		case <-ctx.Done():
 		}
 	}
 }
 
-// drainQueue moves queued records into the batcher: decoded, validated and
-// redacted. Records that are not valid events go to the dead-letter topic.
-func (w *worker) drainQueue() {
-	w.mu.Lock()
-	// The batcher takes at most two batches' worth, in bytes and in events
-	// (more only to reach a NeedMore offset): the batch being written and
-	// the next. The rest stays queued, where it counts towards pausing the
-	// partition. This is what bounds memory, in an outage or a backlog.
-	// Within that, the runner's budget bounds all partitions together:
-	// each record is counted against it as it is taken, so that workers
-	// taking at the same moment overshoot it by one record at most.
-	room := 2*w.r.policy.MaxBytes - w.heldBytes
-	roomEvents := 2*w.r.policy.MaxEvents - w.heldEvents
-	n := 0
-	for n < len(w.queue) && ((room > 0 && roomEvents > 0 && !w.r.budget.spent()) || w.hold >= 0) {
-		size := len(w.queue[n].Value)
-		room -= size
-		roomEvents--
-		w.queued -= size
-		w.heldEvents++
-		w.heldBytes += size
-		w.r.budget.take(size)
-		n++
+// growing reports whether the waiting batch must still grow: an earlier
+// writer's delivery, which the batch must hold whole, ends at w.hold, and
+// the partition has not been read that far. Dead letters and transaction
+// markers count as read: a record this build dead-letters can end such a
+// delivery (a rolling upgrade), and waiting for it would wait forever.
+func (w *worker) growing() bool { return w.hold >= 0 && w.pos <= w.hold }
+
+// flushable reports whether the waiting records should be written now.
+// Under memory pressure (the budget is spent) every partition writes what
+// it has, even short of a full batch: the room it frees lets the others go
+// on. At shutdown everything is written.
+func (w *worker) flushable(now time.Time, mode stopMode) bool {
+	if w.batcher.Len() == 0 || w.growing() {
+		return false
 	}
-	recs := w.queue[:n:n]
-	w.queue = w.queue[n:]
-	if w.paused && w.queued < w.r.o.QueueBytes/2 {
-		w.paused = false
-		w.r.cl.ResumeFetchPartitions(map[string][]int32{w.r.topic: {w.partition}})
-		w.r.m.paused.Dec()
+	return w.batcher.Due(now) || mode == stopDrain || w.budget.spent()
+}
+
+// hasRoom reports whether the worker may take another record: it holds at
+// most two batches' worth, in bytes and in events (the batch being written
+// and the next), within the runner's budget. The rest stays queued, where
+// it counts towards pausing the partition. This is what bounds memory, in
+// an outage or a backlog.
+func (w *worker) hasRoom() bool {
+	return w.heldBytes < 2*w.policy.MaxBytes && w.heldEvents < 2*w.policy.MaxEvents && !w.budget.spent()
+}
+
+// accept decides, under the intake's lock, whether to take a queued
+// record, and counts it as held. Each record is counted against the
+// budget as it is taken, so that workers taking at the same moment
+// overshoot it by one record at most.
+func (w *worker) accept(rec *kgo.Record) bool {
+	if rec.Attrs.IsControl() {
+		return true // a transaction marker: no event, only a position
 	}
-	w.mu.Unlock()
-	now := w.r.o.Now()
-	for _, rec := range recs {
-		if w.next < 0 && !w.start(rec) {
-			return
+	if !w.hasRoom() {
+		// A batch that must grow to an earlier delivery takes the records
+		// up to that delivery's end beyond its room, when it may
+		// overdraw the budget; nothing past it.
+		if !w.growing() || rec.Offset > w.hold || !w.budget.overdraw(w.partition) {
+			return false
 		}
-		ev, err := record.Decode(rec)
-		if err == nil {
-			err = record.Validate(ev)
+	}
+	size := len(rec.Value)
+	w.heldEvents++
+	w.heldBytes += size
+	w.budget.take(size)
+	return true
+}
+
+// intakeRecords moves queued records into the batcher. Records that are not
+// events this connector may deliver go to the dead-letter topic. It
+// reports false when the worker is stopping.
+func (w *worker) intakeRecords(ctx context.Context) bool {
+	recs, end, more := w.in.take(w.accept)
+	w.end, w.queued = end, more
+	for i, rec := range recs {
+		if w.next < 0 && !w.start(ctx, rec) {
+			w.releaseRecords(recs[i:])
+			return false
 		}
+		w.pos = rec.Offset + 1
+		if rec.Attrs.IsControl() {
+			continue
+		}
+		if rec.Offset < w.next {
+			// Delivered already: a write adopted a delivery through it.
+			w.release(1, len(rec.Value))
+			continue
+		}
+		ev, reason, err := w.decode.decode(rec)
 		if err != nil {
-			if !w.deadLetter(rec, record.Reason(err), err) {
-				return // stopping; the batch will not be committed either
+			if reason == record.ReasonFilterMismatch {
+				w.m.filterMismatch.Inc()
+			}
+			if !w.deadLetter(ctx, rec, reason, err) {
+				w.releaseRecords(recs[i:])
+				return false // stopping; the batch will not be committed either
+			}
+			if len(w.dead) < maxDeadNoted {
+				w.dead = append(w.dead, rec.Offset)
 			}
 			w.release(1, len(rec.Value))
 			continue
 		}
-		w.r.redact.Apply(ev)
-		w.batcher.Add(batch.Item{Offset: rec.Offset, LeaderEpoch: rec.LeaderEpoch, Event: ev, Size: len(rec.Value)}, now)
+		w.batcher.Add(batch.Item{Offset: rec.Offset, LeaderEpoch: rec.LeaderEpoch, Event: ev, Size: len(rec.Value)}, w.now())
+	}
+	w.checkGrowth()
+	return true
+}
+
+// releaseRecords gives back what records taken but not batched held.
+func (w *worker) releaseRecords(recs []*kgo.Record) {
+	for _, rec := range recs {
+		if !rec.Attrs.IsControl() {
+			w.release(1, len(rec.Value))
+		}
+	}
+}
+
+// checkGrowth marks the partition as not making progress while its batch
+// must grow to an offset that its log does not reach: every record of an
+// earlier delivery was in Kafka before that delivery began, so they are
+// gone (a deleted and recreated topic, or retention).
+func (w *worker) checkGrowth() {
+	stuck := w.growing() && !w.queued && w.end >= 0 && w.pos >= w.end
+	if w.stuck && !stuck {
+		w.health.clear()
+	}
+	w.stuck = stuck
+	if stuck {
+		w.health.set(fmt.Errorf("the batch must grow through offset %d, a delivery an earlier writer began, but the partition ends at %d",
+			w.hold, w.end))
 	}
 }
 
 // start learns where the partition's first batch begins: the group's
 // committed offset (the Writer may key its state on it), or the first
-// record's offset when nothing was committed yet. It retries until it
-// knows, and reports false only when the worker is stopping.
-func (w *worker) start(first *kgo.Record) bool {
-	for {
-		resp, err := w.r.adm.FetchOffsets(w.ctx, w.r.group)
-		if err == nil {
-			err = resp.Error()
-		}
-		if err == nil {
-			w.next = first.Offset
-			if o, ok := resp.Lookup(w.r.topic, w.partition); ok && o.At >= 0 && o.At <= first.Offset {
-				w.next = o.At
-			}
-			return true
-		}
-		if !w.sleep(w.backoff.next()) {
-			return false
-		}
-		w.r.log.Warn("fetch committed offset", "partition", w.partition, "err", err)
+// record's offset when nothing was committed yet. It reports false only
+// when the worker is stopping.
+func (w *worker) start(ctx context.Context, first *kgo.Record) bool {
+	var at int64
+	var ok bool
+	err := w.retry.do(ctx, "fetch committed offset", func(ctx context.Context) (err error) {
+		at, ok, err = w.kafka.committed(ctx, w.partition)
+		return err
+	})
+	if err != nil {
+		return false
 	}
+	w.next = first.Offset
+	if ok && at <= first.Offset {
+		w.next = at
+	}
+	return true
+}
+
+// reportLag sets the partition's lag: how far the end of its readable log
+// is past what the worker has delivered. Once everything read is
+// delivered, transaction markers read after the last batch count as
+// delivered too, so a caught-up partition reads 0.
+func (w *worker) reportLag() {
+	if w.end < 0 || w.next < 0 {
+		return
+	}
+	delivered := w.next
+	if w.batcher.Len() == 0 && w.heldEvents == 0 && !w.queued {
+		delivered = max(delivered, w.pos)
+	}
+	w.lag.Set(float64(max(w.end-delivered, 0)))
 }
 
 // flush writes one batch, retrying until it is durable, then commits.
-func (w *worker) flush(now time.Time) {
-	b := w.batcher.Flush(w.r.topic, w.partition, w.next, w.hold)
-	w.r.m.batchEvents.Observe(float64(b.Len()))
-	w.r.m.batchBytes.Observe(float64(b.Bytes))
-	w.r.m.batchAge.Observe(now.Sub(b.Items[0].Arrived).Seconds())
+func (w *worker) flush(ctx context.Context, now time.Time) {
+	b := w.batcher.Flush(w.topic, w.partition, w.next, w.hold)
+	w.m.batchEvents.Observe(float64(b.Len()))
+	w.m.batchBytes.Observe(float64(b.Bytes))
+	w.m.batchAge.Observe(now.Sub(b.Items[0].Arrived).Seconds())
 	started := time.Now()
-	res, ok := w.write(b)
+	res, ok := w.write(ctx, b)
 	if !ok {
 		return
 	}
-	w.r.m.writeTime.Observe(time.Since(started).Seconds())
-	if len(res.Rejected) > 0 && !w.deadLetterRejected(b, res.Rejected) {
+	w.m.writeTime.Observe(time.Since(started).Seconds())
+	if len(res.Rejected) > 0 && !w.deadLetterRejected(ctx, b, res.Rejected) {
 		return // stopping: commit nothing past a rejected event not yet in the DLQ
 	}
 	epoch := int32(-1)
 	if res.Through == b.Last() {
 		epoch = b.Items[b.Len()-1].LeaderEpoch
 	}
-	w.commit(res.Through+1, epoch)
-	w.r.m.delivered.Add(float64(b.Len() - len(res.Rejected)))
-	w.r.m.lastWrite.SetToCurrentTime()
+	if !w.commit(ctx, res.Through+1, epoch) {
+		return
+	}
+	w.m.delivered.Add(float64(b.Len() - len(res.Rejected)))
+	w.m.lastWrite.SetToCurrentTime()
 	w.next = res.Through + 1
 	w.hold = -1
+	w.dead = slices.DeleteFunc(w.dead, func(o int64) bool { return o <= res.Through })
+	w.budget.settle(w.partition)
 	dropped, droppedBytes := w.batcher.Drop(res.Through)
 	w.release(b.Len()+dropped, b.Bytes+droppedBytes)
 }
 
-// release gives back what delivered (or dead-lettered) records held, and
-// wakes the workers that may be waiting for room.
+// write calls the Writer until it succeeds. It gives up when the worker is
+// stopped (the batch is then not committed and will be read again by
+// whoever owns the partition next), and when an Extender asks for the
+// batch to grow: the batch then goes back to the batcher.
+func (w *worker) write(ctx context.Context, b *batch.Batch) (Result, bool) {
+	var res Result
+	err := w.retry.do(ctx, "write", func(ctx context.Context) (err error) {
+		res, err = w.out.Write(ctx, b)
+		if err != nil && w.ext != nil {
+			if through, ok := w.ext.ExtendTo(err); ok {
+				if through < w.pos {
+					// The partition was read past through already: the
+					// batch holds every record up to it that this build
+					// delivers, and can grow no further.
+					w.hold = through
+					return w.adoptionError(fmt.Errorf("%w, but the batch holds every record through it that this build delivers", err))
+				}
+				return permanent(err)
+			}
+			if w.hold >= 0 {
+				return w.adoptionError(err)
+			}
+		}
+		return err
+	}, "first", b.First(), "events", b.Len())
+	if err == nil {
+		return res, true
+	}
+	if w.ext != nil {
+		if through, ok := w.ext.ExtendTo(err); ok {
+			w.log.Info("the batch must grow to an earlier writer's delivery", "first", b.First(), "last", b.Last(), "through", through)
+			w.batcher.Prepend(b.Items)
+			w.hold = through
+			w.m.retries.WithLabelValues("need_more").Inc()
+		}
+	}
+	return Result{}, false
+}
+
+// maxDeadNoted bounds the dead-lettered offsets a worker remembers.
+const maxDeadNoted = 16
+
+// adoptionError explains a failed write of a batch grown to an earlier
+// writer's delivery.
+//
+// What happens in a rolling upgrade whose builds disagree on a record (one
+// dead-letters it, the other delivers it) inside a delivery the earlier
+// build began and did not finish: this build cannot rebuild that delivery
+// as it was claimed, and it never writes over, skips or commits past it.
+// The partition stops there, with nothing lost (the record is in the
+// dead-letter topic, the rest in Kafka) and nothing committed, and the sink
+// is not ready, saying which offsets. Either the build that began the
+// delivery finishes it, or an operator moves the partition's offset past
+// it (sink verify then reports the unfinished delivery).
+func (w *worker) adoptionError(err error) error {
+	dead := slices.DeleteFunc(slices.Clone(w.dead), func(o int64) bool { return o > w.hold })
+	if len(dead) == 0 {
+		return fmt.Errorf("adopting an earlier writer's delivery through offset %d: %w", w.hold, err)
+	}
+	return fmt.Errorf("adopting an earlier writer's delivery through offset %d: %w; this build dead-lettered offsets %v of it "+
+		"(a rolling upgrade whose builds disagree on these records?): let the build that began the delivery finish it, "+
+		"or move the partition's offset past %d", w.hold, err, dead, w.hold)
+}
+
+// commit commits the partition's offset, retrying until it succeeds. A
+// lost partition commits nothing: another member may own it already. It
+// reports false only when the worker stopped first.
+func (w *worker) commit(ctx context.Context, offset int64, epoch int32) bool {
+	if stopMode(w.mode.Load()) == stopLost {
+		return false
+	}
+	err := w.retry.do(ctx, "commit", func(ctx context.Context) error {
+		return w.kafka.commit(ctx, w.partition, offset, epoch)
+	}, "offset", offset)
+	return err == nil
+}
+
+// release gives back what delivered (or dead-lettered) records held.
 func (w *worker) release(events, bytes int) {
 	w.heldEvents -= events
 	w.heldBytes -= bytes
-	// Only a spent budget has workers waiting on it.
-	waiting := w.r.budget.spent()
-	w.r.budget.release(bytes)
-	if waiting {
-		w.r.wakeAll()
-	}
-}
-
-// write calls the Writer until it succeeds. It gives up only when the
-// worker is stopped (the batch is then not committed and will be read
-// again by whoever owns the partition next). A NeedMoreError puts the
-// batch back to grow.
-func (w *worker) write(b *batch.Batch) (Result, bool) {
-	defer w.failing.Store(nil)
-	for attempt := 1; ; attempt++ {
-		res, err := w.r.o.Writer.Write(w.ctx, b)
-		if err == nil {
-			if attempt > 1 {
-				w.r.log.Info("write recovered", "partition", w.partition, "first", b.First(), "attempts", attempt)
-			}
-			w.backoff.reset()
-			return res, true
-		}
-		if w.ctx.Err() != nil {
-			return Result{}, false
-		}
-		var more *NeedMoreError
-		if errors.As(err, &more) {
-			w.batcher.Prepend(b.Items)
-			w.hold = more.Through
-			w.r.m.retries.WithLabelValues("need_more").Inc()
-			return Result{}, false
-		}
-		w.failing.Store(&err)
-		wait, reason := w.backoff.waitFor(err, w.r.o.MaxBackoff)
-		w.r.m.retries.WithLabelValues(reason).Inc()
-		level := w.r.log.Warn
-		if reason == "unauthorized" {
-			level = w.r.log.Error // an operator must act; say so every time
-		}
-		if attempt == 1 || attempt%10 == 0 || reason == "unauthorized" {
-			level("write failed; retrying", "partition", w.partition, "first", b.First(), "events", b.Len(),
-				"attempt", attempt, "wait", wait.Round(time.Millisecond), "reason", reason, "err", err)
-		}
-		if !w.sleep(wait) {
-			return Result{}, false
-		}
-	}
-}
-
-// sleep waits d, or less if the worker is stopped; it reports whether the
-// worker may go on.
-func (w *worker) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-w.ctx.Done():
-		return false
-	}
-}
-
-// commit commits the partition's offset, synchronously so that a revoke
-// cannot cancel it. A lost partition commits nothing: another member may
-// own it already.
-func (w *worker) commit(offset int64, epoch int32) {
-	if stopMode(w.mode.Load()) == stopLost {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	offsets := map[string]map[int32]kgo.EpochOffset{w.r.topic: {w.partition: {Epoch: epoch, Offset: offset}}}
-	w.r.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		if err == nil {
-			err = commitError(resp)
-		}
-		if err != nil {
-			// The next commit carries a later offset; a new owner starts
-			// from the last commit that did succeed.
-			w.r.log.Warn("commit", "partition", w.partition, "offset", offset, "err", err)
-		}
-	})
-}
-
-// deadLetter sends a record to the dead-letter topic, retrying until Kafka
-// takes it: a record is never dropped, and its offset is not committed
-// before it is in the DLQ. It reports false only when the worker stopped
-// first.
-func (w *worker) deadLetter(rec *kgo.Record, reason string, cause error) bool {
-	d := record.DeadLetter(rec, w.r.dlq, w.r.stage, reason, cause, int(w.r.o.Pipeline.RecordBytes()))
-	for {
-		err := w.r.cl.ProduceSync(w.ctx, d).FirstErr()
-		if err == nil {
-			w.r.m.dlq.WithLabelValues(reason).Inc()
-			return true
-		}
-		if w.ctx.Err() != nil {
-			return false
-		}
-		w.r.log.Warn("dead-letter produce", "partition", w.partition, "offset", rec.Offset, "err", err)
-		if !w.sleep(w.backoff.next()) {
-			return false
-		}
-	}
-}
-
-// deadLetterRejected dead-letters the events a writer rejected, as the
-// records they were read from. Batches do not keep those records (a record
-// pins the whole fetched batch it was decompressed into, which doubled the
-// sink's memory), and writers reject rarely, so the records are read again.
-// A record no longer in Kafka (past retention) is dead-lettered as its
-// decoded, redacted event. It reports false only when the worker stopped.
-func (w *worker) deadLetterRejected(b *batch.Batch, rejected []Rejected) bool {
-	offsets := make([]int64, 0, len(rejected))
-	for _, rej := range rejected {
-		offsets = append(offsets, rej.Offset)
-	}
-	slices.Sort(offsets)
-	var recs map[int64]*kgo.Record
-	for {
-		var err error
-		if recs, err = w.r.reread(w.ctx, w.partition, offsets); err == nil {
-			break
-		}
-		if w.ctx.Err() != nil {
-			return false
-		}
-		w.r.log.Warn("read rejected records again", "partition", w.partition, "offsets", len(offsets), "err", err)
-		if !w.sleep(w.backoff.next()) {
-			return false
-		}
-	}
-	for _, rej := range rejected {
-		rec, cause := recs[rej.Offset], rej.Err
-		if rec == nil {
-			it, found := b.Item(rej.Offset)
-			if !found {
-				continue // not this batch's: nothing to dead-letter
-			}
-			var err error
-			if rec, err = record.Marshal(it.Event, record.Protobuf); err != nil {
-				rec = &kgo.Record{}
-			}
-			rec.Topic, rec.Partition, rec.Offset = w.r.topic, w.partition, rej.Offset
-			cause = fmt.Errorf("%w (the record is no longer in Kafka; this is its event as delivered)", rej.Err)
-		}
-		if !w.deadLetter(rec, rej.Reason, cause) {
-			return false
-		}
-	}
-	return true
-}
-
-// commitError returns the first partition error of a commit response.
-func commitError(resp *kmsg.OffsetCommitResponse) error {
-	if resp == nil {
-		return nil
-	}
-	for _, t := range resp.Topics {
-		for _, p := range t.Partitions {
-			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	w.budget.release(bytes)
 }

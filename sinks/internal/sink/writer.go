@@ -3,6 +3,13 @@
 // partition's records, hands the batches to a destination Writer, and
 // commits a partition's offset only after the Writer has made the batch
 // durable. See Runner for the guarantees.
+//
+// The runtime has two sides per partition. Intake (intake.go) is the queue
+// between the poll loop and the partition, with the pausing and resuming of
+// its fetches; the poll loop owns it. Delivery (worker.go) turns queued
+// records into batches, writes them, dead-letters what cannot be delivered
+// and commits; one worker goroutine owns it. A worker is given what it uses
+// (workerDeps) and never reaches back into the Runner.
 package sink
 
 import (
@@ -23,17 +30,28 @@ import (
 // succeeded. Different partitions are written concurrently.
 //
 // On success, Result.Through is the offset through which the partition is
-// now delivered, at least b.Last(). It is larger when the destination
-// already held a longer delivery that began at the same place (the S3
-// writer adopting an object an earlier owner wrote): the runtime then skips
-// the records up to Through instead of delivering them twice.
+// now delivered, at least b.Last(). The runtime skips any record up to
+// Through that it reads later instead of delivering it twice.
 //
 // On failure the runtime retries the same batch, forever, with backoff;
 // nothing is committed meanwhile. An error wrapping *RetryAfterError sets
-// the wait; one wrapping *NeedMoreError asks for the batch to be extended
-// to an offset before it is written again.
+// the wait; one wrapping *UnauthorizedError is retried at the slowest pace
+// and logged as an operator's problem.
 type Writer interface {
 	Write(ctx context.Context, b *batch.Batch) (Result, error)
+}
+
+// Extender is an optional capability of a Writer, found by a type
+// assertion: its destination may hold a delivery that an earlier writer of
+// the partition began at the batch's first record and that runs past the
+// batch (the S3 writer's adoption). Such a delivery is fixed; the batch
+// must grow to its end before it can be written. A Writer without this
+// capability never has a batch held back.
+type Extender interface {
+	Writer
+	// ExtendTo reports whether err, returned by Write, asks for the batch
+	// to run through offset through before it is written again.
+	ExtendTo(err error) (through int64, ok bool)
 }
 
 // Result is a successful delivery.
@@ -64,10 +82,10 @@ func (e *RetryAfterError) Error() string { return fmt.Sprintf("%v (retry in %v)"
 
 func (e *RetryAfterError) Unwrap() error { return e.Err }
 
-// NeedMoreError says the batch must run through offset Through before it
-// can be written: the destination holds a delivery, begun by an earlier
-// owner of the partition, that ends there. The runtime keeps the batch's
-// records and writes again once it has read through Through.
+// NeedMoreError is the error an Extender's Write may return: the batch must
+// run through offset Through before it can be written, because the
+// destination holds a delivery, begun by an earlier owner of the
+// partition, that ends there.
 type NeedMoreError struct {
 	Through int64
 }
