@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,5 +91,42 @@ func TestDockerfile(t *testing.T) {
 	}
 	if !strings.Contains(last, "ARG VERSION") || !strings.Contains(last, `org.opencontainers.image.version="${VERSION}"`) {
 		t.Errorf("Dockerfile: the image carries no version (ARG VERSION and the org.opencontainers.image.version label)")
+	}
+}
+
+// TestImagesCarryTheirHealthcheck checks that the images whose compose
+// healthchecks run /usr/local/bin/healthcheck install it, and that the
+// MinIO image builds the version the local stack pins.
+func TestImagesCarryTheirHealthcheck(t *testing.T) {
+	root := repoRoot(t)
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	p := loadCompose(t, filepath.Join(root, "docker-compose.yml"))
+	for _, s := range p.Services {
+		if s.HealthCheck == nil || !slices.Contains(s.HealthCheck.Test, "/usr/local/bin/healthcheck") {
+			continue
+		}
+		if s.Build == nil {
+			t.Errorf("%s: runs /usr/local/bin/healthcheck from an image the project does not build", s.Name)
+			continue
+		}
+		df := s.Build.Dockerfile
+		if df == "" {
+			df = "Dockerfile"
+		}
+		rel, _ := filepath.Rel(root, filepath.Join(s.Build.Context, df))
+		if !strings.Contains(read(rel), "./cmd/healthcheck") {
+			t.Errorf("%s: %s does not install cmd/healthcheck, which its healthcheck runs", s.Name, rel)
+		}
+	}
+	pin := regexp.MustCompile(`MINIO_VERSION=(v\S+)`)
+	stack, image := pin.FindStringSubmatch(read("stack/minio.sh")), pin.FindStringSubmatch(read("deploy/minio/Dockerfile"))
+	if stack == nil || image == nil || stack[1] != image[1] {
+		t.Errorf("MinIO: the image builds %v, the local stack pins %v; want the same", image, stack)
 	}
 }
