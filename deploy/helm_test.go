@@ -139,7 +139,8 @@ func renderChart(t *testing.T, valuesFiles ...string) (map[string]string, error)
 		Name: "audit", Namespace: "audit", Revision: 1, IsInstall: true,
 	}, chartutil.DefaultCapabilities)
 	if err != nil {
-		t.Fatalf("values: %v", err)
+		// values.schema.json refused them, as `helm install` would.
+		return nil, fmt.Errorf("values: %w", err)
 	}
 	return engine.Render(ch, rv)
 }
@@ -303,7 +304,11 @@ func TestChartRefusesIncompleteValues(t *testing.T) {
 		{"no brokers", "connectors: []\n", "kafka.brokers"},
 		{"TLS without its Secret", "kafka: {brokers: [k:9093], tls: {enabled: true}}\n", "kafka.tls.existingSecret"},
 		{"SASL without a password", "kafka: {brokers: [k:9093], sasl: {enabled: true, username: u}}\n", "kafka.sasl.password"},
-		{"unknown SASL mechanism", "kafka: {brokers: [k:9093], sasl: {enabled: true, mechanism: GSSAPI, username: u, password: p}}\nconnectors: [{id: a, type: s3, s3: {bucket: abc}}]\n", "GSSAPI"},
+		{"unknown SASL mechanism", "kafka: {brokers: [k:9093], sasl: {enabled: true, mechanism: GSSAPI, username: u, password: p}}\nconnectors: [{id: a, type: s3, s3: {bucket: abc}}]\n", "sasl/mechanism"},
+		{"misspelt chart key", "kafka: {brokers: [k:9092]}\nsink: {autoscalling: {enabled: false}}\n", "autoscalling"},
+		{"misspelt connector chart key", "kafka: {brokers: [k:9092]}\nconnectors: [{id: a, type: s3, s3: {bucket: abc}, autoscaling: {maxReplica: 3}}]\n", "maxReplica"},
+		{"unknown secret scope", "kafka: {brokers: [k:9092]}\nsecretScope: some\n", "secretScope"},
+		{"broker without a port", "kafka: {brokers: [kafka]}\n", "brokers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yaml")
