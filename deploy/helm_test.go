@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -853,6 +854,31 @@ func checkNetworkPolicies(t *testing.T, r *rendered, pl *config.Pipeline) {
 			if !allowed(p, corev1.ProtocolTCP) {
 				t.Errorf("%s: no egress to the brokers' port %d", np.Name, p)
 			}
+		}
+		// A sink reaches its destination: the port of its S3 endpoint or
+		// Datadog URL, else HTTPS.
+		c := r.deployments[name].Spec.Template.Spec.Containers[0]
+		conn, ok := pl.Connector(flagValue(c.Args, "connector"))
+		if !ok {
+			continue
+		}
+		dest := "https://default"
+		if conn.S3 != nil && conn.S3.Endpoint != "" {
+			dest = conn.S3.Endpoint
+		}
+		if conn.Datadog != nil && conn.Datadog.URL != "" {
+			dest = conn.Datadog.URL
+		}
+		u, err := url.Parse(dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := map[string]int{"http": 80, "https": 443}[u.Scheme]
+		if u.Port() != "" {
+			port, _ = strconv.Atoi(u.Port())
+		}
+		if !allowed(int32(port), corev1.ProtocolTCP) {
+			t.Errorf("%s: no egress to %s's destination %s (port %d)", np.Name, conn.ID, dest, port)
 		}
 	}
 }
