@@ -300,12 +300,15 @@ func TestComposeServicesLoadThePipeline(t *testing.T) {
 // mount fails the load, as it would fail the service at start.
 func loadPipelineAs(t *testing.T, file string, s types.ServiceConfig, m map[string]string) *config.Pipeline {
 	t.Helper()
+	env := map[string]string{}
 	for k, v := range s.Environment {
 		if v != nil {
-			t.Setenv(k, *v)
+			env[k] = *v
 		}
 	}
-	pl, err := config.Parse(file, rewritePaths(t, file, m))
+	b := rewritePaths(t, file, m)
+	isolateEnv(t, b, env)
+	pl, err := config.Parse(file, b)
 	if err != nil {
 		t.Fatalf("load the pipeline as %s would: %v", s.Name, err)
 	}

@@ -435,6 +435,11 @@ func checkPipeline(t *testing.T, r *rendered, tc chartCase) *config.Pipeline {
 				continue
 			}
 			maps.Copy(union, files)
+			env := map[string]string{}
+			for _, e := range c.Env {
+				env[e.Name] = e.Value
+			}
+			isolateEnv(t, []byte(text), env)
 			p, err := config.Parse("pipeline.yaml", rewrite(files))
 			if err != nil {
 				if scopedSecretsFail(r, err) {
