@@ -211,12 +211,29 @@ func TestComposeNamesOnlyWhatExists(t *testing.T) {
 	if err != nil {
 		t.Fatalf("load the model: %v", err)
 	}
-	vars := template.ExtractVariables(model, template.DefaultPattern)
-	for _, name := range slices.Sorted(maps.Keys(vars)) {
-		if v := vars[name]; v.DefaultValue == "" && !v.Required {
-			t.Errorf("variable %s has no default (write ${%s:-value})", name, name)
+	// One string at a time: ExtractVariables merges the uses of a name, so
+	// a default in one would hide its absence in another.
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			vars := template.ExtractVariables(map[string]any{"s": v}, template.DefaultPattern)
+			for _, name := range slices.Sorted(maps.Keys(vars)) {
+				if x := vars[name]; x.DefaultValue == "" && !x.Required {
+					t.Errorf("%q: variable %s has no default (write ${%s:-value})", v, name, name)
+				}
+			}
+		case map[string]any:
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
 		}
 	}
+	walk(model)
 }
 
 // TestComposeServicesLoadThePipeline checks each Auditstream service
@@ -284,14 +301,26 @@ func TestComposeServicesLoadThePipeline(t *testing.T) {
 	if routers == 0 {
 		t.Errorf("no service runs `router run`")
 	}
-	pl, err := config.Parse("pipeline.yaml", rewritePaths(t, filepath.Join(root, "deploy", "pipeline.yaml"), nil))
-	if err == nil {
-		for _, c := range pl.Connectors {
-			if !deployed[c.ID] {
-				t.Errorf("connector %s: no service runs `sink run --connector %s`", c.ID, c.ID)
-			}
+	for _, c := range loadPipeline(t, p, h).Connectors {
+		if !deployed[c.ID] {
+			t.Errorf("connector %s: no service runs `sink run --connector %s`", c.ID, c.ID)
 		}
 	}
+}
+
+// loadPipeline loads deploy/pipeline.yaml with every secret of the compose
+// file in place.
+func loadPipeline(t *testing.T, p *types.Project, h hostFile) *config.Pipeline {
+	t.Helper()
+	m := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(p.Secrets)) {
+		m["/run/secrets/"+name] = h.path(p.Secrets[name].File)
+	}
+	pl, err := config.Parse("pipeline.yaml", rewritePaths(t, filepath.Join(h.root, "deploy", "pipeline.yaml"), m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl
 }
 
 // loadPipelineAs loads the pipeline file as service s would see it: the
@@ -424,15 +453,7 @@ func TestComposeStartOrder(t *testing.T) {
 func TestComposeSetupMakesWhatTheSinksNeed(t *testing.T) {
 	root := repoRoot(t)
 	p := loadCompose(t, filepath.Join(root, "docker-compose.yml"))
-	h := hostFile{root: root, secrets: makeSecrets(t)}
-	m := map[string]string{}
-	for _, name := range slices.Sorted(maps.Keys(p.Secrets)) {
-		m["/run/secrets/"+name] = h.path(p.Secrets[name].File)
-	}
-	pl, err := config.Parse("pipeline.yaml", rewritePaths(t, filepath.Join(root, "deploy", "pipeline.yaml"), m))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pl := loadPipeline(t, p, hostFile{root: root, secrets: makeSecrets(t)})
 
 	var topics, buckets string
 	var bucketJob types.ServiceConfig
