@@ -28,6 +28,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/auditstream/auditstream/config"
+	"github.com/auditstream/auditstream/stack/testpki"
 )
 
 const chartDir = "helm/auditstream"
@@ -324,6 +325,34 @@ func TestChartRefusesIncompleteValues(t *testing.T) {
 	}
 }
 
+// fakeSecrets returns recognisable fake values for a Secret's keys, and,
+// for the keys of a kubernetes.io/tls Secret, real throwaway PEM that
+// matches: the pipeline loader parses the TLS files it is given.
+func fakeSecrets(t *testing.T, keys []string) map[string]string {
+	t.Helper()
+	ca := testpki.NewCA(t, "test CA")
+	certFile, keyFile := ca.Issue(t, "client", true)
+	pem := map[string]string{"ca.crt": read(t, ca.File), "tls.crt": read(t, certFile), "tls.key": read(t, keyFile)}
+	out := map[string]string{}
+	for _, k := range keys {
+		if v, ok := pem[k]; ok {
+			out[k] = v
+		} else {
+			out[k] = "fake-" + k
+		}
+	}
+	return out
+}
+
+func read(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // podFiles materializes what a pod mounts, container path to a host file:
 // the pipeline ConfigMap and every Secret (rendered, or one of the case's
 // external Secrets, filled with recognisable fake values).
@@ -359,9 +388,7 @@ func podFiles(t *testing.T, r *rendered, tc chartCase, spec corev1.PodSpec, c co
 					data[k] = string(b)
 				}
 			} else if keys, ok := tc.external[v.Secret.SecretName]; ok {
-				for _, k := range keys {
-					data[k] = "fake-" + k
-				}
+				maps.Copy(data, fakeSecrets(t, keys))
 			} else {
 				t.Errorf("volume %s: Secret %s is neither rendered nor expected in the cluster", v.Name, v.Secret.SecretName)
 				continue

@@ -31,6 +31,7 @@ import (
 	"github.com/auditstream/auditstream/producer"
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/stack/securekafka"
+	"github.com/auditstream/auditstream/stack/testpki"
 )
 
 // secDDKey is the Datadog key of the security tests' intake (not a real key).
@@ -235,8 +236,12 @@ func TestKafkaSecurity(t *testing.T) {
 		if err := os.WriteFile(wrong, []byte("not-the-password"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		otherCA, caKey, caCert := otherCA(t)
-		badCert, badKey := untrustedClientCert(t, caKey, caCert)
+		// A CA that signed nothing the broker holds: a client that trusts
+		// only it must refuse the broker, and a broker must refuse a
+		// client certificate it signed.
+		stranger := testpki.NewCA(t, "a CA the broker never heard of")
+		otherCA := stranger.File
+		badCert, badKey := stranger.Issue(t, "untrusted-client", true)
 		in := startIntake(t, secDDKey)
 		for _, tc := range []struct {
 			name, kafka, want string
