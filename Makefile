@@ -30,9 +30,13 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 .PHONY: build
+# A command is a main package under a cmd/ directory. It may be a module of
+# its own (producer/cmd/producer), which its parent's ./... does not reach.
 build: ## build every command into bin/
 	@mkdir -p $(BIN)
-	@for m in $(MODULES); do if [ -d $$m/cmd ]; then (cd $$m && GOBIN=$(BIN) go install ./cmd/...); fi; done
+	@for m in $(MODULES); do \
+	  cmds=$$(cd $$m && go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./... | grep /cmd/ || true); \
+	  if [ -n "$$cmds" ]; then (cd $$m && GOBIN=$(BIN) go install $$cmds); fi; done
 	@ls $(BIN)
 
 .PHONY: test

@@ -11,7 +11,7 @@ require (
 	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
 )
 
-require github.com/auditstream/auditstream/proto v0.0.0
+require github.com/auditstream/auditstream/proto v0.1.0
 
 require google.golang.org/protobuf v1.36.12 // indirect
 

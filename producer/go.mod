@@ -3,7 +3,7 @@ module github.com/auditstream/auditstream/producer
 go 1.26.0
 
 require (
-	github.com/auditstream/auditstream/proto v0.0.0
+	github.com/auditstream/auditstream/proto v0.1.0
 	github.com/google/uuid v1.6.0
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/plugin/kslog v1.0.0
@@ -13,22 +13,6 @@ require (
 require (
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect
-	github.com/twmb/franz-go/pkg/kadm v1.19.0 // indirect
-	go.yaml.in/yaml/v3 v3.0.6 // indirect
+	github.com/twmb/franz-go/pkg/kmsg v1.15.1 // indirect
 )
 
-require (
-	github.com/auditstream/auditstream/config v0.0.0
-	golang.org/x/time v0.16.0
-)
-
-require (
-	github.com/auditstream/auditstream/stack v0.0.0
-	github.com/twmb/franz-go/pkg/kmsg v1.15.1
-)
-
-replace (
-	github.com/auditstream/auditstream/config => ../config
-	github.com/auditstream/auditstream/proto => ../proto
-	github.com/auditstream/auditstream/stack => ../stack
-)

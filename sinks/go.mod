@@ -6,8 +6,8 @@ require (
 	github.com/DataDog/datadog-api-client-go/v2 v2.67.0
 	github.com/auditstream/auditstream/config v0.0.0
 	github.com/auditstream/auditstream/ddintake v0.0.0-00010101000000-000000000000
-	github.com/auditstream/auditstream/producer v0.0.0
-	github.com/auditstream/auditstream/proto v0.0.0
+	github.com/auditstream/auditstream/producer v0.1.0
+	github.com/auditstream/auditstream/proto v0.1.0
 	github.com/auditstream/auditstream/service v0.0.0
 	github.com/auditstream/auditstream/stack v0.0.0
 	github.com/aws/aws-sdk-go-v2 v1.48.0

@@ -1,6 +1,10 @@
 //go:build integration
 
-package producer_test
+// The SDK's tests against the real broker. They live in the CLI's module,
+// not beside producer.go, because they need stack/kafkatest: the SDK's own
+// module must not require stack (or config), or every application that
+// go gets the SDK would have to fetch modules that are never published.
+package main_test
 
 import (
 	"context"
