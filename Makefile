@@ -73,6 +73,10 @@ proto-check: $(TOOLS)/buf $(TOOLS)/protoc-gen-go ## fail if the committed genera
 	    || { echo "generated files differ in number: run make proto"; exit 1; }
 	@echo "proto: generated code is current"
 
+.PHONY: release-check
+release-check: ## publish proto and the SDK into a file-based proxy, and build an outside module with it
+	@cd release && go test -count=1 ./...
+
 .PHONY: deps
 deps: ## install what the tests and the demo need from the OS registries (kcat, Java, Maven) when missing
 	@./stack/deps.sh
