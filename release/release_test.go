@@ -2,6 +2,7 @@ package release_test
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,14 +148,44 @@ func TestApplicationBuildsWithTheSDK(t *testing.T) {
 		}
 	}
 
-	// The published modules' own tests, integration ones included, resolve
-	// outside the repository too: a test that imported stack/kafkatest
-	// would make the SDK require stack.
-	var pkgs []string
+	// Each published module is tidy outside the repository: go mod tidy,
+	// which reads every file under every build tag, tests included, leaves
+	// its go.mod as it is. A test that imported stack/kafkatest fails here
+	// (nothing publishes stack), and so does a requirement the module does
+	// not use, which every application would carry.
 	for _, m := range mods {
-		pkgs = append(pkgs, m.Path+"/...")
+		src := filepath.Join(modcache, filepath.FromSlash(m.Path)+"@"+m.Version)
+		dst := filepath.Join(t.TempDir(), m.Dir)
+		if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+			t.Fatalf("copy %s: %v", src, err)
+		}
+		// The copy keeps the cache's read-only modes.
+		if err := filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			mode := os.FileMode(0o644)
+			if d.IsDir() {
+				mode = 0o755
+			}
+			return os.Chmod(p, mode)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(gocmd, "mod", "tidy")
+		cmd.Dir, cmd.Env = dst, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: go mod tidy outside the repository: %v\n%s", m.Dir, err, out)
+			continue
+		}
+		got, err := os.ReadFile(filepath.Join(dst, "go.mod"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, m.GoMod) {
+			t.Errorf("%s/go.mod is not tidy: go mod tidy makes it\n%s\nwant it unchanged:\n%s", m.Dir, got, m.GoMod)
+		}
 	}
-	run(append([]string{"list", "-deps", "-test", "-tags", "integration,goccy_gojson"}, pkgs...)...)
 }
 
 // withoutGoSettings drops from env every variable the test sets itself, so
