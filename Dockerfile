@@ -1,7 +1,7 @@
 # One image with every Auditstream command; docker-compose.yml and the Helm
 # chart (deploy/helm/auditstream) pick the command.
 #
-#   docker build --build-arg VERSION=$(git describe --tags --always) -t auditstream:VERSION .
+#   docker build --build-arg VERSION=$(git describe --tags --always --match 'v*') -t auditstream:VERSION .
 #
 # Base images by exact tag. They were not pulled here (no registry is
 # reachable from the development machines); the tags are the ones the Go and
@@ -16,8 +16,8 @@ ENV GOFLAGS=-tags=goccy_gojson GOWORK=off CGO_ENABLED=0
 COPY . .
 RUN --mount=type=cache,target=/root/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    for m in producer router sinks stack ddintake; do \
-      (cd $m && GOBIN=/out go install -trimpath ./cmd/...) || exit 1; \
+    for m in router sinks stack ddintake producer/cmd/producer; do \
+      (cd $m && GOBIN=/out go install -trimpath ./...) || exit 1; \
     done && \
     (cd deploy && GOBIN=/out go install -trimpath ./cmd/healthcheck)
 

@@ -30,9 +30,13 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 .PHONY: build
+# A command is a main package under a cmd/ directory. It may be a module of
+# its own (producer/cmd/producer), which its parent's ./... does not reach.
 build: ## build every command into bin/
 	@mkdir -p $(BIN)
-	@for m in $(MODULES); do if [ -d $$m/cmd ]; then (cd $$m && GOBIN=$(BIN) go install ./cmd/...); fi; done
+	@for m in $(MODULES); do \
+	  cmds=$$(cd $$m && go list -f '{{if eq .Name "main"}}{{.ImportPath}}{{end}}' ./... | grep /cmd/ || true); \
+	  if [ -n "$$cmds" ]; then (cd $$m && GOBIN=$(BIN) go install $$cmds); fi; done
 	@ls $(BIN)
 
 .PHONY: test
@@ -68,6 +72,10 @@ proto-check: $(TOOLS)/buf $(TOOLS)/protoc-gen-go ## fail if the committed genera
 	  [ "$$(cd proto && find . -name '*.pb.go' | wc -l)" = "$$(cd $$tmp && find . -name '*.pb.go' | wc -l)" ] \
 	    || { echo "generated files differ in number: run make proto"; exit 1; }
 	@echo "proto: generated code is current"
+
+.PHONY: release-check
+release-check: ## publish proto and the SDK into a file-based proxy, and build an outside module with it
+	@cd release && go test -count=1 ./...
 
 .PHONY: deps
 deps: ## install what the tests and the demo need from the OS registries (kcat, Java, Maven) when missing

@@ -4,8 +4,8 @@ go 1.26.0
 
 require (
 	github.com/auditstream/auditstream/config v0.0.0
-	github.com/auditstream/auditstream/producer v0.0.0
-	github.com/auditstream/auditstream/proto v0.0.0
+	github.com/auditstream/auditstream/producer v0.1.0
+	github.com/auditstream/auditstream/proto v0.1.0
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.10

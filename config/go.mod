@@ -12,7 +12,7 @@ require (
 )
 
 require (
-	github.com/auditstream/auditstream/proto v0.0.0
+	github.com/auditstream/auditstream/proto v0.1.0
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.18
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0

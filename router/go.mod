@@ -4,8 +4,8 @@ go 1.26.0
 
 require (
 	github.com/auditstream/auditstream/config v0.0.0
-	github.com/auditstream/auditstream/producer v0.0.0
-	github.com/auditstream/auditstream/proto v0.0.0
+	github.com/auditstream/auditstream/producer v0.1.0
+	github.com/auditstream/auditstream/proto v0.1.0
 	github.com/auditstream/auditstream/service v0.0.0
 	github.com/auditstream/auditstream/stack v0.0.0
 	github.com/google/uuid v1.6.0

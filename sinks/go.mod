@@ -6,8 +6,8 @@ require (
 	github.com/DataDog/datadog-api-client-go/v2 v2.67.0
 	github.com/auditstream/auditstream/config v0.0.0
 	github.com/auditstream/auditstream/ddintake v0.0.0-00010101000000-000000000000
-	github.com/auditstream/auditstream/producer v0.0.0
-	github.com/auditstream/auditstream/proto v0.0.0
+	github.com/auditstream/auditstream/producer v0.1.0
+	github.com/auditstream/auditstream/proto v0.1.0
 	github.com/auditstream/auditstream/service v0.0.0
 	github.com/auditstream/auditstream/stack v0.0.0
 	github.com/aws/aws-sdk-go-v2 v1.48.0
@@ -16,6 +16,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.10
 	github.com/aws/aws-sdk-go-v2/service/sts v1.52.0
 	github.com/aws/smithy-go v1.28.9
+	github.com/google/uuid v1.6.0
 	github.com/klauspost/compress v1.20.4
 	github.com/prometheus/client_golang v1.25.0
 	github.com/twmb/franz-go v1.22.3
@@ -43,7 +44,6 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/goccy/go-json v0.10.2 // indirect
-	github.com/google/uuid v1.6.0 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/pierrec/lz4/v4 v4.1.33 // indirect

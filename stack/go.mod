@@ -15,6 +15,6 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-require github.com/auditstream/auditstream/proto v0.0.0
+require github.com/auditstream/auditstream/proto v0.1.0
 
 replace github.com/auditstream/auditstream/proto => ../proto

@@ -1,6 +1,10 @@
 //go:build integration
 
-package producer_test
+// The SDK's tests against the real broker. They live in the CLI's module,
+// not beside producer.go, because they need stack/kafkatest: the SDK's own
+// module must not require stack (or config), or every application that
+// go gets the SDK would have to fetch modules that are never published.
+package main_test
 
 import (
 	"context"
@@ -11,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -253,5 +258,54 @@ func TestPublishValidation(t *testing.T) {
 	}
 	if got := kafkatest.ReadAll(t, topic, 1, 3*time.Second); len(got) != 0 {
 		t.Fatalf("an invalid event reached Kafka: %d records", len(got))
+	}
+}
+
+// TestDurability reads what the brokers say about a topic's replication:
+// the local stack's default topic passes with two warnings, a topic whose
+// min.insync.replicas is above its replication factor is refused, and a
+// missing topic is an error.
+func TestDurability(t *testing.T) {
+	ctx := context.Background()
+	weak := kafkatest.Topic(t, 2)
+	impossible := weak + ".isr2"
+	resp, err := kadm.NewClient(kafkatest.Client(t)).CreateTopic(ctx, 1, 1, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, impossible)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", impossible, err)
+	}
+
+	tests := []struct {
+		topic    string
+		want     producer.Durability
+		warnings int
+		err      string
+	}{
+		{topic: weak, want: producer.Durability{Topic: weak, ReplicationFactor: 1, MinInsyncReplicas: 1}, warnings: 2},
+		{topic: impossible, want: producer.Durability{Topic: impossible, ReplicationFactor: 1, MinInsyncReplicas: 2}, err: "min.insync.replicas 2 is above its replication factor 1"},
+		{topic: weak + ".missing", want: producer.Durability{Topic: weak + ".missing"}, err: "UNKNOWN_TOPIC_OR_PARTITION"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.topic, func(t *testing.T) {
+			got, err := newProducer(t, tt.topic).Durability(ctx)
+			var warnings []string
+			if err == nil {
+				warnings, err = got.Check()
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+			switch {
+			case tt.err == "" && err != nil:
+				t.Errorf("got error %v, want none", err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Errorf("got error %v, want %q", err, tt.err)
+			}
+			if len(warnings) != tt.warnings {
+				t.Errorf("got warnings %q, want %d", warnings, tt.warnings)
+			}
+		})
 	}
 }
