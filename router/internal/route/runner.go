@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -263,23 +265,54 @@ func (r *Runner) transact(ctx context.Context, first kgo.Fetches) error {
 }
 
 // route produces the routed records of a batch of fetches.
-func (r *Runner) route(ctx context.Context, t *Table, fs kgo.Fetches, promise *kgo.FirstErrPromise, tally *tally) {
-	var out []*kgo.Record
+func (r *Runner) route(ctx context.Context, t *Table, fs kgo.Fetches, promise *kgo.FirstErrPromise, sum *tally) {
+	var parts []kgo.FetchTopicPartition
 	fs.EachPartition(func(p kgo.FetchTopicPartition) {
-		if len(p.Records) == 0 {
-			return
+		if len(p.Records) > 0 {
+			parts = append(parts, p)
 		}
-		for _, rec := range p.Records {
-			var o Outcome
-			out, o = t.Route(rec, out[:0])
-			tally.add(o)
-			for _, rr := range out {
-				r.sess.Produce(ctx, rr, promise.Promise())
-			}
-		}
-		last := p.Records[len(p.Records)-1].Offset
-		r.m.lag.WithLabelValues(strconv.Itoa(int(p.Partition))).Set(float64(max(p.HighWatermark-last-1, 0)))
 	})
+	// Reading and checking every value is most of the router's own work;
+	// the partitions of a poll are routed in parallel, one goroutine per
+	// core. Each source partition stays on one goroutine, in order, so
+	// the records of a key (which all come from one source partition) are
+	// produced in their order.
+	workers := min(len(parts), runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for _, p := range parts {
+			r.routePartition(ctx, t, p, promise, sum)
+		}
+		return
+	}
+	tallies := make([]*tally, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		tallies[i] = newTally()
+		wg.Go(func() {
+			for j := i; j < len(parts); j += workers {
+				r.routePartition(ctx, t, parts[j], promise, tallies[i])
+			}
+		})
+	}
+	wg.Wait()
+	for _, x := range tallies {
+		sum.merge(x)
+	}
+}
+
+// routePartition produces the routed records of one partition's fetch.
+func (r *Runner) routePartition(ctx context.Context, t *Table, p kgo.FetchTopicPartition, promise *kgo.FirstErrPromise, tally *tally) {
+	var out []*kgo.Record
+	for _, rec := range p.Records {
+		var o Outcome
+		out, o = t.Route(rec, out[:0])
+		tally.add(o)
+		for _, rr := range out {
+			r.sess.Produce(ctx, rr, promise.Promise())
+		}
+	}
+	last := p.Records[len(p.Records)-1].Offset
+	r.m.lag.WithLabelValues(strconv.Itoa(int(p.Partition))).Set(float64(max(p.HighWatermark-last-1, 0)))
 }
 
 // fetchErrors logs fetch errors. The client retries them by itself; a
@@ -320,6 +353,17 @@ func (t *tally) add(o Outcome) {
 	}
 	if o.Unknown != "" {
 		t.unknown[o.Unknown]++
+	}
+}
+
+// merge adds another tally's counts to t.
+func (t *tally) merge(o *tally) {
+	t.in += o.in
+	t.filtered += o.filtered
+	for _, pair := range [][2]map[string]int{{t.routed, o.routed}, {t.dlq, o.dlq}, {t.unknown, o.unknown}} {
+		for k, n := range pair[1] {
+			pair[0][k] += n
+		}
 	}
 }
 
