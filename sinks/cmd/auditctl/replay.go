@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/auditstream/auditstream/sinks/internal/replay"
+)
+
+const replayHelp = `auditctl replay --connector ID --from WHERE [--dry-run] [--wait] [--yes] [--follow] [--json]
+
+Rewinds one connector's consumer group (auditstream-sink-<id>) so that its
+sinks deliver again from WHERE; no other connector, and no topic, is
+touched. WHERE is:
+  earliest               the oldest record still in the connector's topic
+  2026-01-02T15:04:05Z   the first record at or after a time (RFC 3339)
+  0:1200,3:900           offsets per partition (others stay as they are)
+A partition whose committed offset is already before WHERE stays as it is;
+an explicit offset after the committed one is refused (it would skip
+records never delivered).
+
+It first shows, per partition, the committed offset, where the group will
+start, and how many records will be delivered again (counted with
+read_committed, transaction markers left out). --dry-run stops there.
+
+The group must be empty: stop the connector's sinks first. While the group
+has members, replay refuses (exit 1), or with --wait waits until they
+leave. On a terminal it asks for confirmation; --yes, or stdin that is not
+a terminal, skips the question. --follow then reports the lag (stderr)
+until the sinks, started again, have caught up.
+
+What the destination makes of it:
+  S3       deliveries already archived are found by their manifests and
+           skipped; only what the bucket lacks is written again, with no
+           duplicate. (Not yet: an object deleted while its delivery's
+           manifest remains stays missing; delete the manifest too.)
+  Datadog  every record is sent again: "again" is the number of duplicates.
+
+Exit status: 0 rewound (or nothing to do, or --dry-run); 1 refused or
+declined; 2 usage; 3 Kafka unreachable; 130 interrupted.
+
+Example:
+  auditctl replay --connector dd-prod --from 2026-03-01T09:00:00Z --dry-run
+  auditctl replay --connector s3-archive --from earliest --wait --yes --follow
+`
+
+// replayResult is the --json output.
+type replayResult struct {
+	Plan    *replay.Plan `json:"plan"`
+	DryRun  bool         `json:"dry_run,omitempty"`
+	Applied bool         `json:"applied"`
+	Refused string       `json:"refused,omitempty"`
+	Lag     *int64       `json:"lag_after_follow,omitempty"`
+}
+
+func replayCmd(ctx context.Context, args []string, e env) int {
+	c := newCommand("replay", replayHelp, e)
+	id := c.fs.String("connector", "", "the connector to replay")
+	fromFlag := c.fs.String("from", "", "earliest, an RFC 3339 time, or PARTITION:OFFSET,...")
+	dry := c.fs.Bool("dry-run", false, "show the plan and stop")
+	wait := c.fs.Bool("wait", false, "wait until the group has no members instead of refusing")
+	yes := c.fs.Bool("yes", false, "do not ask for confirmation")
+	follow := c.fs.Bool("follow", false, "after the rewind, report the lag until it is 0")
+	every := c.fs.Duration("every", 2*time.Second, "poll interval of --wait and --follow")
+	c.fs.String("to", "", "not supported yet: a bounded re-delivery beside live delivery")
+	if code, ok := c.parse(args, e); !ok {
+		return code
+	}
+	if c.fs.Lookup("to").Value.String() != "" {
+		fmt.Fprintln(e.stderr, "auditctl replay: --to is not supported yet; a replay without --to rewinds the group and re-delivers everything after --from")
+		return exitUsage
+	}
+	from, err := replay.ParseFrom(*fromFlag)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "auditctl replay:", err)
+		return exitUsage
+	}
+	p, ok := c.load(e)
+	if !ok {
+		return exitUsage
+	}
+	conn, ok := connector(p, *id, e)
+	if !ok {
+		return exitUsage
+	}
+	k, code := connect(ctx, p, e)
+	if k == nil {
+		return code
+	}
+	defer k.Close()
+	res := &replayResult{DryRun: *dry}
+	done := func(code int) int {
+		if *c.json {
+			writeJSON(e.stdout, res)
+		}
+		return code
+	}
+	refuse := func(msg string) int {
+		res.Refused = msg
+		fmt.Fprintln(e.stderr, "auditctl replay: refused:", msg)
+		return done(exitProblem)
+	}
+	o := replay.Options{Pipeline: p, Connector: conn, Admin: k.adm, Opts: k.opts, Progress: progress(e.stderr, "counting the records to deliver again")}
+	plan, err := replay.MakePlan(ctx, o, from)
+	var refused *replay.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		return refuse(refused.Msg)
+	case err != nil:
+		fmt.Fprintln(e.stderr, "auditctl replay:", err)
+		return exitUnreachable
+	}
+	res.Plan = plan
+	if !*c.json {
+		writePlan(e.stdout, plan)
+	}
+	if !plan.Changes() {
+		fmt.Fprintln(e.stderr, "nothing to rewind: every partition's committed offset is at or before --from")
+		return done(exitOK)
+	}
+	if *dry {
+		fmt.Fprintln(e.stderr, "dry run: nothing changed")
+		return done(exitOK)
+	}
+	state, members, err := replay.Members(ctx, k.adm, plan.Group)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "auditctl replay:", err)
+		return exitUnreachable
+	}
+	if members > 0 && !*wait {
+		return refuse(fmt.Sprintf("group %s has %d active member(s) (%s): the connector's sinks are running. Stop them first, "+
+			"or pass --wait to wait until they stop: Kafka refuses offsets written from outside a group with members, "+
+			"and a running sink would overwrite them at its next commit", plan.Group, members, state))
+	}
+	if e.terminal && !*yes {
+		fmt.Fprintf(e.stderr, "rewind group %s as shown? [y/N] ", plan.Group)
+		if !confirmed(e.stdin) {
+			return refuse("not confirmed")
+		}
+	}
+	if members > 0 {
+		fmt.Fprintf(e.stderr, "waiting for group %s to become empty: it has %d member(s); stop the connector's sinks (SIGTERM: they commit and leave)\n", plan.Group, members)
+		err := replay.WaitEmpty(ctx, k.adm, plan.Group, *every, func(state string, n int) {
+			fmt.Fprintf(e.stderr, "  still %d member(s) (%s)\n", n, state)
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return exitInterrupted
+			}
+			fmt.Fprintln(e.stderr, "auditctl replay:", err)
+			return exitUnreachable
+		}
+		// The sinks committed while they stopped: plan again from there.
+		if plan, err = replay.MakePlan(ctx, o, from); err != nil {
+			if errors.As(err, &refused) {
+				return refuse(refused.Msg)
+			}
+			fmt.Fprintln(e.stderr, "auditctl replay:", err)
+			return exitUnreachable
+		}
+		res.Plan = plan
+		fmt.Fprintln(e.stderr, "the group is empty; the plan, read again:")
+		writePlan(e.stderr, plan)
+	}
+	if err := replay.Apply(ctx, k.adm, plan); err != nil {
+		if _, n, merr := replay.Members(ctx, k.adm, plan.Group); merr == nil && n > 0 {
+			return refuse(fmt.Sprintf("a sink joined group %s meanwhile (%v); nothing was changed", plan.Group, err))
+		}
+		fmt.Fprintln(e.stderr, "auditctl replay:", err)
+		return exitUnreachable
+	}
+	res.Applied = true
+	fmt.Fprintf(e.stderr, "group %s rewound; the connector's sinks deliver from there when they start\n", plan.Group)
+	if *follow {
+		fmt.Fprintln(e.stderr, "following the lag until the sinks have caught up (Ctrl-C stops following, not the replay)")
+		var last int64
+		err := replay.Follow(ctx, k.adm, k.opts, plan.Group, plan.Topic, *every, func(lag int64, approx bool) {
+			last = lag
+			a := ""
+			if approx {
+				a = " (approximate)"
+			}
+			fmt.Fprintf(e.stderr, "  %s lag %d%s\n", time.Now().Format(time.TimeOnly), lag, a)
+		})
+		res.Lag = &last
+		if err != nil {
+			if ctx.Err() != nil {
+				done(exitOK)
+				return exitInterrupted
+			}
+			fmt.Fprintln(e.stderr, "auditctl replay: follow:", err)
+			return done(exitUnreachable)
+		}
+		fmt.Fprintln(e.stderr, "caught up")
+	}
+	return done(exitOK)
+}
+
+func writePlan(w io.Writer, pl *replay.Plan) {
+	fmt.Fprintf(w, "replay of connector %s (%s): group %s on %s, from %s\n", pl.Connector, pl.Type, pl.Group, pl.Topic, pl.From)
+	fmt.Fprintf(w, "  %-9s %12s %12s %12s %12s\n", "partition", "committed", "from", "end", "again")
+	for _, p := range pl.Partitions {
+		c := fmt.Sprint(p.Committed)
+		if p.Committed < 0 {
+			c = "none"
+		}
+		again := fmt.Sprint(p.Again)
+		if p.Unchanged {
+			again = "unchanged"
+		}
+		fmt.Fprintf(w, "  %-9d %12s %12d %12d %12s\n", p.Partition, c, p.From, p.End, again)
+		if p.Note != "" {
+			fmt.Fprintf(w, "    %s\n", p.Note)
+		}
+	}
+	approx := ""
+	if pl.Approx {
+		approx = " (counted in offsets: the range is too large to count records)"
+	}
+	fmt.Fprintf(w, "  %d records delivered again%s\n  %s\n", pl.Again, approx, pl.Effect)
+}
+
+// confirmed reads a yes from r.
+func confirmed(r io.Reader) bool {
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes"
+}
+
+// progress returns a callback that reports a count on w, at most every
+// half second.
+func progress(w io.Writer, what string) func(int64) {
+	var last time.Time
+	return func(n int64) {
+		if time.Since(last) < 500*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "%s: %d read\n", what, n)
+	}
+}
