@@ -1,0 +1,270 @@
+//go:build integration
+
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
+	"github.com/auditstream/auditstream/sinks/internal/replay"
+	"github.com/auditstream/auditstream/stack/kafkatest"
+)
+
+// archived reads every event of every data object under prefix, by id.
+func (st *s3Store) archived(t *testing.T, prefix string) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for _, key := range st.keys(t, prefix+"/") {
+		if !strings.HasSuffix(key, ".ndjson.gz") {
+			continue
+		}
+		zr, err := gzip.NewReader(strings.NewReader(string(st.get(t, key))))
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		sc := bufio.NewScanner(zr)
+		sc.Buffer(make([]byte, 1<<20), 4<<20)
+		for sc.Scan() {
+			ev := &auditv1.Event{}
+			if err := protojson.Unmarshal(sc.Bytes(), ev); err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+			got[ev.GetId()]++
+		}
+	}
+	return got
+}
+
+// verify runs `sink verify` and returns its exit code, events and problems.
+func verify(t *testing.T, cfg, connector string) (code, events, problems int) {
+	t.Helper()
+	cmd := exec.Command(sinkBin, "verify", "--config", cfg, "--connector", connector)
+	out, _ := cmd.Output()
+	var rep struct {
+		Events   int `json:"events"`
+		Problems int `json:"problems"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("sink verify output: %v\n%s", err, out)
+	}
+	return cmd.ProcessState.ExitCode(), rep.Events, rep.Problems
+}
+
+// manifestOf is the part of an s3sink manifest the test reads.
+type manifestOf struct {
+	Partition int32 `json:"partition"`
+	First     int64 `json:"first"`
+	Last      int64 `json:"last"`
+	Objects   []struct {
+		Key     string `json:"key"`
+		Records int    `json:"records"`
+	} `json:"objects"`
+}
+
+// TestReplayS3RestoresDeleted: 3,000 events, written in transactions, are
+// archived; then three deliveries in the middle of the partitions (their
+// objects and their manifests) are deleted, as a mistaken lifecycle rule
+// would. verify sees the hole. A replay from earliest, with the sink
+// stopped, then brings back exactly the missing events: every event is in
+// the bucket exactly once, and verify passes.
+func TestReplayS3RestoresDeleted(t *testing.T) {
+	const id = "rp-s3"
+	tp := newTopics(t)
+	topic := tp.connector(t, id, 2)
+	st := newBucket(t, false)
+	cfg := writeConfig(t, tp.header(t, "127.0.0.1:0")+fmt.Sprintf(`  - id: %s
+    type: s3
+    listen: 127.0.0.1:0
+    batch: {max_events: 250, max_bytes: 4MiB, max_age: 1s}
+%s`, id, st.connectorYAML("arch")))
+	group := "auditstream-sink-" + id
+
+	pub := newPublisher(t, topic, 17, true)
+	for range 6 {
+		pub.publish(500)
+	}
+	sink := startSink(t, cfg, id)
+	waitCommitted(t, tp.adm, group, topic, true, 90*time.Second)
+	sink.Stop()
+	if code, events, problems := verify(t, cfg, id); code != 0 || events != 3000 || problems != 0 {
+		t.Fatalf("before the deletion verify: exit %d, %d events, %d problems", code, events, problems)
+	}
+
+	// Delete deliveries 2 and 3 of partition 0 and delivery 2 of
+	// partition 1, objects and manifests.
+	byPartition := map[int32][]string{}
+	for _, k := range st.keys(t, "arch/_manifests/") {
+		var m manifestOf
+		if err := json.Unmarshal(st.get(t, k), &m); err != nil {
+			t.Fatal(err)
+		}
+		byPartition[m.Partition] = append(byPartition[m.Partition], k)
+	}
+	deleted := 0
+	for p, picks := range map[int32][]int{0: {1, 2}, 1: {1}} {
+		ms := byPartition[p]
+		sort.Strings(ms)
+		if len(ms) < 4 {
+			t.Fatalf("partition %d has %d deliveries; the test wants at least 4", p, len(ms))
+		}
+		for _, i := range picks {
+			var m manifestOf
+			_ = json.Unmarshal(st.get(t, ms[i]), &m)
+			for _, o := range m.Objects {
+				st.delete(t, o.Key)
+				deleted += o.Records
+			}
+			st.delete(t, ms[i])
+			t.Logf("deleted partition %d delivery %d-%d (%d objects)", p, m.First, m.Last, len(m.Objects))
+		}
+	}
+	if code, events, _ := verify(t, cfg, id); code == 0 || events != 3000-deleted {
+		t.Fatalf("after deleting %d events verify exits %d with %d events; want a failure and %d", deleted, code, events, 3000-deleted)
+	}
+
+	code, out, errs := ctl(t, "replay", "--config", cfg, "--connector", id, "--from", "earliest", "--dry-run", "--json")
+	if code != exitOK {
+		t.Fatalf("replay --dry-run: exit %d\n%s", code, errs)
+	}
+	var res replayResult
+	jsonOut(t, out, &res)
+	if res.Plan.Again != 3000 || res.Applied || !strings.Contains(res.Plan.Effect, "S3") {
+		t.Fatalf("dry run: again %d applied %v effect %q; want 3000, false, S3", res.Plan.Again, res.Applied, res.Plan.Effect)
+	}
+	if code, _, errs := ctl(t, "replay", "--config", cfg, "--connector", id, "--from", "earliest", "--yes"); code != exitOK {
+		t.Fatalf("replay: exit %d\n%s", code, errs)
+	}
+	for p, o := range committed(t, tp.adm, group, topic) {
+		if o != 0 {
+			t.Errorf("partition %d committed at %d after the replay, want 0", p, o)
+		}
+	}
+
+	sink = startSink(t, cfg, id)
+	waitCommitted(t, tp.adm, group, topic, true, 90*time.Second)
+	sink.Stop()
+	got := st.archived(t, "arch")
+	missing, dup, extra := kafkatest.Tally(pub.want, got)
+	if missing+dup+extra > 0 {
+		t.Fatalf("after the replay: %d missing, %d duplicated, %d unexpected of %d", missing, dup, extra, len(pub.want))
+	}
+	if code, events, problems := verify(t, cfg, id); code != 0 || events != 3000 || problems != 0 {
+		t.Fatalf("after the replay verify: exit %d, %d events, %d problems", code, events, problems)
+	}
+	if !strings.Contains(sink.Log(), "adopting") && !strings.Contains(sink.Log(), "skipped") {
+		t.Errorf("the sink's log does not show archived deliveries found again:\n%s", tail(sink.Log(), 20))
+	}
+	t.Logf("%d deleted events written again; all 3000 exactly once, verify passes", deleted)
+}
+
+// TestReplayDatadog: a Datadog connector delivers 2,000 events. A replay
+// is refused while the sink runs; with --wait it waits, and goes on once
+// the sink stops. Its dry run announces how many records are delivered
+// again, and the intake then receives exactly that many duplicates, each
+// event at most twice, every event at least once.
+func TestReplayDatadog(t *testing.T) {
+	const id = "rp-dd"
+	tp := newTopics(t)
+	topic := tp.connector(t, id, 2)
+	in := startIntake(t)
+	cfg := writeConfig(t, tp.header(t, "127.0.0.1:0")+fmt.Sprintf(`  - id: %s
+    type: datadog
+    listen: 127.0.0.1:0
+    batch: {max_events: 200, max_age: 500ms}
+%s`, id, ddYAML(t, in, ddKey)))
+	group := "auditstream-sink-" + id
+	pub := newPublisher(t, topic, 23, true)
+	for range 4 {
+		pub.publish(500)
+	}
+	sink := startSink(t, cfg, id)
+	waitCommitted(t, tp.adm, group, topic, true, 60*time.Second)
+	before := committed(t, tp.adm, group, topic)
+
+	// Refused while the sink is a member.
+	eventually(t, 30*time.Second, "the sink to be a member", func() bool {
+		_, n, err := replay.Members(context.Background(), tp.adm, group)
+		return err == nil && n == 1
+	})
+	from := "0:300,1:100"
+	code, _, errs := ctl(t, "replay", "--config", cfg, "--connector", id, "--from", from, "--yes")
+	if code != exitProblem || !strings.Contains(errs, "active member") || !strings.Contains(errs, "--wait") {
+		t.Fatalf("replay while the sink runs: exit %d, want 1 with a reason:\n%s", code, errs)
+	}
+	if after := committed(t, tp.adm, group, topic); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("a refused replay moved the offsets: %v -> %v", before, after)
+	}
+
+	code, out, errs := ctl(t, "replay", "--config", cfg, "--connector", id, "--from", from, "--dry-run", "--json")
+	if code != exitOK {
+		t.Fatalf("dry run: exit %d\n%s", code, errs)
+	}
+	var dry replayResult
+	jsonOut(t, out, &dry)
+	announced := dry.Plan.Again
+	if announced == 0 || dry.Plan.Approx {
+		t.Fatalf("dry run announces %d duplicates (approx %v)", announced, dry.Plan.Approx)
+	}
+
+	// --wait: waits while the sink runs, goes on when it stops.
+	type result struct {
+		code      int
+		out, errs string
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, o, e := ctl(t, "replay", "--config", cfg, "--connector", id, "--from", from, "--wait", "--every", "200ms", "--json")
+		done <- result{c, o, e}
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case r := <-done:
+		t.Fatalf("replay --wait returned while the sink ran: exit %d\n%s", r.code, r.errs)
+	default:
+	}
+	sink.Stop()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("replay --wait did not finish after the sink stopped")
+	}
+	if r.code != exitOK || !strings.Contains(r.errs, "waiting for group") {
+		t.Fatalf("replay --wait: exit %d\n%s", r.code, r.errs)
+	}
+	var res replayResult
+	jsonOut(t, r.out, &res)
+	if !res.Applied || res.Plan.Again != announced {
+		t.Fatalf("replay applied %v, again %d; the dry run announced %d", res.Applied, res.Plan.Again, announced)
+	}
+
+	sink = startSink(t, cfg, id)
+	waitCommitted(t, tp.adm, group, topic, true, 60*time.Second)
+	got := in.delivered()
+	dupCopies := 0
+	for evID, n := range got {
+		if n > 2 {
+			t.Errorf("event %s delivered %d times", evID, n)
+		}
+		dupCopies += n - 1
+	}
+	missing, _, extra := kafkatest.Tally(pub.want, got)
+	if missing+extra > 0 {
+		t.Fatalf("%d missing, %d unexpected", missing, extra)
+	}
+	if int64(dupCopies) != announced {
+		t.Fatalf("the intake received %d duplicates; the dry run announced %d", dupCopies, announced)
+	}
+	t.Logf("refused while running; --wait waited; %d duplicates, as announced", dupCopies)
+}
