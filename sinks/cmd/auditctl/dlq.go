@@ -89,18 +89,18 @@ func dlqCmd(ctx context.Context, args []string, e env) int {
 	}
 	f.Refs = refs
 	if sub == "show" {
-		if c.fs.NArg() != 1 {
+		if len(c.args) != 1 {
 			fmt.Fprintln(e.stderr, "auditctl dlq show: want one TOPIC/PARTITION/OFFSET")
 			return exitUsage
 		}
-		r, err := dlq.ParseRef(c.fs.Arg(0))
+		r, err := dlq.ParseRef(c.args[0])
 		if err != nil {
 			fmt.Fprintln(e.stderr, "auditctl dlq show:", err)
 			return exitUsage
 		}
 		f.Refs = []dlq.Ref{r}
-	} else if c.fs.NArg() > 0 {
-		fmt.Fprintf(e.stderr, "auditctl dlq %s: unexpected argument %q\n", sub, c.fs.Arg(0))
+	} else if len(c.args) > 0 {
+		fmt.Fprintf(e.stderr, "auditctl dlq %s: unexpected argument %q\n", sub, c.args[0])
 		return exitUsage
 	}
 	p, ok := c.load(e)

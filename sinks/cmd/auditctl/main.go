@@ -134,6 +134,8 @@ type command struct {
 	fs     *flag.FlagSet
 	config *string
 	json   *bool
+	// args are the positional arguments.
+	args []string
 }
 
 // newCommand makes the flag set of a subcommand; help is its usage text
@@ -169,10 +171,26 @@ func (c *command) parse(args []string, e env) (code int, ok bool) {
 		}
 	}
 	c.fs.SetOutput(e.stderr)
-	if err := c.fs.Parse(args); err != nil {
-		return exitUsage, false
+	// Flags may follow positional arguments (dlq show REF --config F).
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			return exitUsage, false
+		}
+		if c.fs.NArg() == 0 {
+			return 0, true
+		}
+		c.args = append(c.args, c.fs.Arg(0))
+		args = c.fs.Args()[1:]
 	}
-	return 0, true
+}
+
+// noArgs fails a command that takes no positional argument but got one.
+func (c *command) noArgs(e env) bool {
+	if len(c.args) > 0 {
+		fmt.Fprintf(e.stderr, "auditctl %s: unexpected argument %q\n", c.fs.Name(), c.args[0])
+		return false
+	}
+	return true
 }
 
 // load reads the pipeline file.

@@ -71,6 +71,9 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 	if code, ok := c.parse(args, e); !ok {
 		return code
 	}
+	if !c.noArgs(e) {
+		return exitUsage
+	}
 	if c.fs.Lookup("to").Value.String() != "" {
 		fmt.Fprintln(e.stderr, "auditctl replay: --to is not supported yet; a replay without --to rewinds the group and re-delivers everything after --from")
 		return exitUsage

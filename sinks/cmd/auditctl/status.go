@@ -36,6 +36,9 @@ func statusCmd(ctx context.Context, args []string, e env) int {
 	if code, ok := c.parse(args, e); !ok {
 		return code
 	}
+	if !c.noArgs(e) {
+		return exitUsage
+	}
 	p, ok := c.load(e)
 	if !ok {
 		return exitUsage

@@ -40,6 +40,9 @@ func testCmd(ctx context.Context, args []string, e env) int {
 	if code, ok := c.parse(args, e); !ok {
 		return code
 	}
+	if !c.noArgs(e) {
+		return exitUsage
+	}
 	p, ok := c.load(e)
 	if !ok {
 		return exitUsage
