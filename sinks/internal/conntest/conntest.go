@@ -203,7 +203,11 @@ func classifyNet(err error) (problem, msg string, ok bool) {
 	case errors.As(err, &record):
 		return ProblemTLS, "the server does not speak TLS there (is the url http?): " + rootCause(err), true
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return ProblemConnect, "connection refused: " + rootCause(err), true
+		var op *net.OpError
+		if errors.As(err, &op) && op.Addr != nil {
+			return ProblemConnect, "nothing accepts connections at " + op.Addr.String() + " (connection refused)", true
+		}
+		return ProblemConnect, "connection refused", true
 	case errors.Is(err, context.DeadlineExceeded):
 		return ProblemTimeout, "no answer in time: " + rootCause(err), true
 	case errors.As(err, &urlErr) && urlErr.Timeout():
