@@ -1,0 +1,43 @@
+package replay
+
+import "testing"
+
+func TestParseFrom(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    string // From.String(), "" for an error
+		offsets int
+	}{
+		{"earliest", "earliest", 0},
+		{"2026-03-01T09:00:00Z", "2026-03-01T09:00:00Z", 0},
+		{"2026-03-01T10:00:00+01:00", "2026-03-01T09:00:00Z", 0},
+		{"0:1200,3:900", "0:1200,3:900", 2},
+		{"3:900, 0:1200", "0:1200,3:900", 2},
+		{"", "", 0},
+		{"latest", "", 0},
+		{"0:12,0:13", "", 0},
+		{"-1:5", "", 0},
+		{"0:-5", "", 0},
+		{"0:", "", 0},
+		{"2026-03-01", "", 0},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			f, err := ParseFrom(tc.in)
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("got %v, want an error", f)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want %s", err, tc.want)
+			}
+			if got := f.String(); got != tc.want || len(f.Offsets) != tc.offsets {
+				t.Fatalf("got %s (%d offsets), want %s (%d)", got, len(f.Offsets), tc.want, tc.offsets)
+			}
+			if f.Earliest != (tc.in == "earliest") {
+				t.Fatalf("got %+v", f)
+			}
+		})
+	}
+}
