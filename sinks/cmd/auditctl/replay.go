@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/sinks/internal/replay"
+	"github.com/auditstream/auditstream/sinks/internal/s3sink"
 )
 
 const replayHelp = `auditctl replay --connector ID --from WHERE [--dry-run] [--wait] [--yes] [--follow] [--json]
@@ -36,9 +38,16 @@ until the sinks, started again, have caught up.
 
 What the destination makes of it:
   S3       deliveries already archived are found by their manifests and
-           skipped; only what the bucket lacks is written again, with no
-           duplicate. (Not yet: an object deleted while its delivery's
-           manifest remains stays missing; delete the manifest too.)
+           skipped; only what the bucket lacks is written again. The plan
+           reads the manifests and lists, per partition, the offsets
+           missing from the bucket. Known limits of the S3 writer:
+           - an object deleted while its delivery's manifest remains
+             stays missing (delete the manifest too);
+           - a missing delivery is written again with the sink's own
+             batch boundaries, which may run into the archived delivery
+             after it and write its records twice. When archived
+             deliveries follow missing ones inside the range, replay
+             refuses unless --allow-overlap.
   Datadog  every record is sent again: "again" is the number of duplicates.
 
 Exit status: 0 rewound (or nothing to do, or --dry-run); 1 refused or
@@ -67,6 +76,7 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 	yes := c.fs.Bool("yes", false, "do not ask for confirmation")
 	follow := c.fs.Bool("follow", false, "after the rewind, report the lag until it is 0")
 	every := c.fs.Duration("every", 2*time.Second, "poll interval of --wait and --follow")
+	allowOverlap := c.fs.Bool("allow-overlap", false, "S3: replay even where archived deliveries follow missing ones (records after a missing span may be written twice)")
 	c.fs.String("to", "", "not supported yet: a bounded re-delivery beside live delivery")
 	if code, ok := c.parse(args, e); !ok {
 		return code
@@ -109,6 +119,15 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 		return done(exitProblem)
 	}
 	o := replay.Options{Pipeline: p, Connector: conn, Admin: k.adm, Opts: k.opts, Progress: progress(e.stderr, "counting the records to deliver again")}
+	if conn.Type == config.TypeS3 {
+		// The bucket says what a replay writes again.
+		w, err := s3sink.New(ctx, s3sink.Options{Connector: conn})
+		if err != nil {
+			fmt.Fprintln(e.stderr, "auditctl replay: the bucket cannot be read, so the plan does not say what it lacks:", err)
+		} else {
+			o.Archive = w
+		}
+	}
 	plan, err := replay.MakePlan(ctx, o, from)
 	var refused *replay.RefusedError
 	switch {
@@ -126,9 +145,15 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 		fmt.Fprintln(e.stderr, "nothing to rewind: every partition's committed offset is at or before --from")
 		return done(exitOK)
 	}
+	if plan.Overlap {
+		fmt.Fprintln(e.stderr, "warning:", replay.OverlapWarning)
+	}
 	if *dry {
 		fmt.Fprintln(e.stderr, "dry run: nothing changed")
 		return done(exitOK)
+	}
+	if plan.Overlap && !*allowOverlap {
+		return refuse(replay.OverlapWarning)
 	}
 	state, members, err := replay.Members(ctx, k.adm, plan.Group)
 	if err != nil {
@@ -165,6 +190,9 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 			}
 			fmt.Fprintln(e.stderr, "auditctl replay:", err)
 			return exitUnreachable
+		}
+		if plan.Overlap && !*allowOverlap {
+			return refuse(replay.OverlapWarning)
 		}
 		res.Plan = plan
 		fmt.Fprintln(e.stderr, "the group is empty; the plan, read again:")
@@ -220,12 +248,24 @@ func writePlan(w io.Writer, pl *replay.Plan) {
 		if p.Note != "" {
 			fmt.Fprintf(w, "    %s\n", p.Note)
 		}
+		if len(p.Missing) > 0 {
+			spans := make([]string, len(p.Missing))
+			for i, s := range p.Missing {
+				spans[i] = fmt.Sprintf("%d-%d", s.First, s.Last)
+			}
+			fmt.Fprintf(w, "    missing from the bucket, written again: offsets %s\n", strings.Join(spans, ", "))
+		} else if !p.Unchanged && pl.Type == "s3" && strings.HasPrefix(pl.Archive, "checked") {
+			fmt.Fprintln(w, "    nothing missing from the bucket: every delivery is skipped")
+		}
 	}
 	approx := ""
 	if pl.Approx {
 		approx = " (counted in offsets: the range is too large to count records)"
 	}
 	fmt.Fprintf(w, "  %d records delivered again%s\n  %s\n", pl.Again, approx, pl.Effect)
+	if pl.Archive != "" {
+		fmt.Fprintf(w, "  bucket: %s\n", pl.Archive)
+	}
 }
 
 // confirmed reads a yes from r.

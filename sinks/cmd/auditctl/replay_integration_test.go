@@ -18,6 +18,7 @@ import (
 
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/sinks/internal/replay"
+	"github.com/auditstream/auditstream/sinks/internal/s3sink"
 	"github.com/auditstream/auditstream/stack/kafkatest"
 )
 
@@ -64,6 +65,7 @@ func verify(t *testing.T, cfg, connector string) (code, events, problems int) {
 // manifestOf is the part of an s3sink manifest the test reads.
 type manifestOf struct {
 	Partition int32 `json:"partition"`
+	Start     int64 `json:"start"`
 	First     int64 `json:"first"`
 	Last      int64 `json:"last"`
 	Objects   []struct {
@@ -75,9 +77,13 @@ type manifestOf struct {
 // TestReplayS3RestoresDeleted: 3,000 events, written in transactions, are
 // archived; then three deliveries in the middle of the partitions (their
 // objects and their manifests) are deleted, as a mistaken lifecycle rule
-// would. verify sees the hole. A replay from earliest, with the sink
-// stopped, then brings back exactly the missing events: every event is in
-// the bucket exactly once, and verify passes.
+// would. verify sees the holes, and the replay's plan names them. Because
+// archived deliveries follow the holes, the replay is refused without
+// --allow-overlap; with it (the same batch settings reproduce the original
+// boundaries), exactly the missing events come back: every event is in the
+// bucket exactly once, and verify passes. Then the last deliveries of a
+// partition go missing, and a replay with other batch boundaries brings
+// them back exactly once too.
 func TestReplayS3RestoresDeleted(t *testing.T) {
 	const id = "rp-s3"
 	tp := newTopics(t)
@@ -112,15 +118,22 @@ func TestReplayS3RestoresDeleted(t *testing.T) {
 		byPartition[m.Partition] = append(byPartition[m.Partition], k)
 	}
 	deleted := 0
+	wantMissing := map[int32]string{}
 	for p, picks := range map[int32][]int{0: {1, 2}, 1: {1}} {
 		ms := byPartition[p]
 		sort.Strings(ms)
 		if len(ms) < 4 {
 			t.Fatalf("partition %d has %d deliveries; the test wants at least 4", p, len(ms))
 		}
+		var spans []s3sink.Span
 		for _, i := range picks {
 			var m manifestOf
 			_ = json.Unmarshal(st.get(t, ms[i]), &m)
+			if n := len(spans); n > 0 && spans[n-1].Last+1 == m.Start {
+				spans[n-1].Last = m.Last
+			} else {
+				spans = append(spans, s3sink.Span{First: m.Start, Last: m.Last})
+			}
 			for _, o := range m.Objects {
 				st.delete(t, o.Key)
 				deleted += o.Records
@@ -128,6 +141,7 @@ func TestReplayS3RestoresDeleted(t *testing.T) {
 			st.delete(t, ms[i])
 			t.Logf("deleted partition %d delivery %d-%d (%d objects)", p, m.First, m.Last, len(m.Objects))
 		}
+		wantMissing[p] = fmt.Sprint(spans)
 	}
 	if code, events, _ := verify(t, cfg, id); code == 0 || events != 3000-deleted {
 		t.Fatalf("after deleting %d events verify exits %d with %d events; want a failure and %d", deleted, code, events, 3000-deleted)
@@ -139,10 +153,24 @@ func TestReplayS3RestoresDeleted(t *testing.T) {
 	}
 	var res replayResult
 	jsonOut(t, out, &res)
-	if res.Plan.Again != 3000 || res.Applied || !strings.Contains(res.Plan.Effect, "S3") {
-		t.Fatalf("dry run: again %d applied %v effect %q; want 3000, false, S3", res.Plan.Again, res.Applied, res.Plan.Effect)
+	if res.Plan.Again != 3000 || res.Applied || !strings.Contains(res.Plan.Effect, "S3") || !res.Plan.Overlap {
+		t.Fatalf("dry run: again %d applied %v overlap %v effect %q; want 3000, false, true, S3", res.Plan.Again, res.Applied, res.Plan.Overlap, res.Plan.Effect)
 	}
-	if code, _, errs := ctl(t, "replay", "--config", cfg, "--connector", id, "--from", "earliest", "--yes"); code != exitOK {
+	gotMissing := map[int32]string{}
+	for _, pp := range res.Plan.Partitions {
+		gotMissing[pp.Partition] = fmt.Sprint(pp.Missing)
+	}
+	if fmt.Sprint(gotMissing) != fmt.Sprint(wantMissing) {
+		t.Fatalf("the plan says the bucket lacks %v; the test deleted %v", gotMissing, wantMissing)
+	}
+	// Archived deliveries follow the holes: refused without --allow-overlap.
+	code, _, errs = ctl(t, "replay", "--config", cfg, "--connector", id, "--from", "earliest", "--yes")
+	if code != exitProblem || !strings.Contains(errs, "--allow-overlap") {
+		t.Fatalf("replay over holes: exit %d, want 1\n%s", code, errs)
+	}
+	// The sink's batch settings and the backlog reproduce the original
+	// boundaries here, so the overlap is safe.
+	if code, _, errs := ctl(t, "replay", "--config", cfg, "--connector", id, "--from", "earliest", "--yes", "--allow-overlap"); code != exitOK {
 		t.Fatalf("replay: exit %d\n%s", code, errs)
 	}
 	for p, o := range committed(t, tp.adm, group, topic) {
@@ -150,22 +178,47 @@ func TestReplayS3RestoresDeleted(t *testing.T) {
 			t.Errorf("partition %d committed at %d after the replay, want 0", p, o)
 		}
 	}
-
 	sink = startSink(t, cfg, id)
 	waitCommitted(t, tp.adm, group, topic, true, 90*time.Second)
 	sink.Stop()
-	got := st.archived(t, "arch")
-	missing, dup, extra := kafkatest.Tally(pub.want, got)
-	if missing+dup+extra > 0 {
-		t.Fatalf("after the replay: %d missing, %d duplicated, %d unexpected of %d", missing, dup, extra, len(pub.want))
+	checkArchive := func(when string) {
+		t.Helper()
+		got := st.archived(t, "arch")
+		missing, dup, extra := kafkatest.Tally(pub.want, got)
+		if missing+dup+extra > 0 {
+			t.Fatalf("%s: %d missing, %d duplicated, %d unexpected of %d", when, missing, dup, extra, len(pub.want))
+		}
+		if code, events, problems := verify(t, cfg, id); code != 0 || events != 3000 || problems != 0 {
+			t.Fatalf("%s: verify exits %d, %d events, %d problems", when, code, events, problems)
+		}
 	}
-	if code, events, problems := verify(t, cfg, id); code != 0 || events != 3000 || problems != 0 {
-		t.Fatalf("after the replay verify: exit %d, %d events, %d problems", code, events, problems)
-	}
-	if !strings.Contains(sink.Log(), "adopting") && !strings.Contains(sink.Log(), "skipped") {
-		t.Errorf("the sink's log does not show archived deliveries found again:\n%s", tail(sink.Log(), 20))
-	}
+	checkArchive("after the replay over holes")
 	t.Logf("%d deleted events written again; all 3000 exactly once, verify passes", deleted)
+
+	// The last two deliveries of partition 1 go missing. Nothing archived
+	// follows them: the replay is not refused, and other batch boundaries
+	// (max_events 400 instead of 250) still give every event exactly once.
+	ms := byPartition[1]
+	sort.Strings(ms)
+	for _, k := range ms[len(ms)-2:] {
+		var m manifestOf
+		_ = json.Unmarshal(st.get(t, k), &m)
+		for _, o := range m.Objects {
+			st.delete(t, o.Key)
+		}
+		st.delete(t, k)
+	}
+	cfg = writeConfig(t, strings.Replace(readFile(t, cfg), "max_events: 250", "max_events: 400", 1))
+	code, out, errs = ctl(t, "replay", "--config", cfg, "--connector", id, "--from", "earliest", "--yes", "--json")
+	res = replayResult{}
+	jsonOut(t, out, &res)
+	if code != exitOK || res.Plan.Overlap || len(res.Plan.Partitions[0].Missing) != 0 || len(res.Plan.Partitions[1].Missing) != 1 {
+		t.Fatalf("replay of a missing tail: exit %d, plan %+v\n%s", code, res.Plan, errs)
+	}
+	sink = startSink(t, cfg, id)
+	waitCommitted(t, tp.adm, group, topic, true, 90*time.Second)
+	sink.Stop()
+	checkArchive("after the replay of a missing tail with other batch boundaries")
 }
 
 // TestReplayDatadog: a Datadog connector delivers 2,000 events. A replay

@@ -29,6 +29,7 @@ import (
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/sinks/internal/offsets"
+	"github.com/auditstream/auditstream/sinks/internal/s3sink"
 )
 
 // From is where a replay starts: the earliest offset still in the topic,
@@ -105,6 +106,12 @@ type Partition struct {
 	Unchanged bool `json:"unchanged,omitempty"`
 	// Note explains an adjustment (a start before the log start).
 	Note string `json:"note,omitempty"`
+	// Missing are the positions of From..Committed that no finished
+	// delivery in the bucket covers (S3 connectors, when checked): what
+	// the replay writes again. Overlap says archived deliveries follow a
+	// missing span inside the range (see Plan.Overlap).
+	Missing []s3sink.Span `json:"missing,omitempty"`
+	Overlap bool          `json:"overlap,omitempty"`
 }
 
 // Plan is what a replay does.
@@ -121,7 +128,21 @@ type Plan struct {
 	Approx bool  `json:"approx,omitempty"`
 	// Effect says what the destination makes of it.
 	Effect string `json:"effect"`
+	// Archive says whether the bucket's manifests were read (S3), or why not.
+	Archive string `json:"archive,omitempty"`
+	// Overlap says that on some partition, archived deliveries follow
+	// positions missing from the bucket inside the replayed range. The S3
+	// writer writes a missing delivery again with its own batch
+	// boundaries, and does not yet stop at the next archived delivery: a
+	// new delivery that runs past it writes that delivery's records a
+	// second time, unless the batches fall on the original boundaries.
+	Overlap bool `json:"overlap,omitempty"`
 }
+
+// OverlapWarning explains Plan.Overlap to an operator.
+const OverlapWarning = "archived deliveries follow positions missing from the bucket: the S3 writer re-creates a missing delivery " +
+	"with its own batch boundaries and does not yet stop at the next archived delivery, so records after a missing span may be " +
+	"written twice (a known limit of the S3 writer). Replay from inside the last missing span only, or accept the risk with --allow-overlap."
 
 // Changes reports whether any partition moves.
 func (p *Plan) Changes() bool {
@@ -138,6 +159,15 @@ type RefusedError struct{ Msg string }
 
 func (e *RefusedError) Error() string { return e.Msg }
 
+// Archive is the part of s3sink.Writer a plan reads.
+type Archive interface {
+	Archived(ctx context.Context, partition int32, from, to int64, limit int) ([]s3sink.Span, error)
+}
+
+// ManifestBound is the most deliveries per partition a plan reads from
+// the bucket.
+const ManifestBound = 20_000
+
 // CountBound is the most offsets a plan reads to count the records it
 // re-delivers exactly; above it, the count is in offsets.
 const CountBound = 5_000_000
@@ -148,6 +178,9 @@ type Options struct {
 	Connector *config.Connector
 	Admin     *kadm.Client
 	Opts      []kgo.Opt
+	// Archive, for an S3 connector, reads which positions the bucket
+	// holds (s3sink.Writer); nil leaves the bucket unchecked.
+	Archive Archive
 	// Progress, when set, is told how many records were read to count.
 	Progress func(read int64)
 }
@@ -252,7 +285,50 @@ func MakePlan(ctx context.Context, o Options, from From) (*Plan, error) {
 	for _, pp := range pl.Partitions {
 		pl.Again += pp.Again
 	}
+	if o.Archive != nil {
+		if err := checkArchive(ctx, o.Archive, pl); err != nil {
+			pl.Archive = "not checked: " + err.Error()
+		}
+	} else if c.Type == config.TypeS3 {
+		pl.Archive = "not checked"
+	}
 	return pl, nil
+}
+
+// checkArchive fills in what the bucket lacks of each rewound range.
+func checkArchive(ctx context.Context, a Archive, pl *Plan) error {
+	pl.Archive = "checked: the manifests of the replayed ranges were read"
+	for i := range pl.Partitions {
+		pp := &pl.Partitions[i]
+		if pp.Unchanged {
+			continue
+		}
+		to := max(pp.Committed, pp.From)
+		spans, err := a.Archived(ctx, pp.Partition, pp.From, to, ManifestBound)
+		if err != nil {
+			return err
+		}
+		pp.Missing, pp.Overlap = missing(pp.From, to, spans)
+		pl.Overlap = pl.Overlap || pp.Overlap
+	}
+	return nil
+}
+
+// missing returns the positions of from..to-1 outside spans (sorted,
+// merged), and whether a span follows a missing one.
+func missing(from, to int64, spans []s3sink.Span) (out []s3sink.Span, overlap bool) {
+	at := from
+	for _, s := range spans {
+		if s.First > at {
+			out = append(out, s3sink.Span{First: at, Last: min(s.First, to) - 1})
+			overlap = overlap || s.First < to
+		}
+		at = max(at, s.Last+1)
+	}
+	if at < to {
+		out = append(out, s3sink.Span{First: at, Last: to - 1})
+	}
+	return out, overlap
 }
 
 // Members returns the group's state and its number of members.

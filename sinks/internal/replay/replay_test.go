@@ -1,6 +1,11 @@
 package replay
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	"github.com/auditstream/auditstream/sinks/internal/s3sink"
+)
 
 func TestParseFrom(t *testing.T) {
 	for _, tc := range []struct {
@@ -39,5 +44,27 @@ func TestParseFrom(t *testing.T) {
 				t.Fatalf("got %+v", f)
 			}
 		})
+	}
+}
+
+func TestMissing(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		from, to int64
+		spans    []s3sink.Span
+		want     string
+		overlap  bool
+	}{
+		{"all archived", 0, 100, []s3sink.Span{{0, 99}}, "[]", false},
+		{"nothing archived", 0, 100, nil, "[{0 99}]", false},
+		{"tail missing", 0, 100, []s3sink.Span{{0, 49}}, "[{50 99}]", false},
+		{"hole", 0, 100, []s3sink.Span{{0, 19}, {40, 99}}, "[{20 39}]", true},
+		{"head missing", 10, 100, []s3sink.Span{{50, 120}}, "[{10 49}]", true},
+		{"from inside a delivery", 10, 100, []s3sink.Span{{0, 59}, {70, 99}}, "[{60 69}]", true},
+	} {
+		got, overlap := missing(tc.from, tc.to, tc.spans)
+		if s := fmt.Sprint(got); (s != tc.want && !(tc.want == "[]" && got == nil)) || overlap != tc.overlap {
+			t.Errorf("%s: got %v overlap %v, want %s %v", tc.name, got, overlap, tc.want, tc.overlap)
+		}
 	}
 }
