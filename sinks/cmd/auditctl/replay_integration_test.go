@@ -222,8 +222,9 @@ func TestReplayS3RestoresDeleted(t *testing.T) {
 }
 
 // TestReplayDatadog: a Datadog connector delivers 2,000 events. A replay
-// is refused while the sink runs; with --wait it waits, and goes on once
-// the sink stops. Its dry run announces how many records are delivered
+// is refused while the sink runs; with --wait it waits, goes on once the
+// sink stops, and with --follow reports the lag until the sink, started
+// again, has caught up. Its dry run announces how many records are delivered
 // again, and the intake then receives exactly that many duplicates, each
 // event at most twice, every event at least once.
 func TestReplayDatadog(t *testing.T) {
@@ -277,7 +278,7 @@ func TestReplayDatadog(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		c, o, e := ctl(t, "replay", "--config", cfg, "--connector", id, "--from", from, "--wait", "--every", "200ms", "--json")
+		c, o, e := ctl(t, "replay", "--config", cfg, "--connector", id, "--from", from, "--wait", "--follow", "--every", "200ms", "--json")
 		done <- result{c, o, e}
 	}()
 	time.Sleep(1500 * time.Millisecond)
@@ -287,22 +288,27 @@ func TestReplayDatadog(t *testing.T) {
 	default:
 	}
 	sink.Stop()
+	// The replay rewinds, then follows the lag until the sink, started
+	// again, has caught up.
+	eventually(t, 30*time.Second, "the rewind", func() bool {
+		c := committed(t, tp.adm, group, topic)
+		return c[0] == 300 && c[1] == 100
+	})
+	sink = startSink(t, cfg, id)
 	var r result
 	select {
 	case r = <-done:
 	case <-time.After(60 * time.Second):
-		t.Fatal("replay --wait did not finish after the sink stopped")
+		t.Fatal("replay --wait --follow did not finish after the sink caught up")
 	}
-	if r.code != exitOK || !strings.Contains(r.errs, "waiting for group") {
-		t.Fatalf("replay --wait: exit %d\n%s", r.code, r.errs)
+	if r.code != exitOK || !strings.Contains(r.errs, "waiting for group") || !strings.Contains(r.errs, "caught up") {
+		t.Fatalf("replay --wait --follow: exit %d\n%s", r.code, r.errs)
 	}
 	var res replayResult
 	jsonOut(t, r.out, &res)
-	if !res.Applied || res.Plan.Again != announced {
-		t.Fatalf("replay applied %v, again %d; the dry run announced %d", res.Applied, res.Plan.Again, announced)
+	if !res.Applied || res.Plan.Again != announced || res.Lag == nil || *res.Lag != 0 {
+		t.Fatalf("replay applied %v, again %d, lag after follow %v; the dry run announced %d", res.Applied, res.Plan.Again, res.Lag, announced)
 	}
-
-	sink = startSink(t, cfg, id)
 	waitCommitted(t, tp.adm, group, topic, true, 60*time.Second)
 	got := in.delivered()
 	dupCopies := 0
