@@ -55,12 +55,12 @@ func TestMissing(t *testing.T) {
 		want     string
 		overlap  bool
 	}{
-		{"all archived", 0, 100, []s3sink.Span{{0, 99}}, "[]", false},
+		{"all archived", 0, 100, []s3sink.Span{{First: 0, Last: 99}}, "[]", false},
 		{"nothing archived", 0, 100, nil, "[{0 99}]", false},
-		{"tail missing", 0, 100, []s3sink.Span{{0, 49}}, "[{50 99}]", false},
-		{"hole", 0, 100, []s3sink.Span{{0, 19}, {40, 99}}, "[{20 39}]", true},
-		{"head missing", 10, 100, []s3sink.Span{{50, 120}}, "[{10 49}]", true},
-		{"from inside a delivery", 10, 100, []s3sink.Span{{0, 59}, {70, 99}}, "[{60 69}]", true},
+		{"tail missing", 0, 100, []s3sink.Span{{First: 0, Last: 49}}, "[{50 99}]", false},
+		{"hole", 0, 100, []s3sink.Span{{First: 0, Last: 19}, {First: 40, Last: 99}}, "[{20 39}]", true},
+		{"head missing", 10, 100, []s3sink.Span{{First: 50, Last: 120}}, "[{10 49}]", true},
+		{"from inside a delivery", 10, 100, []s3sink.Span{{First: 0, Last: 59}, {First: 70, Last: 99}}, "[{60 69}]", true},
 	} {
 		got, overlap := missing(tc.from, tc.to, tc.spans)
 		if s := fmt.Sprint(got); (s != tc.want && !(tc.want == "[]" && got == nil)) || overlap != tc.overlap {
