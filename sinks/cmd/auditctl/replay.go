@@ -42,7 +42,8 @@ What the destination makes of it:
            reads the manifests and lists, per partition, the offsets
            missing from the bucket. Known limits of the S3 writer:
            - an object deleted while its delivery's manifest remains
-             stays missing (delete the manifest too);
+             stays missing: the plan lists such deliveries; delete each
+             whole (remaining objects, then manifest), then replay;
            - a missing delivery is written again with the sink's own
              batch boundaries, which may run into the archived delivery
              after it and write its records twice. When archived
@@ -147,6 +148,9 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 	}
 	if plan.Overlap {
 		fmt.Fprintln(e.stderr, "warning:", replay.OverlapWarning)
+	}
+	if plan.Orphans > 0 {
+		fmt.Fprintln(e.stderr, "warning:", replay.OrphanWarning)
 	}
 	if *dry {
 		fmt.Fprintln(e.stderr, "dry run: nothing changed")
@@ -256,6 +260,10 @@ func writePlan(w io.Writer, pl *replay.Plan) {
 			fmt.Fprintf(w, "    missing from the bucket, written again: offsets %s\n", strings.Join(spans, ", "))
 		} else if !p.Unchanged && pl.Type == "s3" && strings.HasPrefix(pl.Archive, "checked") {
 			fmt.Fprintln(w, "    nothing missing from the bucket: every delivery is skipped")
+		}
+		for _, o := range p.Orphans {
+			fmt.Fprintf(w, "    objects gone while the manifest remains (skipped): %s (offsets %d-%d), %d of %d objects gone: %s\n",
+				o.Manifest, o.Span.First, o.Span.Last, len(o.Missing), len(o.Objects), strings.Join(o.Missing, ", "))
 		}
 	}
 	approx := ""

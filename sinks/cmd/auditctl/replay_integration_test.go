@@ -83,7 +83,9 @@ type manifestOf struct {
 // boundaries), exactly the missing events come back: every event is in the
 // bucket exactly once, and verify passes. Then the last deliveries of a
 // partition go missing, and a replay with other batch boundaries brings
-// them back exactly once too.
+// them back exactly once too. Last, an object goes missing while its
+// manifest remains: the plan names the delivery (the writer skips it);
+// with its manifest deleted as the plan advises, the replay restores it.
 func TestReplayS3RestoresDeleted(t *testing.T) {
 	const id = "rp-s3"
 	tp := newTopics(t)
@@ -219,6 +221,43 @@ func TestReplayS3RestoresDeleted(t *testing.T) {
 	waitCommitted(t, tp.adm, group, topic, true, 90*time.Second)
 	sink.Stop()
 	checkArchive("after the replay of a missing tail with other batch boundaries")
+
+	// One object of partition 0's last delivery goes missing; its manifest
+	// remains. The plan finds it and says the writer would skip it; once
+	// the delivery is deleted whole as the plan advises (its other objects,
+	// then its manifest), a replay with other batch boundaries writes it
+	// again.
+	ms = byPartition[0]
+	sort.Strings(ms)
+	lastKey := ms[len(ms)-1]
+	var lastM manifestOf
+	_ = json.Unmarshal(st.get(t, lastKey), &lastM)
+	gone := lastM.Objects[0].Key
+	st.delete(t, gone)
+	code, out, errs = ctl(t, "replay", "--config", cfg, "--connector", id, "--from", "earliest", "--dry-run", "--json")
+	res = replayResult{}
+	jsonOut(t, out, &res)
+	p0 := res.Plan.Partitions[0]
+	if code != exitOK || res.Plan.Orphans != 1 || len(p0.Orphans) != 1 || p0.Orphans[0].Manifest != lastKey ||
+		fmt.Sprint(p0.Orphans[0].Missing) != fmt.Sprint([]string{gone}) || len(p0.Missing) != 0 || !strings.Contains(errs, "manifests remain") {
+		t.Fatalf("dry run with an object gone under its manifest: exit %d, partition 0 %+v\n%s", code, p0, errs)
+	}
+	for _, k := range p0.Orphans[0].Objects {
+		if k != gone {
+			st.delete(t, k)
+		}
+	}
+	st.delete(t, lastKey)
+	code, out, errs = ctl(t, "replay", "--config", cfg, "--connector", id, "--from", "earliest", "--yes", "--json")
+	res = replayResult{}
+	jsonOut(t, out, &res)
+	if p0 = res.Plan.Partitions[0]; code != exitOK || res.Plan.Overlap || res.Plan.Orphans != 0 || len(p0.Missing) != 1 || p0.Missing[0].Last != lastM.Last {
+		t.Fatalf("replay after deleting the manifest: exit %d, partition 0 %+v\n%s", code, p0, errs)
+	}
+	sink = startSink(t, cfg, id)
+	waitCommitted(t, tp.adm, group, topic, true, 90*time.Second)
+	sink.Stop()
+	checkArchive("after the replay of a delivery whose object was gone under its manifest")
 }
 
 // TestReplayDatadog: a Datadog connector delivers 2,000 events. A replay

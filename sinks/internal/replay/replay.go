@@ -112,6 +112,10 @@ type Partition struct {
 	// missing span inside the range (see Plan.Overlap).
 	Missing []s3sink.Span `json:"missing,omitempty"`
 	Overlap bool          `json:"overlap,omitempty"`
+	// Orphans are deliveries of the range whose manifest remains while
+	// objects are gone: the writer skips them, so the replay does not
+	// bring those objects back until their manifests are deleted.
+	Orphans []s3sink.Orphan `json:"orphans,omitempty"`
 }
 
 // Plan is what a replay does.
@@ -137,7 +141,15 @@ type Plan struct {
 	// new delivery that runs past it writes that delivery's records a
 	// second time, unless the batches fall on the original boundaries.
 	Overlap bool `json:"overlap,omitempty"`
+	// Orphans counts the partitions' orphaned deliveries.
+	Orphans int `json:"orphans,omitempty"`
 }
+
+// OrphanWarning explains Plan.Orphans to an operator.
+const OrphanWarning = "objects are gone while their deliveries' manifests remain: the S3 writer skips a delivery on its manifest, " +
+	"so this replay does not write them again. Delete each such delivery whole (its remaining objects, then its manifest; " +
+	"all listed in --json) and plan the replay again: a manifest deleted alone leaves objects that a writer with other batch " +
+	"boundaries stops at."
 
 // OverlapWarning explains Plan.Overlap to an operator.
 const OverlapWarning = "archived deliveries follow positions missing from the bucket: the S3 writer re-creates a missing delivery " +
@@ -162,6 +174,7 @@ func (e *RefusedError) Error() string { return e.Msg }
 // Archive is the part of s3sink.Writer a plan reads.
 type Archive interface {
 	Archived(ctx context.Context, partition int32, from, to int64, limit int) ([]s3sink.Span, error)
+	Orphans(ctx context.Context, partition int32, from, to int64, limit int) ([]s3sink.Orphan, error)
 }
 
 // ManifestBound is the most deliveries per partition a plan reads from
@@ -297,7 +310,7 @@ func MakePlan(ctx context.Context, o Options, from From) (*Plan, error) {
 
 // checkArchive fills in what the bucket lacks of each rewound range.
 func checkArchive(ctx context.Context, a Archive, pl *Plan) error {
-	pl.Archive = "checked: the manifests of the replayed ranges were read"
+	pl.Archive = "checked: the manifests of the replayed ranges were read, and their objects looked up"
 	for i := range pl.Partitions {
 		pp := &pl.Partitions[i]
 		if pp.Unchanged {
@@ -310,6 +323,10 @@ func checkArchive(ctx context.Context, a Archive, pl *Plan) error {
 		}
 		pp.Missing, pp.Overlap = missing(pp.From, to, spans)
 		pl.Overlap = pl.Overlap || pp.Overlap
+		if pp.Orphans, err = a.Orphans(ctx, pp.Partition, pp.From, to, ManifestBound); err != nil {
+			return err
+		}
+		pl.Orphans += len(pp.Orphans)
 	}
 	return nil
 }
