@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -21,10 +22,12 @@ import (
 
 // TestDLQRedriveSinkStage: the intake refuses one event (a poison fault),
 // so the Datadog sink dead-letters it. dlq list and show find it, with
-// its headers and decoded id. After the fix (the fault removed), a redrive
-// sends it back to the connector's topic only (not to the events topic),
-// with provenance headers; the intake accepts it exactly once. A second
-// redrive skips it: nothing more is sent.
+// its headers and decoded id. Redriven before the fix, it fails again and
+// returns to the dead-letter topic with its history (redrive-of). After
+// the fix (the fault removed), a redrive skips the first dead letter
+// (redriven already) and sends the second back to the connector's topic
+// only (not to the events topic), with provenance headers; the intake
+// accepts the event exactly once. Another redrive sends nothing.
 func TestDLQRedriveSinkStage(t *testing.T) {
 	const id = "dl-dd"
 	tp := newTopics(t)
@@ -63,19 +66,43 @@ func TestDLQRedriveSinkStage(t *testing.T) {
 		t.Fatalf("dlq show (exit %d):\n%s", code, out)
 	}
 
+	// Redriven before the fix, it fails again and returns to the
+	// dead-letter topic with its history.
+	if code, out, errs := ctl(t, "dlq", "redrive", "--config", cfg, "--ref", ref, "--yes"); code != exitOK {
+		t.Fatalf("redrive before the fix: exit %d\n%s\n%s", code, out, errs)
+	}
+	eventually(t, 30*time.Second, "the event back in the dead-letter topic", func() bool {
+		_, out, _ := ctl(t, "dlq", "list", "--config", cfg, "--connector", id, "--json")
+		letters = nil
+		return json.Unmarshal([]byte(out), &letters) == nil && len(letters) == 2
+	})
+	first, second := letters[0], letters[1]
+	if first.Ref.String() != ref || first.Redriven == "" || second.Preview.ID != poison || headerValues(second.Headers, dlq.HeaderOf) != ref {
+		t.Fatalf("after a failed redrive: first %s redriven %q; second %s, event %s, redrive-of %q",
+			first.Ref, first.Redriven, second.Ref, second.Preview.ID, headerValues(second.Headers, dlq.HeaderOf))
+	}
+	ref2 := second.Ref.String()
+
 	in.ClearFaults() // the fix
 	code, out, errs = ctl(t, "dlq", "redrive", "--config", cfg, "--connector", id, "--yes")
-	if code != exitOK || !strings.Contains(out, ref+" -> "+topic+"/0/") {
+	if code != exitOK || !strings.Contains(out, ref2+" -> "+topic+"/0/") || !strings.Contains(errs, "skipped "+ref) {
 		t.Fatalf("redrive: exit %d\n%s\n%s", code, out, errs)
 	}
 	eventually(t, 30*time.Second, "the redriven event at the intake", func() bool { return in.delivered()[poison] == 1 })
 	waitCommitted(t, tp.adm, group, topic, true, 30*time.Second)
 
-	recs := kafkatest.ReadAll(t, topic, 201, 10*time.Second)
-	if len(recs) != 201 {
-		t.Fatalf("the connector topic holds %d records, want 201", len(recs))
+	recs := kafkatest.ReadAll(t, topic, 202, 10*time.Second)
+	if len(recs) != 202 {
+		t.Fatalf("the connector topic holds %d records, want 202", len(recs))
 	}
 	last := recs[len(recs)-1]
+	var hs []dlq.Header
+	for _, h := range last.Headers {
+		hs = append(hs, dlq.Header{Key: h.Key, Value: string(h.Value)})
+	}
+	if got, want := headerValues(hs, dlq.HeaderOf), ref+" "+ref2; got != want {
+		t.Errorf("redriven record's redrive-of history: got %q, want %q", got, want)
+	}
 	for key, want := range map[string]string{
 		dlq.HeaderOf:             ref,
 		"redrive-dlq-reason":     "rejected_by_intake",
@@ -97,12 +124,12 @@ func TestDLQRedriveSinkStage(t *testing.T) {
 
 	// Again: skipped.
 	code, out, errs = ctl(t, "dlq", "redrive", "--config", cfg, "--connector", id, "--yes")
-	if code != exitOK || !strings.Contains(errs, "skipped "+ref) || strings.Contains(out, "->") {
+	if code != exitOK || !strings.Contains(errs, "skipped "+ref2) || strings.Contains(out, "->") {
 		t.Fatalf("second redrive: exit %d\n%s\n%s", code, out, errs)
 	}
 	time.Sleep(time.Second)
-	if n := len(kafkatest.ReadAll(t, topic, 201, 5*time.Second)); n != 201 {
-		t.Fatalf("after a second redrive the connector topic holds %d records, want 201", n)
+	if n := len(kafkatest.ReadAll(t, topic, 202, 5*time.Second)); n != 202 {
+		t.Fatalf("after a second redrive the connector topic holds %d records, want 202", n)
 	}
 	if n := in.delivered()[poison]; n != 1 {
 		t.Fatalf("the redriven event was accepted %d times, want 1", n)
@@ -110,9 +137,20 @@ func TestDLQRedriveSinkStage(t *testing.T) {
 	code, out, _ = ctl(t, "dlq", "list", "--config", cfg, "--json")
 	letters = nil
 	jsonOut(t, out, &letters)
-	if code != exitOK || len(letters) != 1 || !strings.HasPrefix(letters[0].Redriven, topic+"/0/") {
+	if code != exitOK || len(letters) != 2 || !strings.HasPrefix(letters[0].Redriven, topic+"/0/") || !strings.HasPrefix(letters[1].Redriven, topic+"/0/") {
 		t.Fatalf("dlq list after the redrive (markers must not be listed; the letter says where it went): %s", out)
 	}
+}
+
+// headerValues joins the values of every header key, in order.
+func headerValues(hs []dlq.Header, key string) string {
+	var vs []string
+	for _, h := range hs {
+		if h.Key == key {
+			vs = append(vs, h.Value)
+		}
+	}
+	return strings.Join(vs, " ")
 }
 
 // TestDLQRedriveRouterStage: a router-stage dead letter goes back to the
