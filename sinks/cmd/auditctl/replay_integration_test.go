@@ -281,6 +281,22 @@ func TestReplayDatadog(t *testing.T) {
 	for range 4 {
 		pub.publish(500)
 	}
+	// Before the sink ever ran (nothing committed: it would start at 0),
+	// an offset ahead would skip undelivered records, and one past the
+	// end does not exist: both refused, nothing committed.
+	for _, tc := range []struct{ from, msg string }{
+		{"0:10", "would skip 10 offsets never delivered"},
+		{"1:99999", "past the end"},
+		{"7:0", "has no partition 7"},
+	} {
+		code, _, errs := ctl(t, "replay", "--config", cfg, "--connector", id, "--from", tc.from, "--yes")
+		if code != exitProblem || !strings.Contains(errs, tc.msg) {
+			t.Fatalf("replay --from %s: exit %d, want 1 with %q\n%s", tc.from, code, tc.msg, errs)
+		}
+	}
+	if c := committed(t, tp.adm, group, topic); len(c) != 0 {
+		t.Fatalf("refused replays committed %v", c)
+	}
 	sink := startSink(t, cfg, id)
 	waitCommitted(t, tp.adm, group, topic, true, 60*time.Second)
 	before := committed(t, tp.adm, group, topic)

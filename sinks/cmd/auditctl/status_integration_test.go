@@ -101,10 +101,26 @@ func TestStatus(t *testing.T) {
 		t.Errorf("status text (exit %d):\n%s", code, text)
 	}
 
+	// --watch --json writes one report per line until interrupted.
+	wctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	code, out, errs := ctlCtx(wctx, t, "status", "--config", cfg, "--connector", id, "--watch", "--every", "300ms", "--json")
+	cancel()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitOK || len(lines) < 2 {
+		t.Fatalf("status --watch: exit %d, %d lines\n%s", code, len(lines), errs)
+	}
+	for _, l := range lines {
+		var w status.Report
+		jsonOut(t, l, &w)
+		if len(w.Connectors) != 1 || w.Connectors[0].Lag != 0 {
+			t.Fatalf("status --watch line: %s", l)
+		}
+	}
+
 	// Stopped, with 25 new events: lag 25, no member.
 	sink.Stop()
 	pub.publish(25)
-	code, out, errs := ctl(t, "status", "--config", cfg, "--connector", id, "--json")
+	code, out, errs = ctl(t, "status", "--config", cfg, "--connector", id, "--json")
 	if code != exitOK {
 		t.Fatalf("status exit %d: %s", code, errs)
 	}
