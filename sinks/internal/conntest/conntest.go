@@ -212,7 +212,10 @@ func classifyNet(err error) (problem, msg string, ok bool) {
 		return ProblemTimeout, "no answer in time: " + rootCause(err), true
 	case errors.As(err, &urlErr) && urlErr.Timeout():
 		return ProblemTimeout, "no answer in time: " + rootCause(err), true
-	case strings.Contains(err.Error(), "tls: "):
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		// net/http keeps the TLS record error to itself.
+		return ProblemTLS, "the server answered in plain HTTP to a TLS handshake: the endpoint says https, the server speaks http", true
+	case strings.Contains(err.Error(), "tls: "), strings.Contains(err.Error(), "x509: "):
 		return ProblemTLS, rootCause(err), true
 	}
 	return "", "", false
