@@ -129,6 +129,9 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 			o.Archive = w
 		}
 	}
+	if o.Archive != nil {
+		fmt.Fprintln(e.stderr, "reading the bucket: the manifests of the replayed ranges, and their objects")
+	}
 	plan, err := replay.MakePlan(ctx, o, from)
 	var refused *replay.RefusedError
 	switch {
@@ -158,6 +161,10 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 	}
 	if plan.Overlap && !*allowOverlap {
 		return refuse(replay.OverlapWarning)
+	}
+	if conn.Type == config.TypeS3 && strings.HasPrefix(plan.Archive, "not checked") && !*allowOverlap {
+		return refuse("the bucket could not be read (" + plan.Archive + "), so it is unknown whether archived deliveries follow " +
+			"missing ones; fix access to the bucket, or pass --allow-overlap")
 	}
 	state, members, err := replay.Members(ctx, k.adm, plan.Group)
 	if err != nil {
