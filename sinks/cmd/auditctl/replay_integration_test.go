@@ -8,7 +8,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -258,6 +260,18 @@ func TestReplayS3RestoresDeleted(t *testing.T) {
 	waitCommitted(t, tp.adm, group, topic, true, 90*time.Second)
 	sink.Stop()
 	checkArchive("after the replay of a delivery whose object was gone under its manifest")
+
+	// A bucket it cannot read: the replay cannot tell what the bucket
+	// lacks, and refuses.
+	wrong := filepath.Join(t.TempDir(), "wrong-secret")
+	if err := os.WriteFile(wrong, []byte("wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := writeConfig(t, strings.Replace(readFile(t, cfg), "secret_access_key: {file: "+st.skFile, "secret_access_key: {file: "+wrong, 1))
+	code, _, errs = ctl(t, "replay", "--config", bad, "--connector", id, "--from", "earliest", "--yes")
+	if code != exitProblem || !strings.Contains(errs, "could not be read") {
+		t.Fatalf("replay with a bucket it cannot read: exit %d, want 1\n%s", code, errs)
+	}
 }
 
 // TestReplayDatadog: a Datadog connector delivers 2,000 events. A replay
