@@ -28,6 +28,15 @@ func TestHelpAndUsage(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("kafka: {brokers: [127.0.0.1:1]}\nconnectors: []\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	s3cfg := filepath.Join(t.TempDir(), "s3.yaml")
+	if err := os.WriteFile(s3cfg, []byte(`kafka: {brokers: [127.0.0.1:1]}
+connectors:
+  - id: arch
+    type: s3
+    s3: {bucket: archive, region: us-east-1}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -41,7 +50,9 @@ func TestHelpAndUsage(t *testing.T) {
 		{[]string{"status", "stray", "--config", cfg}, exitUsage, "unexpected argument"},
 		{[]string{"replay", "--config", cfg, "--connector", "x", "--from", "yesterday"}, exitUsage, "--from"},
 		{[]string{"replay", "--config", cfg, "--connector", "x", "--from", "earliest"}, exitUsage, "no connector"},
-		{[]string{"replay", "--config", cfg, "--connector", "x", "--from", "earliest", "--to", "0:5"}, exitUsage, "--to is not supported"},
+		{[]string{"replay", "--config", cfg, "--connector", "x", "--from", "earliest", "--to", "earliest"}, exitUsage, "--to \"earliest\""},
+		{[]string{"replay", "--config", cfg, "--connector", "x", "--from", "earliest", "--to", "0:5", "--follow"}, exitUsage, "do not apply"},
+		{[]string{"replay", "--config", s3cfg, "--connector", "arch", "--from", "earliest", "--to", "0:5"}, exitUsage, "--to is for Datadog"},
 		{[]string{"test", "--config", filepath.Join(t.TempDir(), "missing.yaml"), "--connector", "x"}, exitUsage, "read config"},
 		{[]string{"dlq", "redrive", "--config", cfg}, exitUsage, "--all"},
 		{[]string{"dlq", "show", "--config", cfg}, exitUsage, "TOPIC/PARTITION/OFFSET"},

@@ -15,6 +15,7 @@ import (
 )
 
 const replayHelp = `auditctl replay --connector ID --from WHERE [--dry-run] [--wait] [--yes] [--follow] [--json]
+auditctl replay --connector ID --from WHERE --to WHERE [--dry-run] [--yes] [--json]   (Datadog)
 
 Rewinds one connector's consumer group (auditstream-sink-<id>) so that its
 sinks deliver again from WHERE; no other connector, and no topic, is
@@ -35,6 +36,14 @@ has members, replay refuses (exit 1), or with --wait waits until they
 leave. On a terminal it asks for confirmation; --yes, or stdin that is not
 a terminal, skips the question. --follow then reports the lag (stderr)
 until the sinks, started again, have caught up.
+
+With --to (Datadog connectors only), the range from --from up to --to
+(exclusive: an RFC 3339 time, or PARTITION:OFFSET,... for the partitions
+to re-deliver) is sent again by a consumer of auditctl's own that stops at
+its end, beside live delivery: the group and its sinks are not touched.
+Records the sink dead-lettered, or that its filter rejects, are skipped.
+An S3 connector is refused: a second writer beside the live one would
+meet its deliveries with other batch boundaries.
 
 What the destination makes of it:
   S3       deliveries already archived are found by their manifests and
@@ -78,21 +87,28 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 	follow := c.fs.Bool("follow", false, "after the rewind, report the lag until it is 0")
 	every := c.fs.Duration("every", 2*time.Second, "poll interval of --wait and --follow")
 	allowOverlap := c.fs.Bool("allow-overlap", false, "S3: replay even where archived deliveries follow missing ones (records after a missing span may be written twice)")
-	c.fs.String("to", "", "not supported yet: a bounded re-delivery beside live delivery")
+	toFlag := c.fs.String("to", "", "Datadog: re-deliver only up to here (exclusive; an RFC 3339 time or PARTITION:OFFSET,...), beside live delivery")
 	if code, ok := c.parse(args, e); !ok {
 		return code
 	}
 	if !c.noArgs(e) {
 		return exitUsage
 	}
-	if c.fs.Lookup("to").Value.String() != "" {
-		fmt.Fprintln(e.stderr, "auditctl replay: --to is not supported yet; a replay without --to rewinds the group and re-delivers everything after --from")
-		return exitUsage
-	}
 	from, err := replay.ParseFrom(*fromFlag)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "auditctl replay:", err)
 		return exitUsage
+	}
+	var to replay.From
+	if *toFlag != "" {
+		if to, err = replay.ParseFrom(*toFlag); err != nil || to.Earliest {
+			fmt.Fprintf(e.stderr, "auditctl replay: --to %q: want an RFC 3339 time or PARTITION:OFFSET,...\n", *toFlag)
+			return exitUsage
+		}
+		if *wait || *follow || *allowOverlap {
+			fmt.Fprintln(e.stderr, "auditctl replay: --to re-delivers beside live delivery: --wait, --follow and --allow-overlap do not apply")
+			return exitUsage
+		}
 	}
 	p, ok := c.load(e)
 	if !ok {
@@ -102,11 +118,19 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 	if !ok {
 		return exitUsage
 	}
+	if *toFlag != "" && conn.Type != config.TypeDatadog {
+		fmt.Fprintf(e.stderr, "auditctl replay: --to is for Datadog connectors; connector %s is %s. An S3 re-delivery beside the live writer "+
+			"would meet its deliveries with other batch boundaries; rewind instead (no --to): the writer skips what the bucket holds\n", conn.ID, conn.Type)
+		return exitUsage
+	}
 	k, code := connect(ctx, p, e)
 	if k == nil {
 		return code
 	}
 	defer k.Close()
+	if *toFlag != "" {
+		return bounded(ctx, e, c, p, conn, k, from, to, *dry, *yes)
+	}
 	res := &replayResult{DryRun: *dry}
 	done := func(code int) int {
 		if *c.json {

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
+	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/sinks/internal/replay"
 	"github.com/auditstream/auditstream/sinks/internal/s3sink"
 	"github.com/auditstream/auditstream/stack/kafkatest"
@@ -395,4 +396,90 @@ func TestReplayDatadog(t *testing.T) {
 		t.Fatalf("the intake received %d duplicates; the dry run announced %d", dupCopies, announced)
 	}
 	t.Logf("refused while running; --wait waited; %d duplicates, as announced", dupCopies)
+}
+
+// TestReplayDatadogBounded: replay --to re-delivers a range beside live
+// delivery. While the sink runs and new events keep arriving, the range
+// 0:100-300 and 1:50-250 is sent again: exactly the events at those
+// offsets arrive twice, as many as the dry run announced, every other
+// event once; the group's offsets are not moved and the sink stays a
+// member.
+func TestReplayDatadogBounded(t *testing.T) {
+	const id = "rp-ddb"
+	tp := newTopics(t)
+	topic := tp.connector(t, id, 2)
+	in := startIntake(t)
+	cfg := writeConfig(t, tp.header(t, "127.0.0.1:0")+fmt.Sprintf(`  - id: %s
+    type: datadog
+    listen: 127.0.0.1:0
+    batch: {max_events: 200, max_age: 300ms}
+%s`, id, ddYAML(t, in, ddKey)))
+	group := "auditstream-sink-" + id
+	pub := newPublisher(t, topic, 29, true)
+	for range 4 {
+		pub.publish(300)
+	}
+	startSink(t, cfg, id)
+	waitCommitted(t, tp.adm, group, topic, true, 60*time.Second)
+	before := committed(t, tp.adm, group, topic)
+
+	// The ids at the offsets of the range.
+	again := map[string]bool{}
+	for _, r := range kafkatest.ReadAll(t, topic, 1200, 10*time.Second) {
+		if (r.Partition == 0 && r.Offset >= 100 && r.Offset < 300) || (r.Partition == 1 && r.Offset >= 50 && r.Offset < 250) {
+			ev, err := record.Decode(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again[ev.GetId()] = true
+		}
+	}
+	args := []string{"replay", "--config", cfg, "--connector", id, "--from", "0:100,1:50", "--to", "0:300,1:250", "--json"}
+	code, out, errs := ctl(t, append(args, "--dry-run")...)
+	var dry boundedResult
+	jsonOut(t, out, &dry)
+	if code != exitOK || dry.Records != int64(len(again)) {
+		t.Fatalf("dry run: exit %d, %d records announced, the range holds %d events\n%s", code, dry.Records, len(again), errs)
+	}
+
+	live := make(chan struct{})
+	go func() { // live delivery goes on meanwhile
+		defer close(live)
+		for range 3 {
+			pub.publish(100)
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	code, out, errs = ctl(t, append(args, "--yes")...)
+	<-live
+	var res boundedResult
+	jsonOut(t, out, &res)
+	if code != exitOK || res.Result == nil || res.Result.Sent != dry.Records {
+		t.Fatalf("replay --to: exit %d, result %+v, want %d sent\n%s", code, res.Result, dry.Records, errs)
+	}
+	waitCommitted(t, tp.adm, group, topic, true, 60*time.Second)
+	got := in.delivered()
+	missing, _, extra := kafkatest.Tally(pub.want, got)
+	if missing+extra > 0 {
+		t.Fatalf("%d missing, %d unexpected", missing, extra)
+	}
+	for evID := range pub.want {
+		want := 1
+		if again[evID] {
+			want = 2
+		}
+		if got[evID] != want {
+			t.Fatalf("event %s delivered %d times, want %d", evID, got[evID], want)
+		}
+	}
+	after := committed(t, tp.adm, group, topic)
+	for p, o := range before {
+		if after[p] < o {
+			t.Fatalf("partition %d: committed %d before, %d after: the bounded replay moved the group", p, o, after[p])
+		}
+	}
+	if _, n, err := replay.Members(context.Background(), tp.adm, group); err != nil || n != 1 {
+		t.Fatalf("the sink is no longer a member (%d, %v)", n, err)
+	}
+	t.Logf("%d events sent again beside live delivery (300 new ones delivered once meanwhile)", res.Result.Sent)
 }

@@ -220,27 +220,9 @@ func MakePlan(ctx context.Context, o Options, from From) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	var target map[int32]int64
-	switch {
-	case from.Earliest:
-		target = start
-	case !from.Time.IsZero():
-		after, err := o.Admin.ListOffsetsAfterMilli(ctx, from.Time.UnixMilli(), pl.Topic)
-		if err == nil {
-			err = after.Error()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list offsets of %s after %s: %w", pl.Topic, from, err)
-		}
-		target = map[int32]int64{}
-		after.Each(func(l kadm.ListedOffset) { target[l.Partition] = l.Offset })
-	default:
-		for part := range from.Offsets {
-			if _, ok := end[part]; !ok {
-				return nil, &RefusedError{fmt.Sprintf("%s has no partition %d (it has %d)", pl.Topic, part, len(end))}
-			}
-		}
-		target = from.Offsets
+	target, err := Resolve(ctx, o.Admin, pl.Topic, from, start, end)
+	if err != nil {
+		return nil, err
 	}
 	ranges := map[int32]offsets.Range{}
 	var span int64
@@ -346,6 +328,34 @@ func missing(from, to int64, spans []s3sink.Span) (out []s3sink.Span, overlap bo
 		out = append(out, s3sink.Span{First: at, Last: to - 1})
 	}
 	return out, overlap
+}
+
+// Resolve turns f into an offset per partition of topic, whose first and
+// last stable offsets are start and end: earliest is start, a time the
+// first offset at or after it (end when none is), offsets themselves
+// (only the partitions given; a partition the topic lacks is refused).
+func Resolve(ctx context.Context, adm *kadm.Client, topic string, f From, start, end map[int32]int64) (map[int32]int64, error) {
+	switch {
+	case f.Earliest:
+		return start, nil
+	case !f.Time.IsZero():
+		after, err := adm.ListOffsetsAfterMilli(ctx, f.Time.UnixMilli(), topic)
+		if err == nil {
+			err = after.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list offsets of %s after %s: %w", topic, f, err)
+		}
+		out := map[int32]int64{}
+		after.Each(func(l kadm.ListedOffset) { out[l.Partition] = min(l.Offset, end[l.Partition]) })
+		return out, nil
+	}
+	for part := range f.Offsets {
+		if _, ok := end[part]; !ok {
+			return nil, &RefusedError{fmt.Sprintf("%s has no partition %d (it has %d)", topic, part, len(end))}
+		}
+	}
+	return f.Offsets, nil
 }
 
 // Members returns the group's state and its number of members.
