@@ -1,0 +1,70 @@
+package replay
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/auditstream/auditstream/sinks/internal/s3sink"
+)
+
+func TestParseFrom(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    string // From.String(), "" for an error
+		offsets int
+	}{
+		{"earliest", "earliest", 0},
+		{"2026-03-01T09:00:00Z", "2026-03-01T09:00:00Z", 0},
+		{"2026-03-01T10:00:00+01:00", "2026-03-01T09:00:00Z", 0},
+		{"0:1200,3:900", "0:1200,3:900", 2},
+		{"3:900, 0:1200", "0:1200,3:900", 2},
+		{"", "", 0},
+		{"latest", "", 0},
+		{"0:12,0:13", "", 0},
+		{"-1:5", "", 0},
+		{"0:-5", "", 0},
+		{"0:", "", 0},
+		{"2026-03-01", "", 0},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			f, err := ParseFrom(tc.in)
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("got %v, want an error", f)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want %s", err, tc.want)
+			}
+			if got := f.String(); got != tc.want || len(f.Offsets) != tc.offsets {
+				t.Fatalf("got %s (%d offsets), want %s (%d)", got, len(f.Offsets), tc.want, tc.offsets)
+			}
+			if f.Earliest != (tc.in == "earliest") {
+				t.Fatalf("got %+v", f)
+			}
+		})
+	}
+}
+
+func TestMissing(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		from, to int64
+		spans    []s3sink.Span
+		want     string
+		overlap  bool
+	}{
+		{"all archived", 0, 100, []s3sink.Span{{First: 0, Last: 99}}, "[]", false},
+		{"nothing archived", 0, 100, nil, "[{0 99}]", false},
+		{"tail missing", 0, 100, []s3sink.Span{{First: 0, Last: 49}}, "[{50 99}]", false},
+		{"hole", 0, 100, []s3sink.Span{{First: 0, Last: 19}, {First: 40, Last: 99}}, "[{20 39}]", true},
+		{"head missing", 10, 100, []s3sink.Span{{First: 50, Last: 120}}, "[{10 49}]", true},
+		{"from inside a delivery", 10, 100, []s3sink.Span{{First: 0, Last: 59}, {First: 70, Last: 99}}, "[{60 69}]", true},
+	} {
+		got, overlap := missing(tc.from, tc.to, tc.spans)
+		if s := fmt.Sprint(got); (s != tc.want && !(tc.want == "[]" && got == nil)) || overlap != tc.overlap {
+			t.Errorf("%s: got %v overlap %v, want %s %v", tc.name, got, overlap, tc.want, tc.overlap)
+		}
+	}
+}
