@@ -230,6 +230,12 @@ func connect(ctx context.Context, p *config.Pipeline, e env) (*kafka, int) {
 	defer cancel()
 	if _, err := k.adm.BrokerMetadata(cctx); err != nil {
 		cl.Close()
+		// A wrong password, an untrusted certificate or SASL against a
+		// plaintext listener is a setting to fix, not an outage.
+		if ae := p.Kafka.Explain(err); ae != nil {
+			fmt.Fprintln(e.stderr, "auditctl:", ae)
+			return nil, exitUsage
+		}
 		fmt.Fprintf(e.stderr, "auditctl: kafka %v (from %s) unreachable: %v\n", p.Kafka.Brokers, p.Path, err)
 		return nil, exitUnreachable
 	}
