@@ -12,6 +12,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -97,6 +98,33 @@ func componentGrants(n aclNames) map[string][]grant {
 		"producer": {
 			{topicRes, n.events, false, ops(opWrite)},
 		},
+		// auditctl status: lag (counting records) of every group, and the
+		// dead-letter counts.
+		"auditctl-status": {
+			{topicRes, n.events, false, ops(opRead)},
+			{topicRes, n.dlq, false, ops(opRead)},
+			{topicRes, n.prefix, true, ops(opRead)},
+			{groupRes, n.routerGroup, false, ops(kadm.OpDescribe)},
+			{groupRes, "auditstream-sink-", true, ops(kadm.OpDescribe)},
+		},
+		// auditctl replay --connector: one connector's topic and group.
+		"auditctl-replay": {
+			{topicRes, n.connectorTopic(), false, ops(opRead)},
+			{groupRes, n.sinkGroup(), false, ops(opRead)},
+		},
+		// auditctl dlq list and show.
+		"auditctl-dlq": {
+			{topicRes, n.dlq, false, ops(opRead)},
+		},
+		// auditctl dlq redrive: back to the events (router letters) and to
+		// the connector topics (sink letters), with markers, in one
+		// transaction.
+		"auditctl-redrive": {
+			{topicRes, n.dlq, false, ops(opRead, opWrite)},
+			{topicRes, n.events, false, ops(opWrite)},
+			{topicRes, n.prefix, true, ops(opWrite)},
+			{txnRes, "auditstream-auditctl-redrive-" + n.dlq, false, ops(opWrite)},
+		},
 	}
 }
 
@@ -166,6 +194,7 @@ func TestLeastPrivilege(t *testing.T) {
 	b := securekafka.StartAuthorizing(t)
 	routerBin := buildCmd(t, "router", "./cmd/router")
 	producerBin := buildCmd(t, "producer", "./cmd/producer")
+	auditctlBin := buildCmd(t, "sinks", "./cmd/auditctl")
 	t.Setenv("ACL_DD_KEY", aclDDKey)
 	in := startIntake(t, aclDDKey)
 
@@ -175,7 +204,7 @@ func TestLeastPrivilege(t *testing.T) {
 		routerGroup: "acl-router-" + s, connector: "dd-" + s}
 	grants := componentGrants(n)
 	cfgs := map[string]string{}
-	for _, c := range []string{"setup", "router", "sink", "producer"} {
+	for _, c := range []string{"setup", "router", "sink", "producer", "auditctl-status", "auditctl-replay", "auditctl-dlq", "auditctl-redrive"} {
 		user := c + "-" + s
 		cfgs[c] = aclPipeline(t, b, n, user, b.AddUser(t, user), in.url)
 		allow(t, b, user, grants[c])
@@ -279,6 +308,70 @@ func TestLeastPrivilege(t *testing.T) {
 				t.Fatalf("after 90s: %d of %d events missing at the intake, dead letters of %v (want %v)\nrouter log:\n%s\nsink log:\n%s",
 					missing, len(want), stages, wantStages, tail(rlog.String(), 30), tail(sink.Log(), 30))
 			}
+		}
+	})
+
+	// The router and the sink have stopped (killed): their groups are
+	// empty once their sessions end.
+	t.Run("each auditctl command works with exactly its ACLs", func(t *testing.T) {
+		code, out, _ := runCmd(t, time.Minute, nil, auditctlBin, "status", "--config", cfgs["auditctl-status"], "--json")
+		var st struct {
+			Router *struct {
+				Partitions []struct {
+					Committed int64 `json:"committed"`
+				} `json:"partitions"`
+				DLQ map[string]int64 `json:"dlq"`
+			} `json:"router"`
+			Connectors []struct {
+				DLQ map[string]int64 `json:"dlq"`
+			} `json:"connectors"`
+			Errors map[string]string `json:"errors"`
+		}
+		if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st); code != 0 || err != nil ||
+			len(st.Errors) > 0 || st.Router == nil || len(st.Connectors) != 1 || len(st.Router.DLQ) == 0 || len(st.Connectors[0].DLQ) == 0 {
+			t.Fatalf("auditctl status: exit %d (%v), want 0 with no errors, the router's and the connector's dead letters counted:\n%s", code, err, tail(out, 40))
+		}
+		committed := int64(0)
+		for _, p := range st.Router.Partitions {
+			committed += max(p.Committed, 0)
+		}
+		if committed == 0 {
+			t.Errorf("auditctl status: the router's committed offsets sum to 0, want the routed events:\n%s", out)
+		}
+
+		code, out, _ = runCmd(t, time.Minute, nil, auditctlBin, "dlq", "list", "--config", cfgs["auditctl-dlq"])
+		if code != 0 || !strings.Contains(out, "sink:"+n.connector) || !strings.Contains(out, "router") {
+			t.Errorf("auditctl dlq list: exit %d, want 0 listing the router's and the sink's letters:\n%s", code, tail(out, 20))
+		}
+
+		code, out, took := runCmd(t, 2*time.Minute, nil, auditctlBin, "replay", "--config", cfgs["auditctl-replay"],
+			"--connector", n.connector, "--from", "earliest", "--wait", "--every", "500ms", "--yes")
+		if code != 0 {
+			t.Errorf("auditctl replay: exit %d after %v, want 0:\n%s", code, took.Round(time.Millisecond), tail(out, 20))
+		}
+		admin := kadm.NewClient(mustClient(t, kgo.SeedBrokers(b.Plain)))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		offs, err := admin.FetchOffsets(ctx, n.sinkGroup())
+		if err == nil {
+			err = offs.Error()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs.Each(func(o kadm.OffsetResponse) {
+			if o.Topic == n.connectorTopic() && o.At != 0 {
+				t.Errorf("after replay --from earliest: %s partition %d committed at %d, want 0", o.Topic, o.Partition, o.At)
+			}
+		})
+
+		code, out, _ = runCmd(t, time.Minute, nil, auditctlBin, "dlq", "redrive", "--config", cfgs["auditctl-redrive"], "--all", "--yes")
+		if code != 0 {
+			t.Errorf("auditctl dlq redrive: exit %d, want 0:\n%s", code, tail(out, 20))
+		}
+		code, out, _ = runCmd(t, time.Minute, nil, auditctlBin, "dlq", "list", "--config", cfgs["auditctl-dlq"], "--json")
+		if code != 0 || strings.Count(out, n.connectorTopic()+"/") == 0 || strings.Count(out, n.events+"/") == 0 {
+			t.Errorf("auditctl dlq list after the redrive: exit %d, want both letters redriven (to %s and %s):\n%s", code, n.events, n.connectorTopic(), tail(out, 40))
 		}
 	})
 
