@@ -5,9 +5,11 @@ package main
 // Least privilege, proven on a broker that enforces ACLs (KRaft's
 // StandardAuthorizer, allow.everyone.if.no.acl.found=false): each component
 // logs in as a SCRAM user of its own that holds exactly the ACLs README.md
-// documents ("Least privilege"), and does its work; what it must not do is
-// refused. The grants below are the README's tables, with the test's topic
-// names.
+// documents ("Least privilege"), and does its work: router setup, the
+// router, a Datadog sink, the producer CLI, and auditctl status, dlq list,
+// replay and dlq redrive. What a component must not do is refused. The
+// grants below are the README's tables, with the test's topic names: keep
+// them in step.
 
 import (
 	"bytes"
@@ -175,6 +177,41 @@ connectors:
 `, b.SASLSSL, b.CAFile, user, passwordFile, n.events, n.dlq, n.prefix, n.routerGroup, n.connector, intakeURL))
 }
 
+// buildInBackground builds commands of the workspace's modules (name:
+// {module, package}) in the background; the function it returns waits for
+// them and returns their paths, or fails the test.
+func buildInBackground(t *testing.T, cmds map[string][2]string) func() map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	type result struct {
+		name, path string
+		err        error
+	}
+	done := make(chan result, len(cmds))
+	for name, c := range cmds {
+		go func() {
+			out := filepath.Join(dir, name)
+			b, err := exec.Command("go", "build", "-C", filepath.Join("..", "..", "..", c[0]), "-o", out, c[1]).CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("build %s: %w\n%s", c[1], err, b)
+			}
+			done <- result{name, out, err}
+		}()
+	}
+	return func() map[string]string {
+		t.Helper()
+		paths := map[string]string{}
+		for range cmds {
+			r := <-done
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			paths[r.name] = r.path
+		}
+		return paths
+	}
+}
+
 // kafkaClient is a client logged in as the pipeline file's user.
 func kafkaClient(t *testing.T, cfg string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
@@ -191,10 +228,12 @@ func kafkaClient(t *testing.T, cfg string, opts ...kgo.Opt) *kgo.Client {
 
 func TestLeastPrivilege(t *testing.T) {
 	t0 := time.Now()
+	// The commands build while the broker starts.
+	built := buildInBackground(t, map[string][2]string{
+		"router": {"router", "./cmd/router"}, "producer": {"producer", "./cmd/producer"}, "auditctl": {"sinks", "./cmd/auditctl"}})
 	b := securekafka.StartAuthorizing(t)
-	routerBin := buildCmd(t, "router", "./cmd/router")
-	producerBin := buildCmd(t, "producer", "./cmd/producer")
-	auditctlBin := buildCmd(t, "sinks", "./cmd/auditctl")
+	bins := built()
+	routerBin, producerBin, auditctlBin := bins["router"], bins["producer"], bins["auditctl"]
 	t.Setenv("ACL_DD_KEY", aclDDKey)
 	in := startIntake(t, aclDDKey)
 
