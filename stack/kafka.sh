@@ -480,6 +480,9 @@ cmd_start() {
     die "our broker (pid $pid) is alive but does not answer on 127.0.0.1:$port; try: stack/kafka.sh stop"
   fi
   rm -f "$PIDFILE"
+  # Bad values fail before anything is made.
+  authorizer_on || true
+  security_on || true
 
   cmd_fetch
   ensure_java
