@@ -62,7 +62,7 @@ const (
 	txnRes   = kmsg.ACLResourceTypeTransactionalId
 )
 
-var (
+const (
 	opRead   = kadm.OpRead
 	opWrite  = kadm.OpWrite
 	opCreate = kadm.OpCreate
@@ -270,9 +270,9 @@ func TestLeastPrivilege(t *testing.T) {
 
 	t.Run("the router needs Create even when the topics exist", func(t *testing.T) {
 		code, out, took := runCmd(t, 45*time.Second, nil, routerBin, "run", "--config", cfgs["router-nocreate"])
-		if code == 0 || !strings.Contains(out, "TOPIC_AUTHORIZATION_FAILED") {
-			t.Errorf("router run without Create: exit %d after %v, want a failure that says TOPIC_AUTHORIZATION_FAILED; output:\n%s",
-				code, took.Round(time.Millisecond), tail(out, 15))
+		if want := "create topic " + n.events + ": TOPIC_AUTHORIZATION_FAILED"; code == 0 || !strings.Contains(out, want) {
+			t.Errorf("router run without Create: exit %d after %v, want a failure that says %q; output:\n%s",
+				code, took.Round(time.Millisecond), want, tail(out, 15))
 		}
 	})
 
