@@ -64,6 +64,8 @@ Environment:
                            remembered by the next starts, KAFKA_SECURITY=0 turns it off
   KAFKA_SASL_SSL_PORT      SASL_SSL listener port (default: persisted, else $DEFAULT_SASL_SSL_PORT)
   KAFKA_MTLS_PORT          mTLS listener port (default: persisted, else $DEFAULT_MTLS_PORT)
+  KAFKA_AUTHORIZER=1       with KAFKA_SECURITY=1: enforce ACLs (see "Authorizer" below);
+                           remembered by the next starts, KAFKA_AUTHORIZER=0 turns it off
   KAFKA_LIBS               use the jars in this directory instead of \$STACK_DIR/kafka/libs
                            (e.g. another stack's, to start a second broker without a copy)
   KAFKA_STOP_TIMEOUT       seconds to wait for a clean exit (default 30)
@@ -78,6 +80,13 @@ on the first secured start (kafka/security/, kept across restarts):
             unsecured JWTs (alg none; any sub; exp required)
   MTLS      TLS with ssl.client.auth=required (client.pem, client.key)
 PLAINTEXT stays open for the broker's own tools and for admin in tests.
+
+Authorizer (KAFKA_AUTHORIZER=1): KRaft's StandardAuthorizer, with
+allow.everyone.if.no.acl.found=false, so that a principal may do only what an
+ACL allows. The super users are User:ANONYMOUS (the PLAINTEXT and CONTROLLER
+listeners: the broker itself, its tools, the tests' admin) and User:$SECURE_USER
+(the secured listeners' admin). Any other SASL user needs ACLs (README.md,
+"Least privilege"), made over PLAINTEXT, e.g. with kadm or kafka-acls.
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 not running, 4 missing prerequisite.
 EOF
@@ -96,6 +105,7 @@ set_paths() {
   SPORTFILE="$KDIR/sasl_ssl_port"
   MPORTFILE="$KDIR/mtls_port"
   SECDIR="$KDIR/security"
+  AUTHFILE="$SECDIR/authorizer"
   # Our broker's command line always contains this path.
   NEEDLE="$KCONF/server.properties"
   # shellcheck disable=SC2034 # lib.sh's lock uses it
@@ -333,6 +343,28 @@ listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.se
 listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";
 listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler
 EOF
+  if [[ -f $AUTHFILE ]]; then
+    cat <<EOF
+
+# KAFKA_AUTHORIZER=1: ACLs are enforced. ANONYMOUS is the principal of the
+# PLAINTEXT and CONTROLLER listeners (the broker itself, its tools, the
+# tests' admin); $SECURE_USER is the secured listeners' admin.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:$SECURE_USER
+allow.everyone.if.no.acl.found=false
+EOF
+  fi
+}
+
+# authorizer_on: whether this start enforces ACLs; like security_on, the
+# choice of the last start unless KAFKA_AUTHORIZER says.
+authorizer_on() {
+  case ${KAFKA_AUTHORIZER:-} in
+  1) return 0 ;;
+  0) return 1 ;;
+  "") [[ -f $AUTHFILE ]] ;;
+  *) die "$EXIT_USAGE" "KAFKA_AUTHORIZER='$KAFKA_AUTHORIZER': want 1 or 0" ;;
+  esac
 }
 
 # scram_args: the --add-scram arguments that create the user's SCRAM
@@ -373,6 +405,7 @@ cmd_security() {
   printf 'export AUDITSTREAM_KAFKA_CLIENT_KEY_FILE=%s\n' "$($q "$SECDIR/client.key")"
   printf 'export AUDITSTREAM_KAFKA_SASL_USER=%s\n' "$SECURE_USER"
   printf 'export AUDITSTREAM_KAFKA_SASL_PASSWORD_FILE=%s\n' "$($q "$SECDIR/$SECURE_USER.password")"
+  if [[ -f $AUTHFILE ]]; then printf 'export AUDITSTREAM_KAFKA_AUTHORIZER=1\n'; fi
 }
 
 # Run a Kafka command-line class with the tools' logging.
@@ -433,6 +466,12 @@ cmd_start() {
     if [[ ${KAFKA_SECURITY:-} == 1 && ! -f $SECDIR/enabled ]]; then
       die "the broker (pid $pid) runs without the secured listeners; stop it first (stack/kafka.sh stop)"
     fi
+    if [[ ${KAFKA_AUTHORIZER:-} == 1 && ! -f $AUTHFILE ]]; then
+      die "the broker (pid $pid) runs without the authorizer; stop it first (stack/kafka.sh stop)"
+    fi
+    if [[ ${KAFKA_AUTHORIZER:-} == 0 && -f $AUTHFILE ]]; then
+      die "the broker (pid $pid) runs with the authorizer; stop it first (stack/kafka.sh stop)"
+    fi
     if wait_ready "$pid" "$port" -1 "${KAFKA_START_TIMEOUT:-120}"; then
       log "already running (pid $pid) at 127.0.0.1:$port"
       printf '127.0.0.1:%s\n' "$port"
@@ -441,6 +480,9 @@ cmd_start() {
     die "our broker (pid $pid) is alive but does not answer on 127.0.0.1:$port; try: stack/kafka.sh stop"
   fi
   rm -f "$PIDFILE"
+  # Bad values fail before anything is made.
+  authorizer_on || true
+  security_on || true
 
   cmd_fetch
   ensure_java
@@ -456,8 +498,11 @@ cmd_start() {
     mkdir -p "$SECDIR"
     make_certs
     : >"$SECDIR/enabled"
+    if authorizer_on; then : >"$AUTHFILE"; else rm -f "$AUTHFILE"; fi
   else
-    rm -f "$SECDIR/enabled"
+    [[ ${KAFKA_AUTHORIZER:-} != 1 ]] ||
+      die "$EXIT_USAGE" "KAFKA_AUTHORIZER=1 needs KAFKA_SECURITY=1: without SASL every client is ANONYMOUS, a super user"
+    rm -f "$SECDIR/enabled" "$AUTHFILE"
   fi
   write_config "$port" "$cport" "$sport" "$mport"
   format_storage
