@@ -42,7 +42,7 @@ DEMO=$(cd "$DEMO" && pwd -P)
 S3_CONNECTORS=(s3-archive s3-tenant-t0001)
 begin=$SECONDS
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '\n\033[1m== %s\033[0m  (at %ds)\n' "$*" $((SECONDS - begin)); }
 fail() {
   printf '\ndemo: FAILED: %s\n' "$*" >&2
   exit 1
@@ -176,17 +176,18 @@ say "checking the pipeline file, creating the topics"
 "$BIN/router" setup --config "$CONFIG"
 
 say "starting the router and the sinks"
+# services: name:port:log:pid of the router and each sink.
 "$BIN/router" run --config "$CONFIG" 2>"$DEMO/router.log" &
 pids+=($!)
-services=("router:$ROUTER_PORT:$DEMO/router.log")
+services=("router:$ROUTER_PORT:$DEMO/router.log:$!")
+declare -A port_of=([s3-archive]=$S3A_PORT [s3-tenant-t0001]=$S3T_PORT [dd-security]=$DD_PORT)
 for c in "${S3_CONNECTORS[@]}" dd-security; do
   "$BIN/sink" run --config "$CONFIG" --connector "$c" 2>"$DEMO/sink-$c.log" &
   pids+=($!)
+  services+=("$c:${port_of[$c]}:$DEMO/sink-$c.log:$!")
 done
-services+=("s3-archive:$S3A_PORT:$DEMO/sink-s3-archive.log" "s3-tenant-t0001:$S3T_PORT:$DEMO/sink-s3-tenant-t0001.log"
-  "dd-security:$DD_PORT:$DEMO/sink-dd-security.log")
 for s in "${services[@]}"; do
-  IFS=: read -r name port logf <<<"$s"
+  IFS=: read -r name port logf _ <<<"$s"
   ok=0
   for _ in $(seq 150); do
     if curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/readyz" 2>/dev/null; then ok=1; break; fi
@@ -213,31 +214,38 @@ pids+=("$generator")
 # on a terminal, one after the other otherwise (CI logs).
 load_start=$SECONDS
 frame() {
-  local out n
+  local when=$1 out n
   out=$(timeout 20 "$BIN/auditctl" status --config "$CONFIG" </dev/null 2>&1) || true
   n=$(wc -l <"$DEMO/published.ndjson" 2>/dev/null) || n=0
   if [[ -t 1 ]]; then printf '\033[H\033[2J'; else echo; fi
-  printf '\033[1m== live, %ds of %ds: %d events published so far  (auditctl status --config %s)\033[0m\n' \
-    $((SECONDS - load_start)) "$DURATION" "$n" "$CONFIG"
+  printf '\033[1m== %s: %d events published  (auditctl status --config %s)\033[0m\n' "$when" "$n" "$CONFIG"
   printf '%s\n' "$out"
 }
 next=$((SECONDS + STATUS_EVERY))
 while proc_alive "$generator"; do
   if ((SECONDS >= next)); then
-    frame
+    frame "live, ${DURATION}s of load, $((SECONDS - load_start))s in"
     next=$((SECONDS + STATUS_EVERY))
   fi
   sleep 0.5
 done
 wait "$generator" || { tail_logs "$DEMO/generate.log"; fail "producer generate failed"; }
 wait "$publisher" || { tail_logs "$DEMO/publish.log"; fail "producer publish did not publish every event: $(<"$DEMO/publish.json")"; }
-frame
+frame "the load is over, after $((SECONDS - load_start))s; delivery goes on"
 published=$(wc -l <"$DEMO/published.ndjson")
 say "published $published events in $((SECONDS - load_start))s"
 
 say "checking completeness from the outside: the S3 objects and the intake's logs (waiting up to ${DRAIN}s for delivery)"
 check_rc=0
 "$BIN/democheck" --config "$CONFIG" --published "$DEMO/published.ndjson" --wait "${DRAIN}s" >"$DEMO/check.txt" || check_rc=$?
+
+# A service that died during the run is a shortfall even if its events
+# happen to be there.
+died=()
+for s in "${services[@]}"; do
+  IFS=: read -r name _ logf pid <<<"$s"
+  proc_alive "$pid" || { died+=("$name"); tail_logs "$logf"; }
+done
 
 say "stopping the router and the sinks"
 stop_all
@@ -260,6 +268,7 @@ for c in "${S3_CONNECTORS[@]}"; do
     echo "sink verify $c: ok ($v)"
   fi
 done
+((${#died[@]} == 0)) || fail "${died[*]} stopped during the run (logs in $DEMO)"
 ((check_rc == 0)) || fail "the completeness check found a shortfall (above)"
 ((${#verify_failed[@]} == 0)) || fail "sink verify found problems in ${verify_failed[*]}"
 echo
