@@ -122,7 +122,7 @@ if [[ $EMBEDDED == 1 ]]; then
   fi
   S3_PREFIX=$(<"$DEMO/kfake.prefix")
   if pid=$(pidfile_pid "$DEMO/embedded.pid" embedded-kafka) && [[ -s $DEMO/kfake.addr ]]; then
-    echo "demo: reusing the embedded Kafka left running (pid $pid)"
+    echo "demo: reusing the embedded Kafka left running (pid $pid); it stays running (kill $pid stops it)"
   else
     say "starting the embedded Kafka (kfake, persisted in $DEMO/kfake)"
     rm -f "$DEMO/kfake.addr"
@@ -261,11 +261,11 @@ say "summary (logs and files in $DEMO)"
 cat "$DEMO/check.txt"
 for c in "${S3_CONNECTORS[@]}"; do
   # The report's top-level fields are indented by two spaces.
-  v=$(sed -nE 's/^  "(objects|events|problems)": ([0-9]+),?$/\1 \2/p' "$DEMO/verify-$c.json" 2>/dev/null | paste -sd ' ' -)
+  v=$(sed -nE 's/^  "(objects|events|problems)": ([0-9]+),?$/\2 \1/p' "$DEMO/verify-$c.json" 2>/dev/null | paste -sd ',' - | sed 's/,/, /g')
   if [[ " ${verify_failed[*]} " == *" $c "* ]]; then
     echo "sink verify $c: FAILED (${v:-no report})"
   else
-    echo "sink verify $c: ok ($v)"
+    echo "sink verify $c: ok (the whole archive under its prefix, earlier runs included: $v)"
   fi
 done
 ((${#died[@]} == 0)) || fail "${died[*]} stopped during the run (logs in $DEMO)"
