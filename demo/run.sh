@@ -96,10 +96,18 @@ else
   stack/deps.sh
   want=(kafka minio)
 fi
-for s in "${want[@]}"; do stack/"$s".sh status >/dev/null 2>&1 || started+=("$s"); done
-if ((${#started[@]})); then
-  say "starting ${started[*]} on 127.0.0.1"
-  stack/up.sh "${started[@]}" >/dev/null
+# Only a service that was not running is ours to stop at the end; one
+# that runs but does not answer yet is up.sh's to wait for, not ours.
+up=()
+for s in "${want[@]}"; do
+  rc=0
+  stack/"$s".sh status >/dev/null 2>&1 || rc=$?
+  ((rc == 0)) || up+=("$s")
+  ((rc != EXIT_NOT_RUNNING)) || started+=("$s")
+done
+if ((${#up[@]})); then
+  say "starting ${up[*]} on 127.0.0.1"
+  stack/up.sh "${up[@]}" >/dev/null
 else
   echo "demo: reusing the running ${want[*]} ($STACK_DIR)"
 fi
