@@ -90,7 +90,7 @@ down: ## stop the local stack (data is kept under .stack/)
 	@./stack/down.sh
 
 .PHONY: demo
-demo: ## run the pipeline end to end (EMBEDDED=1: franz-go's kfake instead of Apache Kafka)
+demo: ## the pipeline end to end for DURATION s (60), checked from the outside (EMBEDDED=1: kfake, not Apache Kafka)
 	@./demo/run.sh
 
 .PHONY: bench

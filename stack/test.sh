@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every module's tests, unit and integration, against the real local
-# stack (Apache Kafka and MinIO). Starts the stack if it is not running and
+# stack (Apache Kafka and MinIO), then `make demo` twice, short: on that
+# stack and in embedded mode. Starts the stack if it is not running and
 # stops, at the end, only what it started, so a developer's running stack
 # (make up) is left alone.
 #
@@ -36,8 +37,24 @@ for m in $(go list -m -f '{{.Dir}}'); do
     failed+=("${m#"$PWD"/}")
   fi
 done
+
+# make demo, short, on this stack and in embedded mode (kfake instead of
+# Apache Kafka): each run must pass its own completeness check. The demo
+# reuses the running stack and stops only what it started.
+demo() {
+  local t0=$SECONDS
+  echo "== make demo ($*)"
+  if env "$@" make -s demo; then
+    echo "test: make demo ($*) passed in $((SECONDS - t0))s"
+  else
+    failed+=("make demo ($*)")
+  fi
+}
+demo DURATION=15
+demo EMBEDDED=1 DURATION=15
+
 if ((${#failed[@]})); then
   echo "test: FAILED in ${failed[*]}" >&2
   exit 1
 fi
-echo "test: every module passed"
+echo "test: every module and both demos passed"
