@@ -103,6 +103,7 @@ type rendered struct {
 	scaledObjects   map[string]*scaledObject
 	triggerAuths    map[string]*triggerAuthentication
 	serviceMonitors map[string]*monitoringv1.ServiceMonitor
+	prometheusRules map[string]*monitoringv1.PrometheusRule
 }
 
 // mergeValues merges values files as `helm -f a -f b` does: maps merge
@@ -160,6 +161,7 @@ func decode(t *testing.T, files map[string]string) *rendered {
 		serviceAccounts: map[string]*corev1.ServiceAccount{}, pdbs: map[string]*policyv1.PodDisruptionBudget{},
 		netpols: map[string]*networkingv1.NetworkPolicy{}, scaledObjects: map[string]*scaledObject{},
 		triggerAuths: map[string]*triggerAuthentication{}, serviceMonitors: map[string]*monitoringv1.ServiceMonitor{},
+		prometheusRules: map[string]*monitoringv1.PrometheusRule{},
 	}
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if strings.HasSuffix(name, "NOTES.txt") {
@@ -207,6 +209,9 @@ func decode(t *testing.T, files map[string]string) *rendered {
 			case "monitoring.coreos.com/v1 ServiceMonitor":
 				o := &monitoringv1.ServiceMonitor{}
 				obj, into = o, func(n string) { r.serviceMonitors[n] = o }
+			case "monitoring.coreos.com/v1 PrometheusRule":
+				o := &monitoringv1.PrometheusRule{}
+				obj, into = o, func(n string) { r.prometheusRules[n] = o }
 			default:
 				t.Fatalf("%s: %s %s: a kind the test does not know; add it", where, tm.APIVersion, tm.Kind)
 			}
