@@ -2,10 +2,12 @@ package s3sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -58,12 +60,31 @@ func (k *KafkaHeads) Client() *kgo.Client { return k.cl }
 // Close closes the producer.
 func (k *KafkaHeads) Close() { k.cl.Close() }
 
-// Check verifies that the heads topic exists, at startup.
+// Check verifies at startup that the heads topic exists. The router
+// creates it (compacted, with the pipeline's other topics); a sink that
+// starts first creates it the same way when its credentials may.
 func (k *KafkaHeads) Check(ctx context.Context) error {
-	if _, err := k.partitions(ctx); err != nil {
-		return fmt.Errorf("%w (the router creates it, compacted; or create it: cleanup.policy=compact)", err)
+	if _, err := k.partitions(ctx); err == nil {
+		return nil
 	}
-	return nil
+	ctx, cancel := context.WithTimeout(ctx, headsTimeout)
+	defer cancel()
+	resp, err := k.adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, k.topic)
+	if err == nil && resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+		err = resp.Err
+	}
+	if err != nil {
+		return fmt.Errorf("the heads topic %s is missing and could not be created (the router creates it: compacted, "+
+			"cleanup.policy=compact): %w", k.topic, err)
+	}
+	// A new topic takes a moment to reach every broker's metadata.
+	for {
+		_, err = k.partitions(ctx)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (k *KafkaHeads) partitions(ctx context.Context) (int, error) {

@@ -177,8 +177,14 @@ func (w *Writer) loadHead(ctx context.Context, partition int32) error {
 		delete(w.recorded, partition)
 		return nil
 	}
-	if err := w.sameIdentity(fmt.Sprintf("the recorded head of partition %d", partition), h.Identity); err != nil {
-		return err
+	if h.Identity != w.identity {
+		// Another generation's head under the same key (the connector id
+		// archived another topic before; the bucket's identity claim keeps
+		// the two archives apart): this one has no head yet.
+		w.log.Warn("the recorded head of the partition belongs to another topic identity; ignored",
+			"partition", partition, "head_topic_id", h.TopicID, "head_cluster_id", h.ClusterID, "head_last", h.Last)
+		delete(w.recorded, partition)
+		return nil
 	}
 	w.recorded[partition] = h
 	return nil
