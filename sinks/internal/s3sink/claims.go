@@ -102,7 +102,7 @@ func (w *Writer) checkClaims(ctx context.Context, partition int32, first int64) 
 		"the batch begins at offset %d, inside the unfinished delivery %d-%d of partition %d (anchor %s): a writer claimed it "+
 			"and stopped before its manifest, and then retention deleted its first records or the group's offset was moved "+
 			"into it. Writing the batch would put again what that writer put. If the records from offset %d are still in "+
-			"Kafka, reset the group's offset of partition %d to %d; otherwise see the README, \"A reset or retention inside "+
+			"Kafka, reset the partition's offset to %d (partition %d of the group); otherwise see the README, \"A reset or retention inside "+
 			"an unfinished delivery\"", first, stored.batchFirst, stored.batchLast, partition, c.Anchor,
-		stored.batchStart, partition, stored.batchStart)}
+		stored.batchStart, stored.batchStart, partition)}
 }

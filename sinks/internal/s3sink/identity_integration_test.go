@@ -184,7 +184,7 @@ func TestRetentionInsideUnfinishedDelivery(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			next := newWriterWith(t, c, id, nil)
 			_, err := next.Write(t.Context(), batchOf(0, tt.start, after(items, 99)))
-			if err == nil || !sink.IsUnauthorized(err) || !strings.Contains(err.Error(), "reset the group's offset of partition 0 to 0") {
+			if err == nil || !sink.IsUnauthorized(err) || !strings.Contains(err.Error(), "reset the partition's offset to 0") {
 				t.Fatalf("Write(100-299): got %v, want an operator error that says to reset to 0", err)
 			}
 			objs := readAll(t, next)

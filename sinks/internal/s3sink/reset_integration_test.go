@@ -76,15 +76,19 @@ func TestPositionInsideDelivery(t *testing.T) {
 	})
 
 	t.Run("between records of an unfinished delivery", func(t *testing.T) {
-		// A known limit: nothing tells the writer where it is until one of
-		// its objects meets one of the earlier delivery's; then it fails
-		// with the offset to reset to.
+		// The partition's latest claim tells the writer, before it writes
+		// anything, that the position lies inside an unfinished delivery;
+		// it fails with the offset to reset to.
 		w, _ := setup(t, "between-unfinished")
 		del(t, w, w.layout.manifestKey(0, 300))
 		at := groupItems(first)[0].items[1].Offset
+		before := len(readAll(t, w))
 		_, err := w.Write(t.Context(), batchOf(0, at, after(items, at-1)))
 		if err == nil || !strings.Contains(err.Error(), "reset the partition's offset to 0") {
 			t.Errorf("Write: got %v, want an error that says to reset to offset 0", err)
+		}
+		if got := len(readAll(t, w)); got != before {
+			t.Errorf("got %d objects after the refused write, want %d", got, before)
 		}
 	})
 }
