@@ -220,3 +220,28 @@ func TestS3ReplayRestoresDeletedObject(t *testing.T) {
 		t.Errorf("head after the replay: %+v (%v), want it unchanged: %+v", after, err, before)
 	}
 }
+
+// TestS3IdentityTopicRecreatedWhileRunning: the connector topic is deleted
+// and created again while the sink runs. The running sink writes nothing
+// of the new topic (franz-go keeps fetching by the old topic ID, which the
+// brokers no longer host; were it to follow the new topic, the writer asks
+// Kafka for the identity again at each assignment and refuses it), and a
+// restarted sink refuses to start. The old archive loses nothing.
+func TestS3IdentityTopicRecreatedWhileRunning(t *testing.T) {
+	base, prefix, topic := connectorTopic(t, "live", 2)
+	st := newBucket(t)
+	cfg := writeConfig(t, headsPipeline(t, st, "live", base, prefix, "e2e"))
+	first := newPublisher(t, topic, 28)
+	first.publish(300, nil)
+	p := startSink(t, cfg, "live")
+	waitCommitted(t, "auditstream-sink-live", topic, 60*time.Second)
+
+	recreate(t, topic, 2)
+	second := newPublisher(t, topic, 29)
+	second.publish(300, nil)
+	time.Sleep(10 * time.Second)
+	p.Kill()
+	st.assertExactlyOnce(t, "e2e", first.want)
+	refused(t, cfg, "live", topic)
+	st.assertExactlyOnce(t, "e2e", first.want)
+}

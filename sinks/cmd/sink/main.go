@@ -153,7 +153,10 @@ func s3Writer(ctx context.Context, p *config.Pipeline, c *config.Connector, reg 
 			return nil, err
 		}
 		log.Info("connector topic identity", "topic", topic, "topic_id", id.TopicID, "cluster_id", id.ClusterID)
-		w, err := s3sink.New(ctx, s3sink.Options{Connector: c, Log: log, Registerer: reg, Topic: topic, Identity: id, Heads: heads})
+		adm := kadm.NewClient(heads.Client())
+		current := func(ctx context.Context) (s3sink.Identity, error) { return s3sink.LearnIdentity(ctx, adm, topic) }
+		w, err := s3sink.New(ctx, s3sink.Options{Connector: c, Log: log, Registerer: reg, Topic: topic, Identity: id,
+			CurrentIdentity: current, Heads: heads})
 		if err != nil {
 			return nil, err
 		}

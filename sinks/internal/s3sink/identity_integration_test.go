@@ -3,6 +3,7 @@
 package s3sink
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
@@ -107,6 +108,16 @@ func TestIdentityNewCluster(t *testing.T) {
 	_, err = b.Write(t.Context(), batchOf(0, 0, now))
 	if err == nil || !sink.IsUnauthorized(err) {
 		t.Fatalf("Write of the new cluster's records: got %v, want an operator error", err)
+	}
+	checkExactlyOnce(t, readAll(t, a), was)
+
+	// A writer whose topic changes identity while it runs refuses at the
+	// next assignment.
+	c2 := newWriterWith(t, c, old, nil)
+	c2.current = func(context.Context) (Identity, error) { return moved, nil }
+	if _, err := c2.Write(t.Context(), batchOf(0, 200, sampleItems(10, 200, 8))); err == nil || !sink.IsUnauthorized(err) ||
+		!strings.Contains(err.Error(), "while the sink ran") {
+		t.Fatalf("Write after the identity changed: got %v, want an operator error", err)
 	}
 	checkExactlyOnce(t, readAll(t, a), was)
 

@@ -35,6 +35,12 @@ type Options struct {
 	// recorded (tests).
 	Topic    string
 	Identity Identity
+	// CurrentIdentity, when set, asks Kafka for the topic's identity
+	// again whenever a batch starts where this writer did not leave the
+	// partition (an assignment, a reset): a topic deleted and created
+	// again while the sink runs then stops the partition instead of
+	// being taken for the archived one.
+	CurrentIdentity func(context.Context) (Identity, error)
 	// Heads, when set, records each partition's head after each delivery
 	// (and before Write returns), and tells replays from new deliveries.
 	Heads HeadStore
@@ -62,6 +68,7 @@ type Writer struct {
 
 	topic    string
 	identity Identity
+	current  func(context.Context) (Identity, error)
 	store    HeadStore
 
 	mu    sync.Mutex
@@ -112,6 +119,7 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 
 		topic:    o.Topic,
 		identity: o.Identity,
+		current:  o.CurrentIdentity,
 		store:    o.Heads,
 		recorded: make(map[int32]Head),
 	}, nil
@@ -131,7 +139,11 @@ func (w *Writer) Write(ctx context.Context, b *batch.Batch) (sink.Result, error)
 	if !known {
 		// A position this writer did not reach itself: a new owner, a
 		// rebalance, a reset or a replay. The head outside the bucket may
-		// have moved on meanwhile.
+		// have moved on meanwhile, and the topic may have been created
+		// again.
+		if err := w.checkCurrentIdentity(ctx); err != nil {
+			return sink.Result{}, err
+		}
 		if err := w.loadHead(ctx, b.Partition); err != nil {
 			return sink.Result{}, err
 		}
@@ -160,6 +172,25 @@ func (w *Writer) Write(ctx context.Context, b *batch.Batch) (sink.Result, error)
 	w.setHead(b.Partition, chainHead{next: start, sha: head})
 	w.m.lastWrite.Set(float64(w.now().Unix()))
 	return sink.Result{Through: start - 1}, nil
+}
+
+// checkCurrentIdentity fails when the topic's identity is no longer the
+// one the writer started with.
+func (w *Writer) checkCurrentIdentity(ctx context.Context) error {
+	if w.current == nil {
+		return nil
+	}
+	id, err := w.current(ctx)
+	if err != nil {
+		return fmt.Errorf("check the identity of topic %s: %w", w.topic, err)
+	}
+	if id != w.identity {
+		return &sink.UnauthorizedError{Err: fmt.Errorf("topic %s is now %s, but this sink started with %s and archives it "+
+			"under that identity: the topic was deleted and created again (or the cluster changed) while the sink ran. "+
+			"Nothing was written or committed for it. Stop the sink and give the new topic its own s3.prefix (or a new "+
+			"connector id); see the README, \"A new topic under an old archive\"", w.topic, id, w.identity)}
+	}
+	return nil
 }
 
 // loadHead reads the partition's head from the HeadStore.
