@@ -147,7 +147,10 @@ func (k *KafkaHeads) Load(ctx context.Context, connector string, partition int32
 	}
 	cl, err := kgo.NewClient(append(append([]kgo.Opt(nil), k.base...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{k.topic: {p: kgo.NewOffset().AtStart()}}),
-		kgo.FetchMaxWait(100*time.Millisecond))...)
+		kgo.FetchMaxWait(100*time.Millisecond),
+		// A few heads, not a backlog: small fetches keep the sink's
+		// memory where the runtime bounds it.
+		kgo.FetchMaxBytes(256<<10), kgo.FetchMaxPartitionBytes(256<<10))...)
 	if err != nil {
 		return Head{}, false, fmt.Errorf("kafka client for %s: %w", k.topic, err)
 	}
