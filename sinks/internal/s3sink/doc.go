@@ -166,7 +166,15 @@
 // The heads topic keeps one head per connector id and partition: a second
 // archive of the same connector id on the same cluster (under another
 // prefix, after an identity change) takes over the key, and a head of
-// another identity is ignored.
+// another identity is ignored. Heads only move forward within a writer: a
+// zombie (an owner that lost the partition without knowing) that records a
+// head after the new owner recorded a later one moves the key back by its
+// deliveries, until the new owner's next delivery records a later head.
+//
+// Claims accumulate, one per delivery, like manifests. Only the claims of
+// recent deliveries matter (an unfinished delivery is the partition's
+// last), so a lifecycle rule may expire _auditstream/claims/ after a few
+// days.
 //
 // Verify reads every object (one GET each).
 package s3sink
