@@ -69,7 +69,7 @@ func (k *KafkaHeads) Check(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, headsTimeout)
 	defer cancel()
-	resp, err := k.adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, k.topic)
+	resp, err := k.adm.CreateTopic(ctx, 1, -1, HeadsTopicConfig(), k.topic)
 	if err == nil && resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
 		err = resp.Err
 	}
@@ -84,6 +84,17 @@ func (k *KafkaHeads) Check(ctx context.Context) error {
 			return err
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// HeadsTopicConfig is the heads topic's configuration: compacted, with
+// segments that roll hourly so that compaction reaches the heads recorded
+// since, and Load reads about one record per key.
+func HeadsTopicConfig() map[string]*string {
+	return map[string]*string{
+		"cleanup.policy":            kadm.StringPtr("compact"),
+		"segment.ms":                kadm.StringPtr("3600000"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.1"),
 	}
 }
 
