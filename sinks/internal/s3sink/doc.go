@@ -64,11 +64,21 @@
 //     they are a pure function of the records. When no manifest is named
 //     b.Start and no finished delivery holds it, the partition's latest
 //     claim before the batch's first record (step 2) tells whether an
-//     unfinished delivery holds it; then the write fails (see below).
-//     Otherwise a new chain begins ("").
+//     unfinished delivery holds it: a writer claimed it and stopped, and
+//     then retention deleted its first records or an operator moved the
+//     group into it. Writing the batch as a new delivery would put again
+//     what that writer put; the writer finishes that delivery instead
+//     (Writer.finish): the objects the stopped writer stored (a prefix of
+//     the claim's, in order) stay, the batch's records of every project
+//     and hour that none of them holds are written as the rest of the
+//     delivery, linked to the last stored object, and the manifest lists
+//     both. Records of the delivery before the batch that no stored object
+//     holds are lost (the runtime counts them as expired when retention
+//     took them). Otherwise a new chain begins ("").
 //  2. PUT a claim, create-only, at
 //     <prefix>/_auditstream/claims/<connector>/<partition>/<MaxInt64 -
-//     first offset, 19 digits>.json, naming the anchor's key: the names
+//     first offset, 19 digits>.json, naming the anchor's key and the
+//     delivery's planned objects (as a manifest would): the names
 //     count down, so that one LIST finds a partition's latest claim at or
 //     before an offset, which the anchor's key (it depends on the record's
 //     project and hour) cannot give. Then PUT the anchor with
@@ -147,17 +157,16 @@
 //
 // # Known limits
 //
-// A position inside an unfinished delivery (a writer claimed it and
-// stopped; then retention deleted its first records, or an operator moved
-// the group into it) is found from the partition's claims before anything
-// is written, and the write fails with an UnauthorizedError that names the
-// delivery and the offset to reset to. When that offset is still in Kafka,
-// resetting there finishes the delivery; when retention took it, finishing
-// the delivery is left to an operator (see the README): the writer does not
-// yet write the records that the stopped writer's objects lack. Deliveries
-// written before claims were recorded have none; a position inside one of
-// those is caught later, when one of the writer's objects meets one of the
-// earlier delivery's, and the stray anchor stays.
+// A claim that does not agree with the anchor that won (two writers with
+// different batch boundaries raced for the same first record, and one
+// stopped) cannot be finished from the claim: the write fails with an
+// UnauthorizedError that names the delivery and the offset to reset to.
+// Deliveries written before claims were recorded have none; a position
+// inside one of those is caught later, when one of the writer's objects
+// meets one of the earlier delivery's, and the stray anchor stays. A
+// stopped writer that is in fact a zombie and resumes after another
+// finished its delivery could still add the objects it planned; verify
+// reports the overlap.
 //
 // An object of a finished delivery that holds records from before the
 // batch's first one cannot be written again by that batch; it is logged,

@@ -39,7 +39,7 @@ func (w *Writer) resume(ctx context.Context, partition int32, start int64, items
 		return "", -1, err
 	}
 	if !ok {
-		return head, -1, w.checkClaims(ctx, partition, items[0].Offset)
+		return w.resumeUnfinished(ctx, partition, head, items)
 	}
 	f, err := w.getManifest(ctx, partition, next)
 	if err != nil {
@@ -49,7 +49,7 @@ func (w *Writer) resume(ctx context.Context, partition int32, start int64, items
 	case f.Start > start:
 		// A later delivery: start is the partition's first position, or a
 		// gap's.
-		return head, -1, w.checkClaims(ctx, partition, items[0].Offset)
+		return w.resumeUnfinished(ctx, partition, head, items)
 	case f.Last > last:
 		return "", -1, &sink.NeedMoreError{Through: f.Last}
 	case f.Start == start:
@@ -67,6 +67,17 @@ func (w *Writer) resume(ctx context.Context, partition int32, start int64, items
 		return "", -1, err
 	}
 	return f.Head, f.Last, nil
+}
+
+// resumeUnfinished finishes the unfinished delivery that holds the batch's
+// first record, if there is one (findUnfinished); otherwise the batch
+// begins a delivery that links to head.
+func (w *Writer) resumeUnfinished(ctx context.Context, partition int32, head string, items []batch.Item) (string, int64, error) {
+	u, err := w.findUnfinished(ctx, partition, items[0].Offset)
+	if err != nil || u == nil {
+		return head, -1, err
+	}
+	return w.finish(ctx, partition, u, items)
 }
 
 // restore writes again the objects of the finished delivery m that are
