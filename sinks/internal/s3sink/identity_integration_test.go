@@ -295,3 +295,41 @@ func TestKafkaHeads(t *testing.T) {
 	check("after a replay of 0-299", 0, 599)
 	checkExactlyOnce(t, readAll(t, replay), append(append([]batch.Item(nil), items...), other...))
 }
+
+// TestUnfinishedDeliveryClaimDisagrees: two writers with different batch
+// boundaries raced for the same first record; one wrote the claim (0-199),
+// the other the anchor (0-299), and both stopped. The claim cannot finish
+// the anchor's delivery: the next owner, at offset 100, writes nothing and
+// fails with an operator error that says where to resume.
+func TestUnfinishedDeliveryClaimDisagrees(t *testing.T) {
+	m := localMinio(t)
+	bucket := m.newBucket(t, false)
+	id := Identity{TopicID: "AAAAAAAAAAAAAAAAAAAABw", ClusterID: "c1"}
+	c := m.connector("race", bucket, "audit")
+	items := sampleItems(300, 0, 9)
+	dead := newWriterWith(t, c, id, nil)
+	short, err := dead.build(0, 0, through(items, 199))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short.chain("")
+	if err := dead.claim(t.Context(), short); err != nil {
+		t.Fatal(err)
+	}
+	long, err := dead.build(0, 0, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long.chain("")
+	if err := dead.putObject(t.Context(), long, long.anchor()); err != nil {
+		t.Fatal(err)
+	}
+	next := newWriterWith(t, c, id, nil)
+	_, err = next.Write(t.Context(), batchOf(0, 100, after(items, 99)))
+	if err == nil || !sink.IsUnauthorized(err) || !strings.Contains(err.Error(), "reset the partition's offset to 0") {
+		t.Fatalf("Write(100-299): got %v, want an operator error that says to reset to 0", err)
+	}
+	if objs := readAll(t, next); len(objs) != 1 {
+		t.Fatalf("got %d objects, want only the anchor", len(objs))
+	}
+}
