@@ -7,6 +7,7 @@ const (
 	DefaultEventsTopic     = "audit.events"
 	DefaultDLQTopic        = "audit.dlq"
 	DefaultConnectorPrefix = "audit.connector."
+	DefaultHeadsTopic      = "audit.heads"
 	DefaultRouterGroup     = "auditstream-router"
 	// DefaultCommitInterval is the router's transaction length. A
 	// transaction costs a few round trips (AddPartitionsToTxn, the offset
@@ -52,6 +53,7 @@ func (p *Pipeline) applyDefaults() {
 	defaultTopic(&t.Events, DefaultEventsTopic, 6, 7*24*time.Hour)
 	defaultTopic(&t.DLQ, DefaultDLQTopic, 3, 30*24*time.Hour)
 	defaultTopic(&t.Connector, "", 6, 7*24*time.Hour)
+	defaultTopic(&t.Heads, DefaultHeadsTopic, 1, 0)
 	if t.ConnectorPrefix == "" {
 		t.ConnectorPrefix = DefaultConnectorPrefix
 	}

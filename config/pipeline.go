@@ -49,6 +49,10 @@ type Topics struct {
 	ConnectorPrefix string `yaml:"connector_prefix"`
 	// Connector is the partitions and retention of every connector topic.
 	Connector Topic `yaml:"connector"`
+	// Heads is the compacted topic where the S3 sinks record each
+	// partition's chain head, outside the bucket (cleanup.policy=compact;
+	// retention does not apply).
+	Heads Topic `yaml:"heads"`
 }
 
 // Topic is one topic's name and creation settings. Existing topics are

@@ -95,6 +95,7 @@ func (v *validator) pipeline(p *Pipeline) {
 	v.kafkaSASL(p.Kafka.SASL)
 	v.topic(p.Topics.Events, "events")
 	v.topic(p.Topics.DLQ, "dlq")
+	v.topic(p.Topics.Heads, "heads")
 	if p.Topics.Connector.Partitions < 1 {
 		v.at("partitions must be at least 1", "topics", "connector", "partitions")
 	}

@@ -21,10 +21,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/service/admin"
+	"github.com/auditstream/auditstream/service/kafkalog"
 	"github.com/auditstream/auditstream/sinks/internal/ddsink"
 	"github.com/auditstream/auditstream/sinks/internal/s3sink"
 	"github.com/auditstream/auditstream/sinks/internal/sink"
@@ -93,11 +96,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	w, err := writer(ctx, c, reg, log)
+	w, closeWriter, err := writer(ctx, p, c, reg, log)
 	if err != nil {
 		log.Error("startup check failed; nothing consumed or committed", "err", err)
 		return 2
 	}
+	defer closeWriter() // after the runner, which stops writing before Run returns
 	r, err := sink.New(sink.Options{Pipeline: p, Connector: c, Writer: w, Log: log, Registerer: reg})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -114,24 +118,55 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 }
 
 // writer builds the connector's destination writer and checks, before any
-// record is consumed, that the destination can be written.
-func writer(ctx context.Context, c *config.Connector, reg prometheus.Registerer, log *slog.Logger) (sink.Writer, error) {
+// record is consumed, that the destination can be written. An S3 writer
+// also learns its topic's identity, and records heads in the heads topic:
+// closeWriter releases its Kafka client.
+func writer(ctx context.Context, p *config.Pipeline, c *config.Connector, reg prometheus.Registerer, log *slog.Logger) (w sink.Writer, closeWriter func(), err error) {
 	switch c.Type {
 	case config.TypeS3:
-		w, err := s3sink.New(ctx, s3sink.Options{Connector: c, Log: log, Registerer: reg})
+		return s3Writer(ctx, p, c, reg, log)
+	case config.TypeDatadog:
+		w, err := ddsink.New(ddsink.Options{Connector: c, Log: log, Registerer: reg})
+		return w, func() {}, err
+	}
+	return nil, nil, fmt.Errorf("unknown connector type %q", c.Type)
+}
+
+func s3Writer(ctx context.Context, p *config.Pipeline, c *config.Connector, reg prometheus.Registerer, log *slog.Logger) (sink.Writer, func(), error) {
+	base, err := p.Kafka.ClientOpts()
+	if err != nil {
+		return nil, nil, err
+	}
+	heads, err := s3sink.NewKafkaHeads(append(base, kgo.WithLogger(kafkalog.New(log))), p.Topics.Heads.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	w, err := func() (*s3sink.Writer, error) {
+		if err := heads.Check(cctx); err != nil {
+			return nil, err
+		}
+		topic := p.ConnectorTopic(c.ID)
+		id, err := s3sink.LearnIdentity(cctx, kadm.NewClient(heads.Client()), topic)
 		if err != nil {
 			return nil, err
 		}
-		cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		if err := w.Check(cctx); err != nil {
+		log.Info("connector topic identity", "topic", topic, "topic_id", id.TopicID, "cluster_id", id.ClusterID)
+		adm := kadm.NewClient(heads.Client())
+		current := func(ctx context.Context) (s3sink.Identity, error) { return s3sink.LearnIdentity(ctx, adm, topic) }
+		w, err := s3sink.New(ctx, s3sink.Options{Connector: c, Log: log, Registerer: reg, Topic: topic, Identity: id,
+			CurrentIdentity: current, Heads: heads})
+		if err != nil {
 			return nil, err
 		}
-		return w, nil
-	case config.TypeDatadog:
-		return ddsink.New(ddsink.Options{Connector: c, Log: log, Registerer: reg})
+		return w, w.Check(cctx)
+	}()
+	if err != nil {
+		heads.Close()
+		return nil, nil, err
 	}
-	return nil, fmt.Errorf("unknown connector type %q", c.Type)
+	return w, heads.Close, nil
 }
 
 func verify(ctx context.Context, c *config.Connector, stdout, stderr io.Writer, log *slog.Logger) int {

@@ -27,6 +27,10 @@ import (
 // delete only adds a delete marker; the probe's locked version (a few
 // bytes) stays until its retention ends, like every other object.
 //
+// Last, it claims the connector's key space for the topic's identity, or
+// checks the claim already there (checkIdentity): a writer whose topic is
+// not the archive's refuses to start.
+//
 // A credentials or permission problem is returned as a
 // *sink.UnauthorizedError. Messages never hold a secret.
 func (w *Writer) Check(ctx context.Context) error {
@@ -70,6 +74,9 @@ func (w *Writer) Check(ctx context.Context) error {
 			"and exactly-once delivery needs conditional writes", w.bucket, key)
 	case !isPreconditionFailed(err):
 		return fmt.Errorf("check conditional writes with %s in bucket %s: %w", key, w.bucket, err)
+	}
+	if err := w.checkIdentity(ctx); err != nil {
+		return err
 	}
 	w.log.Info("s3 destination checked", "prefix", w.layout.prefix)
 	return nil

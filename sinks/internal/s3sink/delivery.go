@@ -19,6 +19,7 @@ type delivery struct {
 	start     int64 // the partition position the delivery begins at
 	first     int64 // the first record's offset
 	last      int64 // the last record's offset
+	identity  Identity
 	objects   []*object
 }
 
@@ -98,6 +99,16 @@ func build(l layout, enc *encoder, partition int32, start int64, items []batch.I
 		})
 	}
 	return d, nil
+}
+
+// object returns the delivery's object whose first record is at first.
+func (d *delivery) object(first int64) *object {
+	for _, o := range d.objects {
+		if o.first == first {
+			return o
+		}
+	}
+	return nil
 }
 
 // anchor is the object that holds the delivery's first record.

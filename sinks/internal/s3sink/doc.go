@@ -14,8 +14,25 @@
 // Its metadata (x-amz-meta-*) gives its first-offset, last-offset,
 // record-count, sha256 (hex, of the gzip bytes as stored), prev-sha256 (of
 // the partition's object before it, by first offset; "" when a chain
-// begins), the connector and partition, and the delivery it belongs to:
-// batch-start, batch-first and batch-last.
+// begins), the connector and partition, the delivery it belongs to:
+// batch-start, batch-first and batch-last, and the identity of the topic
+// its offsets belong to: topic-id (Kafka's topic ID) and cluster-id.
+//
+// # Topic identity
+//
+// Offsets mean the same records only within one topic identity (Identity):
+// a topic deleted and created again, a new cluster, a changed
+// topics.connector_prefix or a second pipeline with the same connector id
+// all start offsets again under the same keys. Check claims the
+// connector's key space for the writer's identity, create-only, at
+// <prefix>/_auditstream/identity-<connector>.json, and refuses to start
+// (an UnauthorizedError: exit 2) when the claim there names another. Every
+// object and manifest records the identity, and the writer never adopts or
+// skips what another identity wrote: meeting one mid-run fails the batch
+// with an UnauthorizedError (retried slowly, the sink not ready). Objects
+// and manifests without an identity were written before identities were
+// recorded; the first writer that claims the key space takes them as its
+// topic's, with a warning.
 //
 // An object's bytes are a pure function of its records: fixed protojson
 // options, each line compacted (protojson varies its spacing from build to
@@ -35,14 +52,37 @@
 //     anything but the records: it links to the chain head, the sha256 of
 //     the partition's last object before b.Start. The writer remembers the
 //     head per partition, keyed by the position it belongs to; when a
-//     batch starts elsewhere (a new owner, a rebalance) it reads the head
-//     from the manifest named b.Start. When there is none, the position is
-//     the partition's first, or was moved (by hand, or reset after the
-//     group's offsets expired): the first manifest named after b.Start
-//     tells whether b.Start lies inside a finished delivery, whose records
-//     are then skipped (or the batch must grow to its end: NeedMore);
-//     otherwise a new chain begins ("").
-//  2. PUT the anchor with If-None-Match: *. Success claims the delivery.
+//     batch starts elsewhere (a new owner, a rebalance, a reset, a replay),
+//     or behind the head recorded outside the bucket (a replay), it reads
+//     the head from the manifest named b.Start, and the first manifest
+//     named after b.Start tells whether b.Start lies inside a finished
+//     delivery. Such a delivery's records are in S3 already and are
+//     skipped (or the batch must grow to its end: NeedMore), but first
+//     each of its objects is checked (HEAD), and one that is missing (a
+//     lifecycle rule deleted it while the manifest stayed) is written
+//     again from the batch's records, create-only: the same bytes, since
+//     they are a pure function of the records. When no manifest is named
+//     b.Start and no finished delivery holds it, the partition's latest
+//     claim before the batch's first record (step 2) tells whether an
+//     unfinished delivery holds it: a writer claimed it and stopped, and
+//     then retention deleted its first records or an operator moved the
+//     group into it. Writing the batch as a new delivery would put again
+//     what that writer put; the writer finishes that delivery instead
+//     (Writer.finish): the objects the stopped writer stored (a prefix of
+//     the claim's, in order) stay, the batch's records of every project
+//     and hour that none of them holds are written as the rest of the
+//     delivery, linked to the last stored object, and the manifest lists
+//     both. Records of the delivery before the batch that no stored object
+//     holds are lost (the runtime counts them as expired when retention
+//     took them). Otherwise a new chain begins ("").
+//  2. PUT a claim, create-only, at
+//     <prefix>/_auditstream/claims/<connector>/<partition>/<MaxInt64 -
+//     first offset, 19 digits>.json, naming the anchor's key and the
+//     delivery's planned objects (as a manifest would): the names
+//     count down, so that one LIST finds a partition's latest claim at or
+//     before an offset, which the anchor's key (it depends on the record's
+//     project and hour) cannot give. Then PUT the anchor with
+//     If-None-Match: *. Success claims the delivery.
 //     A 412 means an earlier writer (a crashed, zombie or concurrent owner)
 //     claimed the same first record: the writer HEADs its anchor and reads
 //     batch-last L. When L is beyond the batch, Write returns
@@ -68,8 +108,15 @@
 //     The manifest's bytes depend only on the stored objects, so a plain
 //     PUT by any writer that finishes the delivery is idempotent. It is
 //     written last: a delivery without a manifest is unfinished, and the
-//     runtime has committed nothing for it.
-//  5. Return Through = b.Last(). The runtime commits only then.
+//     runtime has committed nothing for it. Manifests record the topic
+//     identity too (topic_id, cluster_id).
+//  5. When the batch ends past the partition's recorded head, record the
+//     new head (Head: last offset, the sha256 of its object, the manifest,
+//     the identity) in the HeadStore, a compacted Kafka topic the
+//     bucket's credentials cannot write, and wait for its acknowledgement.
+//     A replay never rewinds it.
+//  6. Return Through = b.Last(). The runtime commits only then, so a
+//     commit never runs ahead of the recorded head.
 //
 // Two writers that race on the same batch claim the same anchor; one wins,
 // the other adopts, and both write identical siblings and manifests. Two
@@ -103,15 +150,40 @@
 // s3:PutObjectRetention with Object Lock and kms:GenerateDataKey with
 // SSE-KMS. It never deletes an object; Check deletes its probe when it is
 // allowed to. With Object Lock, overwriting a manifest adds a version;
-// versions of locked manifests stay until their retention ends.
+// versions of locked manifests stay until their retention ends. In Kafka,
+// besides consuming its topic, the sink describes the connector topic and
+// the cluster (the identity), and writes and reads the heads topic (and
+// may create it, compacted, when the router has not yet).
 //
 // # Known limits
 //
-// A position moved into the middle of an unfinished delivery (no manifest
-// yet) cannot be detected before the writer claims a new anchor there. The
-// write then fails, when one of its objects meets one of the earlier
-// delivery's, with an error that names the offset to reset the partition
-// to; the stray anchor stays, and Verify reports the overlap.
+// A claim that does not agree with the anchor that won (two writers with
+// different batch boundaries raced for the same first record, and one
+// stopped) cannot be finished from the claim: the write fails with an
+// UnauthorizedError that names the delivery and the offset to reset to.
+// Deliveries written before claims were recorded have none; a position
+// inside one of those is caught later, when one of the writer's objects
+// meets one of the earlier delivery's, and the stray anchor stays. A
+// stopped writer that is in fact a zombie and resumes after another
+// finished its delivery could still add the objects it planned; verify
+// reports the overlap.
+//
+// An object of a finished delivery that holds records from before the
+// batch's first one cannot be written again by that batch; it is logged,
+// and written again by a replay from the delivery's start.
+//
+// The heads topic keeps one head per connector id and partition: a second
+// archive of the same connector id on the same cluster (under another
+// prefix, after an identity change) takes over the key, and a head of
+// another identity is ignored. Heads only move forward within a writer: a
+// zombie (an owner that lost the partition without knowing) that records a
+// head after the new owner recorded a later one moves the key back by its
+// deliveries, until the new owner's next delivery records a later head.
+//
+// Claims accumulate, one per delivery, like manifests. Only the claims of
+// recent deliveries matter (an unfinished delivery is the partition's
+// last), so a lifecycle rule may expire _auditstream/claims/ after a few
+// days.
 //
 // Verify reads every object (one GET each).
 package s3sink

@@ -62,6 +62,42 @@ func (l layout) manifestKey(partition int32, next int64) string {
 	return l.manifestDir(partition) + fmt.Sprintf("%020d.json", next)
 }
 
+// identityKey is the key of the archive's claim of the connector's key
+// space for one topic identity (identityRecord).
+func (l layout) identityKey() string {
+	return l.join("_auditstream/identity-" + l.connector + ".json")
+}
+
+// claimDir is where a partition's claims live (see Writer.claim).
+func (l layout) claimDir(partition int32) string {
+	return l.join(fmt.Sprintf("_auditstream/claims/%s/%d/", l.connector, partition))
+}
+
+// claimKey is the key of the claim of the delivery whose first record is
+// at first. The name counts down (math.MaxInt64 - first, 19 digits), so
+// that a LIST that starts after a position finds the latest claim at or
+// before it first.
+func (l layout) claimKey(partition int32, first int64) string {
+	return l.claimDir(partition) + fmt.Sprintf("%019d.json", math.MaxInt64-first)
+}
+
+// parseClaimKey returns the first offset a claim key names.
+func (l layout) parseClaimKey(partition int32, key string) (first int64, ok bool) {
+	name, ok := strings.CutPrefix(key, l.claimDir(partition))
+	if !ok {
+		return 0, false
+	}
+	name, ok = strings.CutSuffix(name, ".json")
+	if !ok || len(name) != 19 || !digits(name) {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(name, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return math.MaxInt64 - n, true
+}
+
 // probeKey is the key of Check's write probe.
 func (l layout) probeKey(random string) string {
 	return l.join("_auditstream/probe-" + random)

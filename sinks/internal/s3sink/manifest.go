@@ -21,6 +21,9 @@ type manifest struct {
 	Prev      string           `json:"prev"` // the anchor's prev-sha256
 	Head      string           `json:"head"` // the sha256 of the delivery's last object
 	Objects   []manifestObject `json:"objects"`
+	// Identity (topic_id, cluster_id) is the topic the offsets belong to;
+	// empty in manifests written before identities were recorded.
+	Identity
 }
 
 // manifestObject is one object of a manifest's delivery.
@@ -42,6 +45,7 @@ func manifestOf(d *delivery) *manifest {
 		Last:      d.last,
 		Prev:      d.anchor().prev,
 		Head:      d.objects[len(d.objects)-1].sha256,
+		Identity:  d.identity,
 	}
 	for _, o := range d.objects {
 		m.Objects = append(m.Objects, manifestObject{Key: o.key, First: o.first, Last: o.last, Records: o.records, SHA256: o.sha256})
@@ -82,6 +86,8 @@ func (m *manifest) check() error {
 		return errors.New("no objects")
 	case m.Prev != "" && !isSHA256(m.Prev):
 		return fmt.Errorf("prev %q is not a hex sha256", m.Prev)
+	case (m.TopicID == "") != (m.ClusterID == ""):
+		return fmt.Errorf("topic_id %q and cluster_id %q: one without the other", m.TopicID, m.ClusterID)
 	}
 	// Objects are split by project and hour, so their ranges interleave;
 	// each lies within the delivery, the first (the anchor) starts it, and

@@ -19,6 +19,10 @@ const (
 	metaBatchStart = "batch-start" // the delivery's start position
 	metaBatchFirst = "batch-first" // the delivery's first record: the anchor's first offset
 	metaBatchLast  = "batch-last"  // the delivery's last record
+	// The identity of the topic the offsets belong to (Identity). Objects
+	// written before identities were recorded have neither.
+	metaTopicID   = "topic-id"
+	metaClusterID = "cluster-id"
 )
 
 // objectMeta is a data object's metadata, decoded.
@@ -33,6 +37,7 @@ type objectMeta struct {
 	batchStart int64
 	batchFirst int64
 	batchLast  int64
+	identity   Identity
 }
 
 // metaOf is the metadata of object o of delivery d.
@@ -48,12 +53,13 @@ func metaOf(d *delivery, o *object) objectMeta {
 		batchStart: d.start,
 		batchFirst: d.first,
 		batchLast:  d.last,
+		identity:   d.identity,
 	}
 }
 
 // header returns the metadata as the SDK's Metadata map.
 func (m objectMeta) header() map[string]string {
-	return map[string]string{
+	h := map[string]string{
 		metaConnector:  m.connector,
 		metaPartition:  strconv.FormatInt(int64(m.partition), 10),
 		metaFirst:      strconv.FormatInt(m.first, 10),
@@ -65,6 +71,10 @@ func (m objectMeta) header() map[string]string {
 		metaBatchFirst: strconv.FormatInt(m.batchFirst, 10),
 		metaBatchLast:  strconv.FormatInt(m.batchLast, 10),
 	}
+	if !m.identity.legacy() {
+		h[metaTopicID], h[metaClusterID] = m.identity.TopicID, m.identity.ClusterID
+	}
+	return h
 }
 
 // parseMeta decodes an object's metadata as S3 returns it. Names are
@@ -102,6 +112,10 @@ func parseMeta(h map[string]string) (objectMeta, error) {
 	m.batchFirst = num(metaBatchFirst, math.MaxInt64)
 	m.batchLast = num(metaBatchLast, math.MaxInt64)
 	m.prev = lower[metaPrevSHA256]
+	m.identity = Identity{TopicID: lower[metaTopicID], ClusterID: lower[metaClusterID]}
+	if (m.identity.TopicID == "") != (m.identity.ClusterID == "") {
+		errs = append(errs, fmt.Sprintf("topic-id %q and cluster-id %q: one without the other", m.identity.TopicID, m.identity.ClusterID))
+	}
 	m.sha256 = lower[metaSHA256]
 	if !isSHA256(m.sha256) {
 		errs = append(errs, fmt.Sprintf("sha256 %q is not a hex sha256", m.sha256))

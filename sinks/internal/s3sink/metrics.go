@@ -13,6 +13,7 @@ type metrics struct {
 	events    prometheus.Counter
 	putTime   prometheus.Histogram
 	adoptions prometheus.Counter
+	restored  prometheus.Counter
 	lastWrite prometheus.Gauge
 }
 
@@ -40,6 +41,10 @@ func newMetrics(reg prometheus.Registerer, connector string) *metrics {
 		adoptions: f.NewCounter(prometheus.CounterOpts{
 			Name: "auditstream_s3_adoptions_total", ConstLabels: labels,
 			Help: "Deliveries begun by an earlier writer (a 412 on the anchor) that this writer adopted and finished.",
+		}),
+		restored: f.NewCounter(prometheus.CounterOpts{
+			Name: "auditstream_s3_objects_restored_total", ConstLabels: labels,
+			Help: "Objects of finished deliveries found missing from the bucket and written again (a replay).",
 		}),
 		lastWrite: f.NewGauge(prometheus.GaugeOpts{
 			Name: "auditstream_s3_last_write_timestamp_seconds", ConstLabels: labels,

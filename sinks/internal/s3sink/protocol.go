@@ -15,11 +15,14 @@ import (
 // delivery was shorter (the caller delivers the rest next), and the sha256
 // the next delivery links to.
 func (w *Writer) deliver(ctx context.Context, partition int32, start int64, items []batch.Item, head string) (last int64, next string, err error) {
-	d, err := build(w.layout, w.enc, partition, start, items)
+	d, err := w.build(partition, start, items)
 	if err != nil {
 		return 0, "", err
 	}
 	d.chain(head)
+	if err := w.claim(ctx, d); err != nil {
+		return 0, "", err
+	}
 	err = w.putObject(ctx, d, d.anchor())
 	switch {
 	case err == nil:
@@ -59,6 +62,17 @@ func (w *Writer) deliver(ctx context.Context, partition int32, start int64, item
 	return d.last, d.objects[len(d.objects)-1].sha256, nil
 }
 
+// build makes the delivery of items that begins at start, recording the
+// writer's topic identity.
+func (w *Writer) build(partition int32, start int64, items []batch.Item) (*delivery, error) {
+	d, err := build(w.layout, w.enc, partition, start, items)
+	if err != nil {
+		return nil, err
+	}
+	d.identity = w.identity
+	return d, nil
+}
+
 // adopt rebuilds the delivery an earlier writer claimed with the anchor
 // described by stored, from the batch's records. Built from the same
 // records, its objects are the earlier writer's, byte for byte when both
@@ -78,7 +92,7 @@ func (w *Writer) adopt(ours *delivery, items []batch.Item, stored objectMeta) (*
 		return nil, fmt.Errorf("anchor %s claims offsets %d-%d, but the batch has no record at offset %d",
 			ours.anchor().key, stored.batchFirst, stored.batchLast, stored.batchLast)
 	}
-	d, err := build(w.layout, w.enc, ours.partition, stored.batchStart, items[:n])
+	d, err := w.build(ours.partition, stored.batchStart, items[:n])
 	if err != nil {
 		return nil, err
 	}

@@ -7,53 +7,140 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/auditstream/auditstream/sinks/internal/batch"
 	"github.com/auditstream/auditstream/sinks/internal/sink"
 )
 
 // resume reads the manifests at a partition position that this writer did
-// not reach itself (a new owner, a rebalance, a reset position) for a batch
-// that begins there and ends at last. It returns the chain head the
-// position links to and, when the position lies inside a finished
-// delivery, that delivery's last offset (else -1): its records are in S3
-// already.
+// not reach itself (a new owner, a rebalance, a reset position), or that
+// lies behind the recorded head (a replay), for a batch of items that
+// begins there. It returns the chain head the position links to and, when
+// the position lies inside a finished delivery, that delivery's last
+// offset (else -1): its records are in S3 already, and any of its objects
+// that went missing is written again (restore).
 //
-// Normally a manifest is named by the position, and gives the head.
-// Otherwise the position is either the partition's very first one, or it
-// was moved (by hand, or reset after the group's offsets expired) and may
-// lie inside a delivery: the first manifest named after the position tells
-// which. That costs a LIST and a GET, once per partition assignment that
-// starts off a delivery boundary.
-func (w *Writer) resume(ctx context.Context, partition int32, start, last int64) (head string, through int64, err error) {
+// A manifest named by the position gives the head. The first manifest
+// named after the position tells whether the position lies inside a
+// finished delivery. That costs a GET, a LIST and a GET, once per
+// partition assignment and once per delivery of a replay. When no finished
+// delivery holds the position, the partition's latest claim tells whether
+// an unfinished one does (checkClaims).
+func (w *Writer) resume(ctx context.Context, partition int32, start int64, items []batch.Item) (head string, through int64, err error) {
+	last := items[len(items)-1].Offset
 	m, err := w.getManifest(ctx, partition, start)
 	switch {
 	case err == nil:
-		return m.Head, -1, nil
+		head = m.Head
 	case !isNotFound(err):
 		return "", -1, err
 	}
 	next, ok, err := w.manifestAfter(ctx, partition, start)
-	if err != nil || !ok {
+	if err != nil {
 		return "", -1, err
 	}
-	if m, err = w.getManifest(ctx, partition, next); err != nil {
+	if !ok {
+		return w.resumeUnfinished(ctx, partition, head, items)
+	}
+	f, err := w.getManifest(ctx, partition, next)
+	if err != nil {
 		return "", -1, err
 	}
 	switch {
-	case m.Start > start:
-		return "", -1, nil // a later delivery: start is the partition's first position, or a gap's
-	case m.Last > last:
-		return "", -1, &sink.NeedMoreError{Through: m.Last}
-	case m.Start == start:
+	case f.Start > start:
+		// A later delivery: start is the partition's first position, or a
+		// gap's.
+		return w.resumeUnfinished(ctx, partition, head, items)
+	case f.Last > last:
+		return "", -1, &sink.NeedMoreError{Through: f.Last}
+	case f.Start == start:
 		// An earlier writer finished the delivery that begins here: an
-		// adoption, found by its manifest, with nothing left to write.
+		// adoption, found by its manifest, with nothing left to write; or
+		// a replay.
 		w.m.adoptions.Inc()
-		w.log.Info("adopting a finished delivery begun by an earlier writer", "partition", partition,
-			"start", start, "last", m.Last)
+		w.log.Info("a finished delivery begins at the batch start; its records are in S3 already", "partition", partition,
+			"start", start, "last", f.Last)
 	default:
 		w.log.Warn("the batch begins inside a finished delivery; its records are in S3 already and are skipped",
-			"partition", partition, "start", start, "delivery_start", m.Start, "delivery_last", m.Last)
+			"partition", partition, "start", start, "delivery_start", f.Start, "delivery_last", f.Last)
 	}
-	return m.Head, m.Last, nil
+	if err := w.restore(ctx, f, items); err != nil {
+		return "", -1, err
+	}
+	return f.Head, f.Last, nil
+}
+
+// resumeUnfinished finishes the unfinished delivery that holds the batch's
+// first record, if there is one (findUnfinished); otherwise the batch
+// begins a delivery that links to head.
+func (w *Writer) resumeUnfinished(ctx context.Context, partition int32, head string, items []batch.Item) (string, int64, error) {
+	u, err := w.findUnfinished(ctx, partition, items[0].Offset)
+	if err != nil || u == nil {
+		return head, -1, err
+	}
+	return w.finish(ctx, partition, u, items)
+}
+
+// restore writes again the objects of the finished delivery m that are
+// missing from the bucket (deleted by a lifecycle rule or by hand while
+// the manifest stayed), from items, which hold the delivery's records from
+// some offset on. An object's bytes are a pure function of its records,
+// so the object written again is the one the manifest lists, sha256 and
+// all; it is written create-only, so an object that is there is never
+// touched. An object whose first records are before the items cannot be
+// rebuilt: that is logged, and left to a replay from the delivery's start.
+func (w *Writer) restore(ctx context.Context, m *manifest, items []batch.Item) error {
+	var d *delivery // built on the first missing object
+	for i, mo := range m.Objects {
+		_, err := w.headObject(ctx, mo.Key)
+		if err == nil {
+			continue
+		}
+		if !isNotFound(err) {
+			return fmt.Errorf("head object %s: %w", mo.Key, w.classify(err))
+		}
+		if len(items) == 0 || mo.First < items[0].Offset {
+			w.log.Error("an object of a finished delivery is missing and the batch does not hold its first records; "+
+				"replay the partition from the delivery's start to write it again",
+				"key", mo.Key, "partition", m.Partition, "delivery_start", m.Start, "object_first", mo.First)
+			continue
+		}
+		if d == nil {
+			if d, err = build(w.layout, w.enc, m.Partition, m.Start, itemsThrough(items, m.Last)); err != nil {
+				return err
+			}
+			d.first, d.last, d.identity = m.First, m.Last, m.Identity
+		}
+		o := d.object(mo.First)
+		if o == nil || o.key != mo.Key || o.last != mo.Last || o.records != mo.Records {
+			return fmt.Errorf("object %s of the delivery %d-%d is missing, and the batch's records do not make it again", mo.Key, m.First, m.Last)
+		}
+		if o.sha256 != mo.SHA256 {
+			return fmt.Errorf("object %s of the delivery %d-%d is missing, and the batch's records make other bytes "+
+				"(sha256 %.12s, not %.12s: another build, or other redaction settings)", mo.Key, m.First, m.Last, o.sha256, mo.SHA256)
+		}
+		o.prev = m.Prev
+		if i > 0 {
+			o.prev = m.Objects[i-1].SHA256
+		}
+		switch err := w.putObject(ctx, d, o); {
+		case err == nil:
+			w.m.restored.Inc()
+			w.log.Warn("an object of a finished delivery was missing; written again", "key", mo.Key, "partition", m.Partition,
+				"first", mo.First, "last", mo.Last)
+		case !isPreconditionFailed(err): // written meanwhile by another writer: fine
+			return err
+		}
+	}
+	return nil
+}
+
+// itemsThrough returns the items at offsets up to last.
+func itemsThrough(items []batch.Item, last int64) []batch.Item {
+	n := 0
+	for n < len(items) && items[n].Offset <= last {
+		n++
+	}
+	return items[:n]
 }
 
 // manifestAfter finds the first manifest of the partition named after

@@ -89,6 +89,9 @@ func (w *Writer) headMeta(ctx context.Context, key string) (objectMeta, error) {
 	if err != nil {
 		return m, fmt.Errorf("object %s: %w", key, err)
 	}
+	if err := w.sameIdentity("object "+key, m.identity); err != nil {
+		return m, err
+	}
 	return m, nil
 }
 
@@ -128,6 +131,9 @@ func (w *Writer) getManifest(ctx context.Context, partition int32, next int64) (
 	if m.Connector != w.layout.connector || m.Partition != partition || m.Last+1 != next {
 		return nil, fmt.Errorf("manifest %s describes connector %s partition %d through offset %d, not what its name says",
 			key, m.Connector, m.Partition, m.Last)
+	}
+	if err := w.sameIdentity("manifest "+key, m.Identity); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -28,6 +28,22 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// HTTPClient, when set, carries the S3 requests (tests).
 	HTTPClient *http.Client
+	// Topic is the connector topic, and Identity its topic and cluster
+	// IDs (LearnIdentity): every object and manifest records them, and
+	// the writer never skips or adopts across another identity. An empty
+	// Identity writes objects without one, as before identities were
+	// recorded (tests).
+	Topic    string
+	Identity Identity
+	// CurrentIdentity, when set, asks Kafka for the topic's identity
+	// again whenever a batch starts where this writer did not leave the
+	// partition (an assignment, a reset): a topic deleted and created
+	// again while the sink runs then stops the partition instead of
+	// being taken for the archived one.
+	CurrentIdentity func(context.Context) (Identity, error)
+	// Heads, when set, records each partition's head after each delivery
+	// (and before Write returns), and tells replays from new deliveries.
+	Heads HeadStore
 }
 
 // callTimeout bounds each S3 call, SDK retries included, so that a store
@@ -50,8 +66,17 @@ type Writer struct {
 	now     func() time.Time // the clock of Object Lock retention
 	timeout time.Duration
 
+	topic    string
+	identity Identity
+	current  func(context.Context) (Identity, error)
+	store    HeadStore
+
 	mu    sync.Mutex
 	heads map[int32]chainHead
+	// recorded is the head each partition has in the HeadStore, as this
+	// writer last read or recorded it; loaded again whenever a batch
+	// starts where this writer did not leave the partition.
+	recorded map[int32]Head
 }
 
 // chainHead is the sha256 that the delivery beginning at next links to.
@@ -91,6 +116,12 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 		now:     time.Now,
 		timeout: callTimeout,
 		heads:   make(map[int32]chainHead),
+
+		topic:    o.Topic,
+		identity: o.Identity,
+		current:  o.CurrentIdentity,
+		store:    o.Heads,
+		recorded: make(map[int32]Head),
 	}, nil
 }
 
@@ -104,27 +135,124 @@ func (w *Writer) Write(ctx context.Context, b *batch.Batch) (sink.Result, error)
 		return sink.Result{Through: b.Start - 1}, nil
 	}
 	start, items := b.Start, b.Items
-	head, ok := w.cachedHead(b.Partition, start)
-	if !ok {
-		h, done, err := w.resume(ctx, b.Partition, start, b.Last())
-		if err != nil {
+	head, known := w.cachedHead(b.Partition, start)
+	if !known {
+		// A position this writer did not reach itself: a new owner, a
+		// rebalance, a reset or a replay. The head outside the bucket may
+		// have moved on meanwhile, and the topic may have been created
+		// again.
+		if err := w.checkCurrentIdentity(ctx); err != nil {
 			return sink.Result{}, err
 		}
-		head = h
-		if done >= start {
-			items, start = itemsAfter(items, done), done+1
+		if err := w.loadHead(ctx, b.Partition); err != nil {
+			return sink.Result{}, err
 		}
 	}
 	for len(items) > 0 {
+		if !known || w.behindHead(b.Partition, items[0].Offset) {
+			h, done, err := w.resume(ctx, b.Partition, start, items)
+			if err != nil {
+				return sink.Result{}, err
+			}
+			head, known = h, true
+			if done >= start {
+				items, start = itemsAfter(items, done), done+1
+				continue
+			}
+		}
 		last, next, err := w.deliver(ctx, b.Partition, start, items, head)
 		if err != nil {
 			return sink.Result{}, err
 		}
 		items, start, head = itemsAfter(items, last), last+1, next
 	}
+	if err := w.recordHead(ctx, b.Partition, start-1, head); err != nil {
+		return sink.Result{}, err
+	}
 	w.setHead(b.Partition, chainHead{next: start, sha: head})
 	w.m.lastWrite.Set(float64(w.now().Unix()))
 	return sink.Result{Through: start - 1}, nil
+}
+
+// checkCurrentIdentity fails when the topic's identity is no longer the
+// one the writer started with.
+func (w *Writer) checkCurrentIdentity(ctx context.Context) error {
+	if w.current == nil {
+		return nil
+	}
+	id, err := w.current(ctx)
+	if err != nil {
+		return fmt.Errorf("check the identity of topic %s: %w", w.topic, err)
+	}
+	if id != w.identity {
+		return &sink.UnauthorizedError{Err: fmt.Errorf("topic %s is now %s, but this sink started with %s and archives it "+
+			"under that identity: the topic was deleted and created again (or the cluster changed) while the sink ran. "+
+			"Nothing was written or committed for it. Stop the sink and give the new topic its own s3.prefix (or a new "+
+			"connector id); see the README, \"A new topic under an old archive\"", w.topic, id, w.identity)}
+	}
+	return nil
+}
+
+// loadHead reads the partition's head from the HeadStore.
+func (w *Writer) loadHead(ctx context.Context, partition int32) error {
+	if w.store == nil {
+		return nil
+	}
+	h, ok, err := w.store.Load(ctx, w.layout.connector, partition)
+	if err != nil {
+		return fmt.Errorf("load the head of partition %d: %w", partition, err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !ok {
+		delete(w.recorded, partition)
+		return nil
+	}
+	if h.Identity != w.identity {
+		// Another generation's head under the same key (the connector id
+		// archived another topic before; the bucket's identity claim keeps
+		// the two archives apart): this one has no head yet.
+		w.log.Warn("the recorded head of the partition belongs to another topic identity; ignored",
+			"partition", partition, "head_topic_id", h.TopicID, "head_cluster_id", h.ClusterID, "head_last", h.Last)
+		delete(w.recorded, partition)
+		return nil
+	}
+	w.recorded[partition] = h
+	return nil
+}
+
+// behindHead reports whether offset was delivered already, by the head
+// this writer knows: the batch is a replay.
+func (w *Writer) behindHead(partition int32, offset int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	h, ok := w.recorded[partition]
+	return ok && offset <= h.Last
+}
+
+// recordHead records that the partition is delivered through last, whose
+// object's sha256 is sha, unless the recorded head is there or beyond
+// already (a replay never rewinds it). It returns only once the HeadStore
+// has it, so that the runtime's commit never runs ahead of the head.
+func (w *Writer) recordHead(ctx context.Context, partition int32, last int64, sha string) error {
+	if w.store == nil {
+		return nil
+	}
+	w.mu.Lock()
+	h, ok := w.recorded[partition]
+	w.mu.Unlock()
+	if ok && h.Last >= last {
+		return nil
+	}
+	h = Head{Connector: w.layout.connector, Partition: partition, Identity: w.identity, Last: last, SHA256: sha,
+		Manifest: w.layout.manifestKey(partition, last+1)}
+	if err := w.store.Record(ctx, h); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.recorded[partition] = h
+	w.mu.Unlock()
+	return nil
 }
 
 // itemsAfter returns the items at offsets after last.

@@ -44,6 +44,25 @@ func (k *kafkaLog) committed(ctx context.Context, partition int32) (int64, bool,
 	return o.At, ok && o.At >= 0, nil
 }
 
+// logStart returns a partition's log start offset: the first offset
+// retention (or DeleteRecords) has left.
+func (k *kafkaLog) logStart(ctx context.Context, partition int32) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	starts, err := k.adm.ListStartOffsets(ctx, k.topic)
+	if err != nil {
+		return 0, fmt.Errorf("list start offsets of %s: %w", k.topic, err)
+	}
+	o, ok := starts.Lookup(k.topic, partition)
+	if !ok {
+		return 0, fmt.Errorf("no start offset for %s partition %d", k.topic, partition)
+	}
+	if o.Err != nil {
+		return 0, fmt.Errorf("start offset of %s partition %d: %w", k.topic, partition, o.Err)
+	}
+	return o.Offset, nil
+}
+
 // commit commits a partition's offset synchronously, so that a revoke
 // cannot cancel it.
 func (k *kafkaLog) commit(ctx context.Context, partition int32, offset int64, epoch int32) error {

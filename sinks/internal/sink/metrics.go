@@ -21,6 +21,9 @@ type metrics struct {
 	// filterMismatch counts events the connector's filter rejects: a
 	// router bug or a record written past the router. Alert on any.
 	filterMismatch prometheus.Counter
+	// expired counts records deleted from Kafka (retention) before the
+	// sink delivered them, by partition: loss. Alert on any.
+	expired *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, connector string) *metrics {
@@ -67,5 +70,9 @@ func newMetrics(reg prometheus.Registerer, connector string) *metrics {
 			Name: "auditstream_sink_filter_mismatch_total",
 			Help: "Events the connector's filter rejects, dead-lettered as filter_mismatch: a router bug, or a record written past the router.",
 		}),
+		expired: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditstream_sink_expired_records_total",
+			Help: "Records deleted from Kafka by retention before the sink delivered them (the committed offset was below the log start offset), by partition: lost to the destination.",
+		}, []string{"partition"}),
 	}
 }

@@ -318,7 +318,31 @@ func (w *worker) start(ctx context.Context, first *kgo.Record) bool {
 	if ok && at <= first.Offset {
 		w.next = at
 	}
+	if ok && at < first.Offset {
+		w.countExpired(ctx, at, first.Offset)
+	}
 	return true
+}
+
+// countExpired accounts for the offsets from the committed offset at up to
+// the first record read, first: those below the partition's log start
+// offset were deleted by retention (or DeleteRecords) before the sink
+// delivered them, and are lost to the destination. The rest are offsets
+// the read skipped on purpose (aborted transactions) and are not counted.
+func (w *worker) countExpired(ctx context.Context, at, first int64) {
+	start, err := w.kafka.logStart(ctx, w.partition)
+	if err != nil {
+		w.log.Warn("could not read the log start offset to account for records skipped at the committed offset",
+			"partition", w.partition, "committed", at, "first_read", first, "err", err)
+		return
+	}
+	if start <= at {
+		return
+	}
+	end := min(start, first)
+	w.m.expired.WithLabelValues(strconv.Itoa(int(w.partition))).Add(float64(end - at))
+	w.log.Error("records expired from Kafka before the sink delivered them: they are lost to the destination",
+		"partition", w.partition, "from_offset", at, "to_offset", end-1, "records", end-at, "log_start", start)
 }
 
 // reportLag sets the partition's lag: how far the end of its readable log
