@@ -6,6 +6,7 @@ import "time"
 const (
 	DefaultEventsTopic     = "audit.events"
 	DefaultDLQTopic        = "audit.dlq"
+	DefaultStateTopic      = "audit.router.state"
 	DefaultConnectorPrefix = "audit.connector."
 	DefaultRouterGroup     = "auditstream-router"
 	// DefaultCommitInterval is the router's transaction length. A
@@ -52,6 +53,7 @@ func (p *Pipeline) applyDefaults() {
 	defaultTopic(&t.Events, DefaultEventsTopic, 6, 7*24*time.Hour)
 	defaultTopic(&t.DLQ, DefaultDLQTopic, 3, 30*24*time.Hour)
 	defaultTopic(&t.Connector, "", 6, 7*24*time.Hour)
+	defaultTopic(&t.State, DefaultStateTopic, 1, 0)
 	if t.ConnectorPrefix == "" {
 		t.ConnectorPrefix = DefaultConnectorPrefix
 	}

@@ -44,6 +44,11 @@ type Topics struct {
 	ConnectorPrefix string `yaml:"connector_prefix"`
 	// Connector is the partitions and retention of every connector topic.
 	Connector Topic `yaml:"connector"`
+	// State is the router's compacted state topic: where each connector's
+	// live routing began, per partition of the events topic, and backfill
+	// progress. Its retention is unused (compaction keeps the last value
+	// of each key).
+	State Topic `yaml:"state"`
 }
 
 // Topic is one topic's name and creation settings. Existing topics are
