@@ -1,0 +1,205 @@
+package route
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/auditstream/auditstream/router/internal/state"
+)
+
+// A start is one (connector, partition of the events topic) whose live
+// start is not recorded yet.
+type start struct {
+	connector string
+	partition int32
+}
+
+// liveStarts tracks which connectors of the routing table have their live
+// start recorded, for the partitions of the events topic this replica
+// owns. Backfill stops where the live routing began, so the router records
+// it, per partition, in the first transaction that routes the partition
+// with the connector in its table: in that transaction, so the record is
+// exactly as durable as the routing.
+//
+// A partition that moves here from another replica may have been recorded
+// there, so a partition is "verified" (the state topic read, after every
+// transaction of its previous owner was decided) before anything is
+// recorded for it.
+type liveStarts struct {
+	mu       sync.Mutex
+	assigned map[int32]bool
+	verified map[int32]bool
+	recorded map[string]map[int32]bool
+	// complete is a table for which nothing is pending: the common case,
+	// answered by one pointer comparison per transaction.
+	complete *Table
+}
+
+func newLiveStarts() *liveStarts {
+	return &liveStarts{assigned: map[int32]bool{}, verified: map[int32]bool{}, recorded: map[string]map[int32]bool{}}
+}
+
+func (s *liveStarts) assign(ps []int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range ps {
+		s.assigned[p] = true
+	}
+	s.complete = nil
+}
+
+func (s *liveStarts) revoke(ps []int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range ps {
+		delete(s.assigned, p)
+		delete(s.verified, p)
+	}
+}
+
+// pending returns what t needs recorded on the partitions owned here.
+func (s *liveStarts) pending(t *Table) []start {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t == s.complete {
+		return nil
+	}
+	var out []start
+	for _, c := range t.Connectors {
+		for p := range s.assigned {
+			if !s.recorded[c.ID][p] {
+				out = append(out, start{c.ID, p})
+			}
+		}
+	}
+	if len(out) == 0 && len(s.assigned) > 0 {
+		s.complete = t
+	}
+	slices.SortFunc(out, func(a, b start) int {
+		if a.connector != b.connector {
+			if a.connector < b.connector {
+				return -1
+			}
+			return 1
+		}
+		return int(a.partition - b.partition)
+	})
+	return out
+}
+
+// unverified reports whether any of these partitions needs the state
+// topic read before it is recorded.
+func (s *liveStarts) unverified(ps []start) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range ps {
+		if !s.verified[x.partition] {
+			return true
+		}
+	}
+	return false
+}
+
+// learn takes what the state topic holds, read after the partitions in
+// stable were stable (their previous owners' transactions decided).
+func (s *liveStarts) learn(recorded map[string]map[int32]bool, stable []int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c, ps := range recorded {
+		if s.recorded[c] == nil {
+			s.recorded[c] = map[int32]bool{}
+		}
+		for p := range ps {
+			s.recorded[c][p] = true
+		}
+	}
+	for _, p := range stable {
+		if s.assigned[p] {
+			s.verified[p] = true
+		}
+	}
+	s.complete = nil
+}
+
+// done marks starts recorded, once their transaction committed.
+func (s *liveStarts) done(ps []start) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range ps {
+		if s.recorded[x.connector] == nil {
+			s.recorded[x.connector] = map[int32]bool{}
+		}
+		s.recorded[x.connector][x.partition] = true
+	}
+}
+
+// ready filters ps to the partitions verified (and still owned).
+func (s *liveStarts) ready(ps []start) []start {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := ps[:0:0]
+	for _, x := range ps {
+		if s.verified[x.partition] && s.assigned[x.partition] && !s.recorded[x.connector][x.partition] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// prepareStarts returns the state records that record the live starts t
+// needs, for the transaction about to begin, and the starts they record.
+//
+// The live start of a partition is the router group's committed offset:
+// this replica owns the partition, so nothing between that offset and the
+// records it is about to route was routed by anyone, and every record from
+// it on will be routed by t or a later table. An idle partition is recorded
+// the same way, so a backfill knows where to stop without waiting for
+// traffic. The offsets are fetched stable (KIP-447): a previous owner's
+// open transaction is decided first, and the state topic read after it
+// shows whatever that owner recorded.
+func (r *Runner) prepareStarts(ctx context.Context, t *Table, pend []start) ([]*kgo.Record, []start, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	offs, err := r.adm.FetchOffsets(kadm.RequireStable(ctx), r.pipeline.Router.Group)
+	if err == nil {
+		err = offs.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("fetch the router group's offsets: %w", err)
+	}
+	if r.starts.unverified(pend) {
+		snap, err := state.Read(ctx, r.kafkaOpts, r.pipeline.Topics.State.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		var stable []int32
+		for _, x := range pend {
+			stable = append(stable, x.partition)
+		}
+		r.starts.learn(snap.Recorded(), stable)
+	}
+	pend = r.starts.ready(pend)
+	events := r.pipeline.Topics.Events.Name
+	var recs []*kgo.Record
+	for _, x := range pend {
+		// No commit yet: the group starts this partition at its
+		// beginning (the router's reset offset), all of it routed live.
+		var off int64
+		if o, ok := offs.Lookup(events, x.partition); ok && o.At >= 0 {
+			off = o.At
+		}
+		rec, err := state.Record(r.pipeline.Topics.State.Name, state.Key(state.KindLiveStart, x.connector, x.partition),
+			state.LiveStart{Topic: events, Offset: off, At: r.now().UTC()})
+		if err != nil {
+			return nil, nil, err
+		}
+		recs = append(recs, rec)
+	}
+	return recs, pend, nil
+}
