@@ -20,7 +20,7 @@
 // transaction after the reload, even on a partition without traffic.
 //
 // Exactly once. Backfill is a transactional producer with a stable
-// transactional id (auditstream-backfill-<connector>). Each transaction
+// transactional id (<router group>-backfill-<connector>). Each transaction
 // holds the records it sends and, in the state topic, the offsets of each
 // partition they cover (state.Progress). Starting fences any earlier run
 // of the same connector (its open transaction is aborted) before the
@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -51,6 +52,13 @@ import (
 // ErrInterrupted means the run was stopped (SIGINT, SIGTERM) after its
 // last transaction ended; running it again resumes.
 var ErrInterrupted = errors.New("interrupted: what was sent is committed; run it again to resume")
+
+// TransactionalID is the one id of a connector's backfills: each run
+// fences the one before. The router group names the pipeline, so two
+// pipelines on one cluster do not fence each other.
+func TransactionalID(p *config.Pipeline, connector string) string {
+	return p.Router.Group + "-backfill-" + connector
+}
 
 // Options configure a backfill.
 type Options struct {
@@ -134,7 +142,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	base = append(base, o.KafkaOpts...)
 	events, stateTopic := p.Topics.Events.Name, p.Topics.State.Name
 	cl, err := kgo.NewClient(append(base[:len(base):len(base)],
-		kgo.TransactionalID("auditstream-backfill-"+conn.ID),
+		kgo.TransactionalID(TransactionalID(p, conn.ID)),
 		// A run killed mid-transaction holds back read_committed readers
 		// of the connector topic (its sinks) until this runs out, or until
 		// the next run starts.
@@ -255,6 +263,7 @@ func offsets(ctx context.Context, adm *kadm.Client, topic string, from, to time.
 	for p := range f {
 		parts = append(parts, p)
 	}
+	slices.Sort(parts)
 	return parts, f, t, nil
 }
 

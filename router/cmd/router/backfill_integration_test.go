@@ -1,0 +1,194 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/auditstream/auditstream/config"
+	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
+	"github.com/auditstream/auditstream/proto/record"
+	"github.com/auditstream/auditstream/router/internal/backfill"
+	"github.com/auditstream/auditstream/stack/kafkatest"
+)
+
+// publishSpread produces events round-robin to partitions [0, parts) of the
+// topic, leaving the others idle, with bad records (malformed JSON) among
+// them, one after every badEvery events (0: none). It returns how many bad
+// records it sent.
+func publishSpread(t *testing.T, topic string, evs []*auditv1.Event, parts int, badEvery int) int {
+	t.Helper()
+	cl := kafkatest.Client(t, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5*time.Millisecond))
+	var recs []*kgo.Record
+	bad := 0
+	for i, ev := range evs {
+		r, err := record.Marshal(ev, record.Protobuf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Partition = int32(i % parts)
+		recs = append(recs, r)
+		if badEvery > 0 && i%badEvery == 0 {
+			bad++
+			recs = append(recs, &kgo.Record{Partition: int32(i % parts), Key: []byte("bad-" + strconv.Itoa(i)), Value: []byte(`{"projectId": "P1", "action": ` + strconv.Itoa(i))})
+		}
+	}
+	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	return bad
+}
+
+// runBackfill runs `router backfill` to its end and returns its exit code,
+// its JSON summary (when it printed one) and its stderr.
+func runBackfill(t *testing.T, args ...string) (int, *backfill.Summary, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a backfill that never ends fails the test
+	defer cancel()
+	cmd := exec.CommandContext(ctx, routerBin, append([]string{"backfill", "--json"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("backfill %v did not end within 2 minutes; stderr:\n%s", args, stderr.String())
+	}
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var sum *backfill.Summary
+	if stdout.Len() > 0 {
+		sum = &backfill.Summary{}
+		if err := json.Unmarshal(stdout.Bytes(), sum); err != nil {
+			t.Fatalf("backfill summary: %v\n%s", err, stdout.String())
+		}
+	}
+	return code, sum, stderr.String()
+}
+
+// TestBackfillAddedConnector: a connector added by SIGHUP while events flow
+// is backfilled from the start of the log, with a SIGKILL mid-run and a run
+// again. Its topic holds exactly the matching events, history and live,
+// each once; the other connectors' topics and the DLQ hold exactly what the
+// router sent them; a run after the complete one sends nothing. One
+// partition of the events topic never has traffic: its live start is
+// recorded all the same, and backfill does not wait for it.
+func TestBackfillAddedConnector(t *testing.T) {
+	before := []config.Connector{overlapping[0], overlapping[1]}
+	after := overlapping // adds "archive"
+	tp := newPipeline(t, before)
+	const busy = 5 // of the 6 partitions; partition 5 stays idle
+	history := generate(11, 60_000)
+	live := generate(12, 40_000)
+	bad := publishSpread(t, tp.events, history, busy, 2_000)
+	r := startRouter(t, tp.path)
+	r.waitFor(t, "live starts recorded", 1, 60*time.Second)
+
+	// The connector is in the file but not yet in the router: no live start.
+	tp.write(t, after)
+	code, _, stderr := runBackfill(t, "--config", tp.path, "--connector", "archive", "--from", "earliest")
+	if code != 3 {
+		t.Fatalf("backfill before the reload: exit %d, want 3 (no live start); stderr:\n%s", code, stderr)
+	}
+	t.Logf("before the reload: %s", lastLine(stderr))
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < len(live); i += 4_000 {
+			bad += publishSpread(t, tp.events, live[i:i+4_000], busy, 2_000)
+			time.Sleep(300 * time.Millisecond)
+		}
+	}()
+	time.Sleep(2 * time.Second) // some live events before the reload, some after
+	_ = r.cmd.Process.Signal(syscallHUP)
+	r.waitFor(t, "config reloaded", 1, 30*time.Second)
+	waitForLine(t, r, 30*time.Second, "live starts recorded", "archive")
+
+	// A first run, throttled so that it is killed mid-way.
+	p := &proc{}
+	p.cmd = exec.Command(routerBin, "backfill", "--config", tp.path, "--connector", "archive", "--from", "earliest", "--rate", "15000")
+	p.cmd.Stdout, p.cmd.Stderr = p, p
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, "backfill [", 1, 60*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	p.kill9()
+	t.Logf("first run killed; its log:\n%s", p.log())
+
+	code, sum, stderr := runBackfill(t, "--config", tp.path, "--connector", "archive", "--from", "earliest")
+	if code != 0 || sum == nil || !sum.Complete {
+		t.Fatalf("second run: exit %d, summary %+v; stderr:\n%s", code, sum, stderr)
+	}
+	all := append(append([]*auditv1.Event{}, history...), live...)
+	want := expected(t, overlapping, all)
+	if sum.Sent == 0 || sum.Sent >= int64(len(want["archive"])) {
+		t.Errorf("second run sent %d: want some but not all of the %d archive events (the kill should land mid-run)", sum.Sent, len(want["archive"]))
+	}
+	t.Logf("second run: %d sent, %d filtered, %d dead letters, %d offsets, %d transactions", sum.Sent, sum.Filtered, sum.DeadLetters, sum.Read, sum.Transactions)
+	for _, ps := range sum.Partitions {
+		if ps.Partition == busy && (ps.End != 0 || ps.Remaining != 0) {
+			t.Errorf("idle partition %d: end %d, remaining %d; want 0 and 0", ps.Partition, ps.End, ps.Remaining)
+		}
+	}
+
+	<-done
+	code, sum, stderr = runBackfill(t, "--config", tp.path, "--connector", "archive", "--from", "earliest")
+	if code != 0 || sum == nil || !sum.Complete || sum.Sent != 0 || sum.Read != 0 {
+		t.Errorf("run after completion: exit %d, summary %+v; want exit 0, complete, nothing read or sent; stderr:\n%s", code, sum, stderr)
+	}
+
+	for _, c := range overlapping {
+		checkTopic(t, tp.prefix+c.ID, want[c.ID])
+	}
+	dead := kafkatest.ReadAll(t, tp.dlq, bad, 60*time.Second)
+	if len(dead) != bad {
+		t.Errorf("DLQ holds %d records, want the %d bad ones, each once (backfill dead-letters nothing)", len(dead), bad)
+	}
+}
+
+// waitForLine waits until the process has logged a line with every one of
+// the strings.
+func waitForLine(t *testing.T, p *proc, timeout time.Duration, all ...string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		for _, line := range strings.Split(p.log(), "\n") {
+			n := 0
+			for _, s := range all {
+				if strings.Contains(line, s) {
+					n++
+				}
+			}
+			if n == len(all) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line with %q within %v; log:\n%s", all, timeout, p.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func lastLine(s string) string {
+	b := bytes.TrimRight([]byte(s), "\n")
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	}
+	return string(b)
+}
