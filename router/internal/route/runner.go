@@ -39,6 +39,11 @@ type Options struct {
 // produces each event to the topics of the connectors that want it, in one
 // Kafka transaction with the consumed offsets: exactly once into the
 // connector topics, as seen by read_committed consumers.
+//
+// It also records, in the state topic, where each connector's live
+// routing began in each partition it owns (liveStarts, prepareStarts), in
+// the transaction that first routes the partition with the connector:
+// backfill (package backfill) stops there.
 type Runner struct {
 	log      *slog.Logger
 	m        *metrics
