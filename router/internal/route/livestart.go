@@ -2,13 +2,15 @@ package route
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/auditstream/auditstream/router/internal/state"
 )
@@ -166,34 +168,30 @@ func (s *liveStarts) ready(ps []start) []start {
 func (r *Runner) prepareStarts(ctx context.Context, t *Table, pend []start) ([]*kgo.Record, []start, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	offs, err := r.adm.FetchOffsets(kadm.RequireStable(ctx), r.pipeline.Router.Group)
-	if err == nil {
-		err = offs.Error()
+	events := r.pipeline.Topics.Events.Name
+	var parts []int32
+	for _, x := range pend {
+		if !slices.Contains(parts, x.partition) {
+			parts = append(parts, x.partition)
+		}
 	}
+	offs, err := stableOffsets(ctx, r.sess.Client(), r.pipeline.Router.Group, events, parts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fetch the router group's offsets: %w", err)
+		return nil, nil, err
 	}
 	if r.starts.unverified(pend) {
 		snap, err := state.Read(ctx, r.kafkaOpts, r.pipeline.Topics.State.Name)
 		if err != nil {
 			return nil, nil, err
 		}
-		var stable []int32
-		for _, x := range pend {
-			stable = append(stable, x.partition)
-		}
-		r.starts.learn(snap.Recorded(), stable)
+		r.starts.learn(snap.Recorded(), parts)
 	}
 	pend = r.starts.ready(pend)
-	events := r.pipeline.Topics.Events.Name
 	var recs []*kgo.Record
 	for _, x := range pend {
 		// No commit yet: the group starts this partition at its
 		// beginning (the router's reset offset), all of it routed live.
-		var off int64
-		if o, ok := offs.Lookup(events, x.partition); ok && o.At >= 0 {
-			off = o.At
-		}
+		off := max(offs[x.partition], 0)
 		rec, err := state.Record(r.pipeline.Topics.State.Name, state.Key(state.KindLiveStart, x.connector, x.partition),
 			state.LiveStart{Topic: events, Offset: off, At: r.now().UTC()})
 		if err != nil {
@@ -202,4 +200,48 @@ func (r *Runner) prepareStarts(ctx context.Context, t *Table, pend []start) ([]*
 		recs = append(recs, rec)
 	}
 	return recs, pend, nil
+}
+
+// stableOffsets fetches a group's committed offsets of some partitions of
+// a topic (-1: none), waiting until no transaction that commits them is
+// open (KIP-447). Only these partitions are asked for: other replicas'
+// partitions are always mid-transaction.
+func stableOffsets(ctx context.Context, cl *kgo.Client, group, topic string, parts []int32) (map[int32]int64, error) {
+	for {
+		req := kmsg.NewPtrOffsetFetchRequest()
+		req.Group = group
+		req.RequireStable = true
+		rt := kmsg.NewOffsetFetchRequestTopic()
+		rt.Topic, rt.Partitions = topic, parts
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fetch the offsets of group %s: %w", group, err)
+		}
+		out := map[int32]int64{}
+		unstable := false
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				switch err := kerr.ErrorForCode(p.ErrorCode); {
+				case errors.Is(err, kerr.UnstableOffsetCommit):
+					unstable = true
+				case err != nil:
+					return nil, fmt.Errorf("fetch the offsets of group %s, %s[%d]: %w", group, topic, p.Partition, err)
+				default:
+					out[p.Partition] = p.Offset
+				}
+			}
+		}
+		if !unstable {
+			return out, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("fetch the offsets of group %s: still unstable: %w", group, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
