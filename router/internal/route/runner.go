@@ -117,6 +117,7 @@ func New(o Options) (*Runner, error) {
 		// (prepareStarts); it is franz-go's default, pinned here.
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			r.log.Info("partitions assigned", "topic", events, "partitions", m[events])
 			r.starts.assign(m[events])
 			r.joined.Store(true)
 		}),
