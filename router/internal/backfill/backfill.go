@@ -85,9 +85,12 @@ type Options struct {
 type Summary struct {
 	Connector string `json:"connector"`
 	Topic     string `json:"topic"`
-	// Read counts the records of the events topic read; Sent those sent
-	// to the connector's topic; Filtered those its filter rejects;
-	// DeadLetters those the router dead-letters (not sent again).
+	// Left counts the offsets left to read when the run began (earlier
+	// runs did the rest). Read counts the offsets of the events topic read
+	// (records and transaction markers); Sent the records sent to the
+	// connector's topic; Filtered those its filter rejects; DeadLetters
+	// those the router dead-letters (not sent again).
+	Left         int64              `json:"left"`
 	Read         int64              `json:"read"`
 	Sent         int64              `json:"sent"`
 	Filtered     int64              `json:"filtered"`
@@ -212,6 +215,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			consume[s.partition] = kgo.NewOffset().At(s.next)
 		}
 	}
+	sum.Left = total
 	if len(consume) == 0 {
 		summarize()
 		return sum, nil
