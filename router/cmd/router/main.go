@@ -146,6 +146,7 @@ func describe(w io.Writer, p *config.Pipeline) {
 	fmt.Fprintf(w, "%s: ok\n", p.Path)
 	fmt.Fprintf(w, "router: group %s reads %s, commits every %v; bad records go to %s\n",
 		p.Router.Group, p.Topics.Events.Name, p.Router.CommitInterval.D(), p.Topics.DLQ.Name)
+	fmt.Fprintf(w, "router: records where each connector's live routing began (for backfill) in %s\n", p.Topics.State.Name)
 	for _, c := range p.Connectors {
 		fmt.Fprintf(w, "\nconnector %s (%s) -> topic %s, sink group %s\n", c.ID, c.Type, p.ConnectorTopic(c.ID), p.ConnectorGroup(c.ID))
 		for _, line := range strings.Split(filter.Describe(c.Filter), "\n") {
