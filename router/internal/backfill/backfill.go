@@ -180,11 +180,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	live, err := snap.LiveStarts(conn.ID)
+	live, err := snap.LiveStarts(events, conn.ID)
 	if err != nil {
 		return nil, err
 	}
-	progress, err := snap.Progress(conn.ID)
+	progress, err := snap.Progress(events, conn.ID)
 	if err != nil {
 		return nil, err
 	}

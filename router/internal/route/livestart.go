@@ -184,7 +184,7 @@ func (r *Runner) prepareStarts(ctx context.Context, t *Table, pend []start) ([]*
 		if err != nil {
 			return nil, nil, err
 		}
-		r.starts.learn(snap.Recorded(), parts)
+		r.starts.learn(snap.Recorded(events), parts)
 	}
 	pend = r.starts.ready(pend)
 	var recs []*kgo.Record

@@ -78,23 +78,34 @@ func Record(topic, key string, v any) (*kgo.Record, error) {
 // Snapshot is the state topic's last value per key.
 type Snapshot map[string][]byte
 
-// LiveStarts returns a connector's live starts by partition.
-func (s Snapshot) LiveStarts(connector string) (map[int32]LiveStart, error) {
-	return values[LiveStart](s, KindLiveStart, connector)
+// Values of another events topic than the one asked for are ignored: they
+// were left by another pipeline that shares the state topic (offsets mean
+// nothing without their topic).
+
+// LiveStarts returns a connector's live starts in the events topic, by
+// partition.
+func (s Snapshot) LiveStarts(topic, connector string) (map[int32]LiveStart, error) {
+	return values(s, KindLiveStart, topic, connector, func(v LiveStart) string { return v.Topic })
 }
 
-// Progress returns a connector's backfill progress by partition.
-func (s Snapshot) Progress(connector string) (map[int32]Progress, error) {
-	return values[Progress](s, KindProgress, connector)
+// Progress returns a connector's backfill progress in the events topic, by
+// partition.
+func (s Snapshot) Progress(topic, connector string) (map[int32]Progress, error) {
+	return values(s, KindProgress, topic, connector, func(v Progress) string { return v.Topic })
 }
 
-// Recorded returns, per connector, the partitions whose live start is
-// recorded.
-func (s Snapshot) Recorded() map[string]map[int32]bool {
+// Recorded returns, per connector, the partitions of the events topic
+// whose live start is recorded. A value that does not decode counts as
+// recorded: the router must never write over it.
+func (s Snapshot) Recorded(topic string) map[string]map[int32]bool {
 	out := map[string]map[int32]bool{}
-	for k := range s {
+	for k, b := range s {
 		kind, c, p, ok := ParseKey(k)
 		if !ok || kind != KindLiveStart {
+			continue
+		}
+		var v LiveStart
+		if json.Unmarshal(b, &v) == nil && v.Topic != topic {
 			continue
 		}
 		if out[c] == nil {
@@ -105,7 +116,7 @@ func (s Snapshot) Recorded() map[string]map[int32]bool {
 	return out
 }
 
-func values[T any](s Snapshot, kind, connector string) (map[int32]T, error) {
+func values[T any](s Snapshot, kind, topic, connector string, topicOf func(T) string) (map[int32]T, error) {
 	out := map[int32]T{}
 	for k, b := range s {
 		kd, c, p, ok := ParseKey(k)
@@ -116,7 +127,9 @@ func values[T any](s Snapshot, kind, connector string) (map[int32]T, error) {
 		if err := json.Unmarshal(b, &v); err != nil {
 			return nil, fmt.Errorf("state %s: %w", k, err)
 		}
-		out[p] = v
+		if topicOf(v) == topic {
+			out[p] = v
+		}
 	}
 	return out, nil
 }

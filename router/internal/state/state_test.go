@@ -82,26 +82,29 @@ func TestSnapshot(t *testing.T) {
 		Key(KindProgress, "a", 0):  []byte(`{"topic":"e","done":[[1,5]]}`),
 		"something/else":           []byte(`x`),
 	}
-	ls, err := s.LiveStarts("a")
+	ls, err := s.LiveStarts("e", "a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ls) != 2 || ls[0].Offset != 7 || ls[2].Offset != 9 {
 		t.Errorf("LiveStarts(a): got %+v", ls)
 	}
-	pr, err := s.Progress("a")
+	pr, err := s.Progress("e", "a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := pr[0].Done; !slices.Equal(got, Ranges{{1, 5}}) {
 		t.Errorf("Progress(a)[0]: got %v", got)
 	}
-	rec := s.Recorded()
+	rec := s.Recorded("e")
 	if len(rec) != 2 || !rec["a"][0] || !rec["a"][2] || rec["a"][1] || !rec["b"][1] {
 		t.Errorf("Recorded: got %v", rec)
 	}
+	if ls, _ := s.LiveStarts("e", "c"); len(ls) != 0 {
+		t.Errorf("LiveStarts(c): got %+v, want none (another topic's)", ls)
+	}
 	s[Key(KindLiveStart, "a", 0)] = []byte(`not json`)
-	if _, err := s.LiveStarts("a"); err == nil {
+	if _, err := s.LiveStarts("e", "a"); err == nil {
 		t.Error("LiveStarts of a bad value: no error")
 	}
 }
