@@ -154,8 +154,8 @@ func (s *liveStarts) ready(ps []start) []start {
 	return out
 }
 
-// prepareStarts returns the state records that record the live starts t
-// needs, for the transaction about to begin, and the starts they record.
+// prepareStarts returns the state records that record the pending live
+// starts, for the transaction about to begin, and the starts they record.
 //
 // The live start of a partition is the router group's committed offset:
 // this replica owns the partition, so nothing between that offset and the
@@ -165,7 +165,7 @@ func (s *liveStarts) ready(ps []start) []start {
 // traffic. The offsets are fetched stable (KIP-447): a previous owner's
 // open transaction is decided first, and the state topic read after it
 // shows whatever that owner recorded.
-func (r *Runner) prepareStarts(ctx context.Context, t *Table, pend []start) ([]*kgo.Record, []start, error) {
+func (r *Runner) prepareStarts(ctx context.Context, pend []start) ([]*kgo.Record, []start, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	events := r.pipeline.Topics.Events.Name
@@ -186,20 +186,25 @@ func (r *Runner) prepareStarts(ctx context.Context, t *Table, pend []start) ([]*
 		}
 		r.starts.learn(snap.Recorded(events), parts)
 	}
-	pend = r.starts.ready(pend)
 	var recs []*kgo.Record
-	for _, x := range pend {
-		// No commit yet: the group starts this partition at its
+	var out []start
+	for _, x := range r.starts.ready(pend) {
+		off, ok := offs[x.partition]
+		if !ok {
+			continue // not answered: the next transaction tries again
+		}
+		// No commit yet (-1): the group starts this partition at its
 		// beginning (the router's reset offset), all of it routed live.
-		off := max(offs[x.partition], 0)
+		off = max(off, 0)
 		rec, err := state.Record(r.pipeline.Topics.State.Name, state.Key(state.KindLiveStart, x.connector, x.partition),
 			state.LiveStart{Topic: events, Offset: off, At: r.now().UTC()})
 		if err != nil {
 			return nil, nil, err
 		}
 		recs = append(recs, rec)
+		out = append(out, x)
 	}
-	return recs, pend, nil
+	return recs, out, nil
 }
 
 // stableOffsets fetches a group's committed offsets of some partitions of

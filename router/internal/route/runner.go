@@ -230,7 +230,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		var recorded []start
 		if pend := r.starts.pending(table); len(pend) > 0 {
 			var err error
-			if starts, recorded, err = r.prepareStarts(ctx, table, pend); err != nil {
+			if starts, recorded, err = r.prepareStarts(ctx, pend); err != nil {
 				r.log.Warn("live starts not recorded in this transaction; retrying with the next", "err", err)
 			}
 		}
