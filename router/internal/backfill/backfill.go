@@ -180,11 +180,15 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	live, err := snap.LiveStarts(events, conn.ID)
+	src, err := state.SourceOf(setup, adm, events)
 	if err != nil {
 		return nil, err
 	}
-	progress, err := snap.Progress(events, conn.ID)
+	live, err := snap.LiveStarts(src, conn.ID)
+	if err != nil {
+		return nil, err
+	}
+	progress, err := snap.Progress(src, conn.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +228,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{events: consume})
 
 	bar := newBar(o.Progress, o.Terminal, total, o.Now)
-	w := &worker{cl: cl, table: table, topic: conn.Topic, stateTopic: stateTopic, events: events, spans: byPart,
+	w := &worker{cl: cl, table: table, topic: conn.Topic, stateTopic: stateTopic, events: src, spans: byPart,
 		interval: p.Router.CommitInterval.D(), rate: o.Rate, now: o.Now, sum: sum, bar: bar}
 	err = w.run(ctx)
 	bar.finish(w.read)
@@ -277,7 +281,7 @@ type worker struct {
 	table      *route.Table
 	topic      string
 	stateTopic string
-	events     string
+	events     state.Source
 	spans      map[int32]*span
 	interval   time.Duration
 	rate       float64
@@ -394,7 +398,7 @@ func (w *worker) transact(ctx context.Context, began time.Time) error {
 			}
 		})
 		if len(pause) > 0 {
-			w.cl.PauseFetchPartitions(map[string][]int32{w.events: pause})
+			w.cl.PauseFetchPartitions(map[string][]int32{w.events.Topic: pause})
 		}
 		if w.rate > 0 {
 			// Hold the pace: the offsets read so far may take no less
@@ -415,7 +419,7 @@ func (w *worker) transact(ctx context.Context, began time.Time) error {
 	for p, from := range txnFrom {
 		s := w.spans[p]
 		done[p] = s.done.Add(from, next[p])
-		rec, err := state.Record(w.stateTopic, state.Key(state.KindProgress, w.sum.Connector, p), state.Progress{Topic: w.events, Done: done[p]})
+		rec, err := state.Record(w.stateTopic, state.Key(state.KindProgress, w.sum.Connector, p), state.Progress{Topic: w.events.Topic, TopicID: w.events.ID, Done: done[p]})
 		if err != nil {
 			_ = w.cl.EndTransaction(work, kgo.TryAbort)
 			return err

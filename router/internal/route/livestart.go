@@ -184,7 +184,7 @@ func (r *Runner) prepareStarts(ctx context.Context, pend []start) ([]*kgo.Record
 		if err != nil {
 			return nil, nil, err
 		}
-		r.starts.learn(snap.Recorded(events), parts)
+		r.starts.learn(snap.Recorded(r.source), parts)
 	}
 	var recs []*kgo.Record
 	var out []start
@@ -197,7 +197,7 @@ func (r *Runner) prepareStarts(ctx context.Context, pend []start) ([]*kgo.Record
 		// beginning (the router's reset offset), all of it routed live.
 		off = max(off, 0)
 		rec, err := state.Record(r.pipeline.Topics.State.Name, state.Key(state.KindLiveStart, x.connector, x.partition),
-			state.LiveStart{Topic: events, Offset: off, At: r.now().UTC()})
+			state.LiveStart{Topic: events, TopicID: r.source.ID, Offset: off, At: r.now().UTC()})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/auditstream/auditstream/config"
+	"github.com/auditstream/auditstream/router/internal/state"
 	"github.com/auditstream/auditstream/router/internal/topics"
 	"github.com/auditstream/auditstream/service/kafkalog"
 )
@@ -59,7 +60,8 @@ type Runner struct {
 	pipeline *config.Pipeline      // the one the runner started with
 
 	starts    *liveStarts
-	kafkaOpts []kgo.Opt // reach the cluster, for reading the state topic
+	source    state.Source // the events topic, set by Run before it routes
+	kafkaOpts []kgo.Opt    // reach the cluster, for reading the state topic
 	now       func() time.Time
 }
 
@@ -212,6 +214,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	} else if len(created) > 0 {
 		r.log.Info("created topics", "topics", created)
 	}
+	src, err := state.SourceOf(ctx, r.adm, r.pipeline.Topics.Events.Name)
+	if err != nil {
+		return err
+	}
+	r.source = src
 	for {
 		// The poll is bounded so that a live start waiting on an idle
 		// topic (a connector added by a reload while no events flow) is

@@ -37,15 +37,29 @@ const (
 // the events topic: every record at Offset or after is routed live, by a
 // table that has the connector; none before is.
 type LiveStart struct {
-	Topic  string    `json:"topic"`
-	Offset int64     `json:"offset"`
-	At     time.Time `json:"at"`
+	Topic   string    `json:"topic"`
+	TopicID string    `json:"topic_id,omitempty"`
+	Offset  int64     `json:"offset"`
+	At      time.Time `json:"at"`
 }
 
 // Progress is what a backfill has sent of one partition.
 type Progress struct {
-	Topic string `json:"topic"`
-	Done  Ranges `json:"done"`
+	Topic   string `json:"topic"`
+	TopicID string `json:"topic_id,omitempty"`
+	Done    Ranges `json:"done"`
+}
+
+// Source is the events topic the offsets of a value belong to: its name
+// and, when known, its topic ID (a topic deleted and created again under
+// the same name has a new one).
+type Source struct {
+	Topic, ID string
+}
+
+// has reports whether a value written for (topic, id) belongs to s.
+func (s Source) has(topic, id string) bool {
+	return topic == s.Topic && (id == "" || s.ID == "" || id == s.ID)
 }
 
 // Key names one fact.
@@ -79,25 +93,26 @@ func Record(topic, key string, v any) (*kgo.Record, error) {
 type Snapshot map[string][]byte
 
 // Values of another events topic than the one asked for are ignored: they
-// were left by another pipeline that shares the state topic (offsets mean
-// nothing without their topic).
+// were left by another pipeline that shares the state topic, or by a topic
+// of the same name since deleted (offsets mean nothing without their
+// topic).
 
 // LiveStarts returns a connector's live starts in the events topic, by
 // partition.
-func (s Snapshot) LiveStarts(topic, connector string) (map[int32]LiveStart, error) {
-	return values(s, KindLiveStart, topic, connector, func(v LiveStart) string { return v.Topic })
+func (s Snapshot) LiveStarts(src Source, connector string) (map[int32]LiveStart, error) {
+	return values(s, KindLiveStart, src, connector, func(v LiveStart) bool { return src.has(v.Topic, v.TopicID) })
 }
 
 // Progress returns a connector's backfill progress in the events topic, by
 // partition.
-func (s Snapshot) Progress(topic, connector string) (map[int32]Progress, error) {
-	return values(s, KindProgress, topic, connector, func(v Progress) string { return v.Topic })
+func (s Snapshot) Progress(src Source, connector string) (map[int32]Progress, error) {
+	return values(s, KindProgress, src, connector, func(v Progress) bool { return src.has(v.Topic, v.TopicID) })
 }
 
 // Recorded returns, per connector, the partitions of the events topic
 // whose live start is recorded. A value that does not decode counts as
 // recorded: the router must never write over it.
-func (s Snapshot) Recorded(topic string) map[string]map[int32]bool {
+func (s Snapshot) Recorded(src Source) map[string]map[int32]bool {
 	out := map[string]map[int32]bool{}
 	for k, b := range s {
 		kind, c, p, ok := ParseKey(k)
@@ -105,7 +120,7 @@ func (s Snapshot) Recorded(topic string) map[string]map[int32]bool {
 			continue
 		}
 		var v LiveStart
-		if json.Unmarshal(b, &v) == nil && v.Topic != topic {
+		if json.Unmarshal(b, &v) == nil && !src.has(v.Topic, v.TopicID) {
 			continue
 		}
 		if out[c] == nil {
@@ -116,7 +131,7 @@ func (s Snapshot) Recorded(topic string) map[string]map[int32]bool {
 	return out
 }
 
-func values[T any](s Snapshot, kind, topic, connector string, topicOf func(T) string) (map[int32]T, error) {
+func values[T any](s Snapshot, kind string, _ Source, connector string, ours func(T) bool) (map[int32]T, error) {
 	out := map[int32]T{}
 	for k, b := range s {
 		kd, c, p, ok := ParseKey(k)
@@ -127,7 +142,7 @@ func values[T any](s Snapshot, kind, topic, connector string, topicOf func(T) st
 		if err := json.Unmarshal(b, &v); err != nil {
 			return nil, fmt.Errorf("state %s: %w", k, err)
 		}
-		if topicOf(v) == topic {
+		if ours(v) {
 			out[p] = v
 		}
 	}
@@ -207,4 +222,20 @@ func Read(ctx context.Context, opts []kgo.Opt, topic string) (Snapshot, error) {
 		})
 	}
 	return snap, nil
+}
+
+// SourceOf returns the events topic's name and ID.
+func SourceOf(ctx context.Context, adm *kadm.Client, topic string) (Source, error) {
+	tds, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		return Source{}, fmt.Errorf("describe topic %s: %w", topic, err)
+	}
+	td, ok := tds[topic]
+	if !ok {
+		return Source{}, fmt.Errorf("describe topic %s: not found", topic)
+	}
+	if td.Err != nil {
+		return Source{}, fmt.Errorf("describe topic %s: %w", topic, td.Err)
+	}
+	return Source{Topic: topic, ID: td.ID.String()}, nil
 }

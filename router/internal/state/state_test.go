@@ -75,36 +75,40 @@ func TestKeys(t *testing.T) {
 }
 
 func TestSnapshot(t *testing.T) {
+	src := Source{Topic: "e", ID: "ID"}
 	s := Snapshot{
 		Key(KindLiveStart, "a", 0): []byte(`{"topic":"e","offset":7}`),
 		Key(KindLiveStart, "a", 2): []byte(`{"topic":"e","offset":9}`),
 		Key(KindLiveStart, "b", 1): []byte(`{"topic":"e","offset":3}`),
 		Key(KindProgress, "a", 0):  []byte(`{"topic":"e","done":[[1,5]]}`),
+		Key(KindLiveStart, "c", 0): []byte(`{"topic":"other","offset":3}`),
+		Key(KindLiveStart, "c", 1): []byte(`{"topic":"e","topic_id":"old","offset":3}`),
+		Key(KindLiveStart, "c", 2): []byte(`{"topic":"e","topic_id":"ID","offset":4}`),
 		"something/else":           []byte(`x`),
 	}
-	ls, err := s.LiveStarts("e", "a")
+	ls, err := s.LiveStarts(src, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ls) != 2 || ls[0].Offset != 7 || ls[2].Offset != 9 {
 		t.Errorf("LiveStarts(a): got %+v", ls)
 	}
-	pr, err := s.Progress("e", "a")
+	pr, err := s.Progress(src, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := pr[0].Done; !slices.Equal(got, Ranges{{1, 5}}) {
 		t.Errorf("Progress(a)[0]: got %v", got)
 	}
-	rec := s.Recorded("e")
-	if len(rec) != 2 || !rec["a"][0] || !rec["a"][2] || rec["a"][1] || !rec["b"][1] {
+	rec := s.Recorded(src)
+	if len(rec) != 3 || !rec["a"][0] || !rec["a"][2] || rec["a"][1] || !rec["b"][1] || !rec["c"][2] || rec["c"][0] || rec["c"][1] {
 		t.Errorf("Recorded: got %v", rec)
 	}
-	if ls, _ := s.LiveStarts("e", "c"); len(ls) != 0 {
-		t.Errorf("LiveStarts(c): got %+v, want none (another topic's)", ls)
+	if ls, _ := s.LiveStarts(src, "c"); len(ls) != 1 || ls[2].Offset != 4 {
+		t.Errorf("LiveStarts(c): got %+v, want only partition 2's (the others are another topic's)", ls)
 	}
 	s[Key(KindLiveStart, "a", 0)] = []byte(`not json`)
-	if _, err := s.LiveStarts("e", "a"); err == nil {
+	if _, err := s.LiveStarts(src, "a"); err == nil {
 		t.Error("LiveStarts of a bad value: no error")
 	}
 }
