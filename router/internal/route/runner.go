@@ -235,7 +235,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		table := r.table.Load()
 		var starts []*kgo.Record
 		var recorded []start
-		if pend := r.starts.pending(table); len(pend) > 0 {
+		pend := r.starts.pending(table)
+		r.m.starts.Set(float64(len(pend)))
+		if len(pend) > 0 {
 			var err error
 			if starts, recorded, err = r.prepareStarts(ctx, pend); err != nil {
 				r.log.Warn("live starts not recorded in this transaction; retrying with the next", "err", err)
