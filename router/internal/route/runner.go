@@ -219,6 +219,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	r.source = src
+	var startsWarned time.Time
 	for {
 		// The poll is bounded so that a live start waiting on an idle
 		// topic (a connector added by a reload while no events flow) is
@@ -239,8 +240,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		r.m.starts.Set(float64(len(pend)))
 		if len(pend) > 0 {
 			var err error
-			if starts, recorded, err = r.prepareStarts(ctx, pend); err != nil {
-				r.log.Warn("live starts not recorded in this transaction; retrying with the next", "err", err)
+			if starts, recorded, err = r.prepareStarts(ctx, pend); err != nil && time.Since(startsWarned) > 30*time.Second {
+				// Tried again every transaction; said twice a minute.
+				r.log.Warn("live starts not recorded yet; retrying with each transaction", "pending", len(pend), "err", err)
+				startsWarned = time.Now()
 			}
 		}
 		if fs.NumRecords() == 0 && len(starts) == 0 {
