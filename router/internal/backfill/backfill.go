@@ -310,6 +310,12 @@ func (w *worker) run(ctx context.Context) error {
 			return err
 		}
 		w.bar.update(w.read)
+		if ahead := w.ahead(start, 0); ahead > 0 && w.unfinished() {
+			select {
+			case <-ctx.Done():
+			case <-time.After(ahead):
+			}
+		}
 	}
 	return nil
 }
@@ -400,19 +406,8 @@ func (w *worker) transact(ctx context.Context, began time.Time) error {
 		if len(pause) > 0 {
 			w.cl.PauseFetchPartitions(map[string][]int32{w.events.Topic: pause})
 		}
-		if w.rate > 0 {
-			// Hold the pace: the offsets read so far may take no less
-			// than read/rate since the start.
-			ahead := time.Duration(float64(w.read+read)/w.rate*float64(time.Second)) - w.now().Sub(began)
-			if ahead > 0 {
-				select {
-				case <-ctx.Done():
-				case <-time.After(min(ahead, time.Until(deadline))):
-				}
-			}
-		}
-		if !w.unfinishedWith(next) {
-			break
+		if !w.unfinishedWith(next) || w.ahead(began, read) > 0 {
+			break // ahead of --rate: commit, and wait outside the transaction
 		}
 	}
 	done := map[int32]state.Ranges{}
@@ -451,6 +446,16 @@ func (w *worker) transact(ctx context.Context, began time.Time) error {
 	w.sum.DeadLetters += dead
 	w.sum.Transactions++
 	return nil
+}
+
+// ahead is how far reading is ahead of --rate: the offsets read so far,
+// with more not yet committed, may take no less than their count/rate
+// since the run began.
+func (w *worker) ahead(began time.Time, more int64) time.Duration {
+	if w.rate <= 0 {
+		return 0
+	}
+	return time.Duration(float64(w.read+more)/w.rate*float64(time.Second)) - w.now().Sub(began)
 }
 
 func (w *worker) unfinishedWith(next map[int32]int64) bool {

@@ -86,6 +86,7 @@ func TestRender(t *testing.T) {
 		want        []string
 	}{
 		{0, 1000, 0, []string{"[>", "  0%", "0/1000 offsets", "ETA --"}},
+		{100, 1000, 500 * time.Millisecond, []string{" 10%", "ETA --"}},
 		{250, 1000, 5 * time.Second, []string{" 25%", "250/1000", "50/s", "ETA 15s"}},
 		{1000, 1000, 20 * time.Second, []string{"[==============================]", "100%", "done in 20s"}},
 		{0, 0, time.Second, []string{"100%", "done in 1s"}},

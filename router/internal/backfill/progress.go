@@ -82,7 +82,7 @@ func render(done, total int64, elapsed time.Duration) string {
 	switch {
 	case done >= total:
 		eta = "done in " + elapsed.Round(time.Second).String()
-	case rate > 0:
+	case rate > 0 && elapsed >= time.Second: // the first moments' rate says little
 		eta = "ETA " + time.Duration(float64(total-done)/rate*float64(time.Second)).Round(time.Second).String()
 	}
 	return fmt.Sprintf("backfill [%s] %3.0f%% %d/%d offsets %.0f/s %s", bar, frac*100, done, total, rate, eta)
