@@ -6,6 +6,7 @@ import "time"
 const (
 	DefaultEventsTopic     = "audit.events"
 	DefaultDLQTopic        = "audit.dlq"
+	DefaultStateTopic      = "audit.router.state"
 	DefaultConnectorPrefix = "audit.connector."
 	DefaultHeadsTopic      = "audit.heads"
 	DefaultRouterGroup     = "auditstream-router"
@@ -54,6 +55,7 @@ func (p *Pipeline) applyDefaults() {
 	defaultTopic(&t.DLQ, DefaultDLQTopic, 3, 30*24*time.Hour)
 	defaultTopic(&t.Connector, "", 6, 7*24*time.Hour)
 	defaultTopic(&t.Heads, DefaultHeadsTopic, 1, 0)
+	defaultTopic(&t.State, DefaultStateTopic, 1, 0)
 	if t.ConnectorPrefix == "" {
 		t.ConnectorPrefix = DefaultConnectorPrefix
 	}

@@ -74,6 +74,9 @@ func TestLoadValid(t *testing.T) {
 	if got, want := p.Topics.Heads, (Topic{Name: DefaultHeadsTopic, Partitions: 1}); got != want {
 		t.Errorf("heads topic: got %+v, want %+v", got, want)
 	}
+	if got, want := p.Topics.State, (Topic{Name: DefaultStateTopic, Partitions: 1}); got != want {
+		t.Errorf("state topic: got %+v, want %+v", got, want)
+	}
 	if got, want := p.Router.CommitInterval.D(), 250*time.Millisecond; got != want {
 		t.Errorf("commit interval: got %v, want %v", got, want)
 	}

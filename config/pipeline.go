@@ -53,6 +53,11 @@ type Topics struct {
 	// partition's chain head, outside the bucket (cleanup.policy=compact;
 	// retention does not apply).
 	Heads Topic `yaml:"heads"`
+	// State is the router's compacted state topic: where each connector's
+	// live routing began, per partition of the events topic, and backfill
+	// progress. Its retention is unused (compaction keeps the last value
+	// of each key).
+	State Topic `yaml:"state"`
 }
 
 // Topic is one topic's name and creation settings. Existing topics are

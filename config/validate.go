@@ -96,6 +96,7 @@ func (v *validator) pipeline(p *Pipeline) {
 	v.topic(p.Topics.Events, "events")
 	v.topic(p.Topics.DLQ, "dlq")
 	v.topic(p.Topics.Heads, "heads")
+	v.topic(p.Topics.State, "state")
 	if p.Topics.Connector.Partitions < 1 {
 		v.at("partitions must be at least 1", "topics", "connector", "partitions")
 	}

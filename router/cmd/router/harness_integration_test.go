@@ -99,6 +99,7 @@ func (tp *testPipeline) write(t *testing.T, conns []config.Connector) {
 			"dlq":              map[string]any{"name": tp.dlq, "partitions": 1},
 			"connector_prefix": tp.prefix,
 			"connector":        map[string]any{"partitions": 3},
+			"state":            map[string]any{"name": tp.events + ".state"},
 		},
 		"router":     map[string]any{"group": tp.events + ".router", "max_event_bytes": tp.maxEventBytes, "listen": "127.0.0.1:0"},
 		"connectors": cs,

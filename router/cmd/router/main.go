@@ -1,7 +1,8 @@
 // Command router routes audit events from audit.events to one topic per
 // connector, exactly once, applying each connector's filter.
 //
-// Exit codes: 0 ok; 1 runtime failure; 2 bad usage or configuration.
+// Exit codes: 0 ok; 1 runtime failure; 2 bad usage or configuration;
+// backfill also 3 (no live start recorded yet) and 4 (interrupted).
 package main
 
 import (
@@ -38,8 +39,37 @@ Usage:
   router run      --config FILE   route until SIGINT/SIGTERM; SIGHUP reloads the connectors
   router setup    --config FILE   create the pipeline's topics that are missing
   router validate --config FILE   check a pipeline file and say what each connector receives
+  router backfill --config FILE --connector ID --from T [--to T2] [--rate N] [--json]
+                                  send a newly added connector the events from before it was
+                                  added, exactly once ('router backfill --help')
 
-Exit codes: 0 ok; 1 runtime failure; 2 bad usage or configuration.
+Exit codes: 0 ok; 1 runtime failure; 2 bad usage or configuration;
+backfill: 3 no live start recorded yet (run again later); 4 interrupted (run again to resume).
+`
+
+const backfillUsage = `router backfill sends a connector that was added to a running pipeline the events of
+the events topic from before it was added, within the topic's retention, exactly once.
+
+It applies the connector's filter exactly as the router does, and writes only to the
+connector's topic (records the router dead-lettered are not dead-lettered again). It stops,
+per partition, where the router recorded that the connector's live routing began, so nothing
+the router sent is sent twice. It can be interrupted at any point and run again: it resumes
+where its last transaction ended, and a run after a complete one sends nothing.
+
+Usage:
+  router backfill --config FILE --connector ID --from T [--to T2] [--rate N] [--json]
+
+  T, T2   RFC3339 times (2026-11-29T08:00:00Z); --from also takes 'earliest'
+          (the start of the retained log). Without --to, up to the live start.
+
+Example:
+  # add connector s3-new to pipeline.yaml, reload the router (kill -HUP), then:
+  router backfill --config pipeline.yaml --connector s3-new --from 2026-11-22T00:00:00Z
+
+Progress, with an ETA, goes to stderr; the summary to stdout (--json for a script).
+Exit codes: 0 done; 1 failure; 2 bad usage or configuration; 3 no live start recorded
+yet for some partition (the router has not run since the connector was added: run it
+again later); 4 interrupted (what was sent is committed: run it again to resume).
 `
 
 // defaultMemoryLimit is the router's soft memory limit (runtime/debug).
@@ -73,6 +103,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "backfill":
+		return backfillCmd(ctx, args[1:], stdout, stderr, log)
 	case "run", "setup", "validate":
 	default:
 		fmt.Fprintf(stderr, "router: unknown command %q\n\n%s", cmd, usage)
@@ -120,6 +152,7 @@ func describe(w io.Writer, p *config.Pipeline) {
 	fmt.Fprintf(w, "%s: ok\n", p.Path)
 	fmt.Fprintf(w, "router: group %s reads %s, commits every %v; bad records go to %s\n",
 		p.Router.Group, p.Topics.Events.Name, p.Router.CommitInterval.D(), p.Topics.DLQ.Name)
+	fmt.Fprintf(w, "router: records where each connector's live routing began (for backfill) in %s\n", p.Topics.State.Name)
 	for _, c := range p.Connectors {
 		fmt.Fprintf(w, "\nconnector %s (%s) -> topic %s, sink group %s\n", c.ID, c.Type, p.ConnectorTopic(c.ID), p.ConnectorGroup(c.ID))
 		for _, line := range strings.Split(filter.Describe(c.Filter), "\n") {

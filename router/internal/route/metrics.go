@@ -20,6 +20,7 @@ type metrics struct {
 	generation prometheus.Gauge
 	unknown    *prometheus.CounterVec
 	aborting   prometheus.Gauge
+	starts     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -60,6 +61,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"encoding"}),
 		aborting: f.NewGauge(prometheus.GaugeOpts{
 			Name: "auditstream_router_consecutive_aborts", Help: "Transactions aborted in a row since the last commit; the router is not ready from " + strconv.Itoa(maxAborts) + " on.",
+		}),
+		starts: f.NewGauge(prometheus.GaugeOpts{
+			Name: "auditstream_router_live_starts_pending",
+			Help: "Connector and partition pairs owned here whose live start (where backfill stops) is not recorded yet; recorded at the next transaction.",
 		}),
 	}
 }

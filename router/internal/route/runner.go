@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/auditstream/auditstream/config"
+	"github.com/auditstream/auditstream/router/internal/state"
 	"github.com/auditstream/auditstream/router/internal/topics"
 	"github.com/auditstream/auditstream/service/kafkalog"
 )
@@ -40,6 +42,11 @@ type Options struct {
 // produces each event to the topics of the connectors that want it, in one
 // Kafka transaction with the consumed offsets: exactly once into the
 // connector topics, as seen by read_committed consumers.
+//
+// It also records, in the state topic, where each connector's live
+// routing began in each partition it owns (liveStarts, prepareStarts), in
+// the transaction that first routes the partition with the connector:
+// backfill (package backfill) stops there.
 type Runner struct {
 	log      *slog.Logger
 	m        *metrics
@@ -53,6 +60,11 @@ type Runner struct {
 	aborts   atomic.Int64          // transactions aborted in a row
 	aborted  atomic.Pointer[error] // why the last one aborted
 	pipeline *config.Pipeline      // the one the runner started with
+
+	starts    *liveStarts
+	source    state.Source // the events topic, set by Run before it routes
+	kafkaOpts []kgo.Opt    // reach the cluster, for reading the state topic
+	now       func() time.Time
 }
 
 // New creates a Runner. It does not contact Kafka until Run.
@@ -65,7 +77,7 @@ func New(o Options) (*Runner, error) {
 	if o.TransactionalID == "" {
 		o.TransactionalID = uniqueID(p.Router.Group)
 	}
-	r := &Runner{log: o.Log, m: newMetrics(o.Registerer), interval: p.Router.CommitInterval.D(), pipeline: p}
+	r := &Runner{log: o.Log, m: newMetrics(o.Registerer), interval: p.Router.CommitInterval.D(), pipeline: p, starts: newLiveStarts(), now: time.Now}
 	r.table.Store(table)
 	r.m.generation.Set(1)
 
@@ -73,6 +85,8 @@ func New(o Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.kafkaOpts = append(base[:len(base):len(base)], o.KafkaOpts...)
+	events := p.Topics.Events.Name
 	opts := append(base,
 		kgo.TransactionalID(o.TransactionalID),
 		kgo.ConsumerGroup(p.Router.Group),
@@ -102,8 +116,20 @@ func New(o Options) (*Runner, error) {
 		// take this much (topics.ForPipeline).
 		kgo.ProducerBatchMaxBytes(o.Pipeline.RecordBytes()),
 		kgo.WithLogger(kafkalog.New(o.Log)),
-		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { r.joined.Store(true) }),
-		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { r.joined.Store(false) }),
+		// A live start is recorded from the group's committed offsets,
+		// which are where the group begins only with this reset offset
+		// (prepareStarts); it is franz-go's default, pinned here.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			r.log.Info("partitions assigned", "topic", events, "partitions", m[events])
+			r.starts.assign(m[events])
+			r.joined.Store(true)
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { r.starts.revoke(m[events]) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			r.starts.revoke(m[events])
+			r.joined.Store(false)
+		}),
 	)
 	opts = append(opts, o.KafkaOpts...)
 	sess, err := kgo.NewGroupTransactSession(opts...)
@@ -190,34 +216,67 @@ func (r *Runner) Run(ctx context.Context) error {
 	} else if len(created) > 0 {
 		r.log.Info("created topics", "topics", created)
 	}
+	src, err := state.SourceOf(ctx, r.adm, r.pipeline.Topics.Events.Name)
+	if err != nil {
+		return err
+	}
+	r.source = src
+	var startsWarned time.Time
 	for {
-		fs := r.sess.PollFetches(ctx)
+		// The poll is bounded so that a live start waiting on an idle
+		// topic (a connector added by a reload while no events flow) is
+		// recorded without waiting for traffic.
+		pctx, cancel := context.WithTimeout(ctx, idlePoll)
+		fs := r.sess.PollFetches(pctx)
+		cancel()
 		if fs.IsClientClosed() || ctx.Err() != nil {
 			return nil
 		}
 		r.fetchErrors(fs)
-		if fs.NumRecords() == 0 {
+		// The table is taken after the poll: a reload during a long poll
+		// applies to what the poll returned.
+		table := r.table.Load()
+		var starts []*kgo.Record
+		var recorded []start
+		pend := r.starts.pending(table)
+		r.m.starts.Set(float64(len(pend)))
+		if len(pend) > 0 {
+			var err error
+			if starts, recorded, err = r.prepareStarts(ctx, pend); err != nil && time.Since(startsWarned) > 30*time.Second {
+				// Tried again every transaction; said twice a minute.
+				r.log.Warn("live starts not recorded yet; retrying with each transaction", "pending", len(pend), "err", err)
+				startsWarned = time.Now()
+			}
+		}
+		if fs.NumRecords() == 0 && len(starts) == 0 {
 			continue
 		}
-		if err := r.transact(ctx, fs); err != nil {
+		if err := r.transact(ctx, table, fs, starts, recorded); err != nil {
 			r.failed.Store(&err)
 			return err
 		}
 	}
 }
 
+// idlePoll bounds a poll that returns nothing.
+const idlePoll = time.Second
+
 // transact routes the given fetches and whatever more arrives within the
-// commit interval in one transaction, then ends it.
-func (r *Runner) transact(ctx context.Context, first kgo.Fetches) error {
+// commit interval in one transaction, with table, then ends it. The
+// transaction also writes starts, the live starts that record (see
+// prepareStarts).
+func (r *Runner) transact(ctx context.Context, table *Table, first kgo.Fetches, starts []*kgo.Record, recorded []start) error {
 	if err := r.sess.Begin(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	table := r.table.Load()
 	// Producing and ending use a context that shutdown does not cancel:
 	// a shutdown finishes the transaction instead of abandoning it.
 	work := context.WithoutCancel(ctx)
 	promise := kgo.AbortingFirstErrPromise(r.sess.Client())
 	tally := newTally()
+	for _, rec := range starts {
+		r.sess.Produce(work, rec, promise.Promise())
+	}
 	r.route(work, table, first, promise, tally)
 
 	deadline := time.Now().Add(r.interval)
@@ -258,6 +317,10 @@ func (r *Runner) transact(ctx context.Context, first kgo.Fetches) error {
 	}
 	r.aborts.Store(0)
 	r.m.aborting.Set(0)
+	if len(recorded) > 0 {
+		r.starts.done(recorded)
+		r.log.Info("live starts recorded", "starts", len(recorded), "connectors", connectorsOf(recorded))
+	}
 	r.m.txns.WithLabelValues("commit").Inc()
 	tally.publish(r.m)
 	r.failed.Store(nil)
@@ -380,4 +443,14 @@ func (t *tally) publish(m *metrics) {
 	for enc, n := range t.unknown {
 		m.unknown.WithLabelValues(enc).Add(float64(n))
 	}
+}
+
+func connectorsOf(ss []start) []string {
+	var out []string
+	for _, x := range ss {
+		if !slices.Contains(out, x.connector) {
+			out = append(out, x.connector)
+		}
+	}
+	return out
 }

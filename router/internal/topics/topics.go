@@ -1,5 +1,6 @@
 // Package topics creates the pipeline's topics: audit.events, the
-// dead-letter topic and one topic per connector. Creation is idempotent: a
+// dead-letter topic, the router's compacted state topic and one topic per
+// connector. Creation is idempotent: a
 // topic that exists is left as it is, whatever its settings, because
 // changing partitions would move keys between partitions and break per-key
 // order.
@@ -26,27 +27,50 @@ type Spec struct {
 	// MaxMessageBytes is the topic's max.message.bytes; 0 leaves the
 	// broker's default.
 	MaxMessageBytes int32
+	// Compact makes the topic compacted (cleanup.policy=compact): it keeps
+	// the last value of each key, whatever its age.
+	Compact bool
 }
 
 // ForPipeline lists every topic the pipeline needs. Their record size
 // limits follow the event size cap (config.Pipeline.RecordBytes).
 func ForPipeline(p *config.Pipeline) []Spec {
 	specs := []Spec{
-		{p.Topics.Events.Name, p.Topics.Events.Partitions, p.Topics.Events.Retention, p.SourceRecordBytes()},
-		{p.Topics.DLQ.Name, p.Topics.DLQ.Partitions, p.Topics.DLQ.Retention, p.RecordBytes()},
+		{p.Topics.Events.Name, p.Topics.Events.Partitions, p.Topics.Events.Retention, p.SourceRecordBytes(), false},
+		{p.Topics.DLQ.Name, p.Topics.DLQ.Partitions, p.Topics.DLQ.Retention, p.RecordBytes(), false},
+		{Name: p.Topics.State.Name, Partitions: p.Topics.State.Partitions, Compact: true},
+		// The S3 sinks' chain heads, kept outside the bucket.
+		{Name: p.Topics.Heads.Name, Partitions: p.Topics.Heads.Partitions, Compact: true},
 	}
 	for _, c := range p.Connectors {
-		specs = append(specs, Spec{p.ConnectorTopic(c.ID), p.Topics.Connector.Partitions, p.Topics.Connector.Retention, p.RecordBytes()})
+		specs = append(specs, Spec{p.ConnectorTopic(c.ID), p.Topics.Connector.Partitions, p.Topics.Connector.Retention, p.RecordBytes(), false})
 	}
 	return specs
 }
 
 // Ensure creates the topics that do not exist yet and returns their names.
-// Replication is the broker's default.
+// Replication is the broker's default. Topics that exist are found first
+// and left alone: Kafka refuses a CreateTopics without the Create ACL even
+// for a topic that exists, so a router whose topics were made by `router
+// setup` runs without it.
 func Ensure(ctx context.Context, adm *kadm.Client, specs []Spec) (created []string, err error) {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	listed, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
 	for _, s := range specs {
+		if d, ok := listed[s.Name]; ok && d.Err == nil {
+			continue
+		}
 		cfg := map[string]*string{}
-		if s.Retention > 0 {
+		if s.Compact {
+			cfg["cleanup.policy"] = kadm.StringPtr("compact")
+		}
+		if s.Retention > 0 && !s.Compact {
 			cfg["retention.ms"] = kadm.StringPtr(strconv.FormatInt(s.Retention.D().Milliseconds(), 10))
 		}
 		if s.MaxMessageBytes > 0 {
