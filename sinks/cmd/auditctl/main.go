@@ -1,5 +1,6 @@
 // Command auditctl is the operator's tool over the pipeline file: status,
-// replay, dead letters and connector tests.
+// replay, dead letters, connector tests, and, through the commands that
+// own them, backfill (router) and the archive check (sink).
 //
 // Exit codes (every subcommand):
 //
@@ -54,6 +55,8 @@ Usage:
   auditctl dlq show TOPIC/PARTITION/OFFSET [--json]             one dead letter, all headers
   auditctl dlq redrive [filters | --ref REF ...] [--yes]       send dead letters back, exactly once
   auditctl test     --connector ID [--json]                     prove the destination accepts a write
+  auditctl backfill --connector ID --from T [--to T2] [--json]  fill a new connector from audit.events (router backfill)
+  auditctl verify   --connector ID [--json] ...                 check an S3 connector's archive (sink verify)
   auditctl version                                              print the version
 
 Every subcommand takes --config FILE (default $AUDITSTREAM_CONFIG, else
@@ -99,6 +102,10 @@ func run(ctx context.Context, args []string, e env) int {
 		code = dlqCmd(ctx, rest, e)
 	case "test":
 		code = testCmd(ctx, rest, e)
+	case "backfill":
+		code = delegate(ctx, "router", append([]string{"backfill"}, rest...), e)
+	case "verify":
+		code = delegate(ctx, "sink", append([]string{"verify"}, rest...), e)
 	default:
 		fmt.Fprintf(e.stderr, "auditctl: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
