@@ -66,7 +66,7 @@ func TestCheckPartition(t *testing.T) {
 				objs = tt.edit(objs)
 			}
 			pr := &PartitionReport{FirstOffset: -1, LastOffset: -1}
-			checkPartition(pr, "c", objs)
+			checkPartition(pr, "c", objs, true)
 			var got []found
 			for _, p := range pr.Problems {
 				got = append(got, found{p.Kind, p.Key})
