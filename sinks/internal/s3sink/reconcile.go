@@ -328,7 +328,7 @@ func tailWitness(head *Head) string {
 // the bucket: the delivery that ends at the head's offset must exist, and
 // its last object must have the head's sha256, in the manifest, in its
 // metadata and in its bytes.
-func checkHead(pr *PartitionReport, head Head, manifests []*manifest, byKey map[string]*stored) {
+func checkHead(pr *PartitionReport, head Head, manifests []*manifest, byKey map[string]*stored, reconciled bool) {
 	problem := func(kind, key, format string, args ...any) {
 		pr.Problems = append(pr.Problems, Problem{Kind: kind, Key: key, Detail: fmt.Sprintf(format, args...)})
 	}
@@ -356,7 +356,7 @@ func checkHead(pr *PartitionReport, head Head, manifests []*manifest, byKey map[
 	}
 	if lastConfirmed < head.Last {
 		// The Kafka reconciliation names the dropped offsets.
-		if pr.Kafka == nil {
+		if !reconciled {
 			problem(ProblemTruncated, head.Manifest, "the head recorded outside the bucket is at offset %d, the archive's last delivery ends at %d: the tail was dropped",
 				head.Last, lastConfirmed)
 		}

@@ -266,7 +266,7 @@ func (w *Writer) VerifyWith(ctx context.Context, o VerifyOptions) (*Report, erro
 		}
 		checkDeliveryChain(pr, covs, filtered)
 		if head != nil {
-			checkHead(pr, *head, good[p], byKey)
+			checkHead(pr, *head, good[p], byKey, o.Kafka != nil)
 		}
 		if o.Kafka != nil {
 			if head == nil && len(covs) > 0 {

@@ -113,7 +113,12 @@ func ReadKafka(ctx context.Context, src KafkaSource) (*KafkaView, error) {
 
 	// Dead letters of this topic.
 	dlq := make(map[int32]map[int64]int)
-	if src.DLQ != "" {
+	dm, err := adm.Metadata(ctx, src.DLQ)
+	if err != nil {
+		return nil, fmt.Errorf("read metadata of %s: %w", src.DLQ, err)
+	}
+	// A DLQ that does not exist holds no dead letters.
+	if t, ok := dm.Topics[src.DLQ]; src.DLQ != "" && ok && t.Err == nil {
 		n := 0
 		err := readTopic(ctx, adm, src.Opts, src.DLQ, nil, src.Idle, func(r *kgo.Record, _ bool, _ bool) {
 			if record.HeaderValue(r.Headers, record.HeaderDLQTopic) != src.Topic {

@@ -120,15 +120,20 @@ func (w *Writer) listArchive(ctx context.Context, prog *progress) (*archiveListi
 		if current != nil && !current.marker {
 			l.add(w.layout, k)
 		}
+		// Versions are listed newest first. Older versions with the bytes
+		// (ETag) of the newest one are harmless: a manifest written again
+		// by a writer that adopted a finished delivery.
 		var markers, others int
 		var ids []string
+		newest := ""
 		for _, v := range vs {
 			switch {
 			case v.marker:
 				markers++
-			case v.latest:
-			case isManifest && current != nil && !current.marker && v.etag == current.etag:
-				l.expected = append(l.expected, fmt.Sprintf("%s: version %s has the same bytes as the current one (a manifest written again)", k, v.id))
+			case newest == "":
+				newest = v.etag
+			case v.etag == newest:
+				l.expected = append(l.expected, fmt.Sprintf("%s: version %s has the same bytes as the newer one (written again)", k, v.id))
 			default:
 				others++
 				ids = append(ids, v.id)
@@ -144,7 +149,7 @@ func (w *Writer) listArchive(ctx context.Context, prog *progress) (*archiveListi
 				Detail: fmt.Sprintf("%d delete markers; %s; %d versions with content remain (a delete by someone who may delete; Object Lock keeps the versions)",
 					markers, state, countContent(vs))}})
 		}
-		if others > 0 && (current != nil && !current.marker) {
+		if others > 0 {
 			l.findings = append(l.findings, finding{part, Problem{Kind: ProblemNoncurrentVersion, Key: k,
 				Detail: fmt.Sprintf("overwritten: %d older versions with other bytes remain (%s)", others, strings.Join(ids, ", "))}})
 		}
