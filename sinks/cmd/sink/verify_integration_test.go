@@ -649,8 +649,15 @@ func TestVerifyReconcilesAfterKills(t *testing.T) {
 			data, dlq, control, aborted, len(a.pub.want))
 	}
 	// The text report says the same, for a person.
-	out, err := exec.Command(sinkBin, "verify", "--config", a.cfg, "--connector", id, "--heads-topic", a.heads).Output()
+	cmd := exec.Command(sinkBin, "verify", "--config", a.cfg, "--connector", id, "--heads-topic", a.heads)
+	var progress bytes.Buffer
+	cmd.Stderr = &progress
+	out, err := cmd.Output()
 	if err != nil || !strings.Contains(string(out), "OK: no problem found") {
 		t.Fatalf("text report: %v\n%s", err, out)
 	}
+	if !strings.Contains(progress.String(), "verify: done") {
+		t.Errorf("no progress on stderr:\n%s", progress.String())
+	}
+	t.Logf("text report:\n%s\nstderr:\n%s", out, progress.String())
 }
