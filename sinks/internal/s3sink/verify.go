@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -41,8 +42,19 @@ type Report struct {
 	// written again with the same bytes.
 	Expected   []string          `json:"expected,omitempty"`
 	Partitions []PartitionReport `json:"partitions"`
+	// Generations are the objects of other generations of the topic (by
+	// the topic ID in their metadata: a topic deleted and created again,
+	// another cluster), each checked on its own, without Kafka.
+	Generations []GenerationReport `json:"generations,omitempty"`
 	// Bucket-wide problems (not of one partition).
 	BucketProblems []Problem `json:"bucket_problems,omitempty"`
+}
+
+// GenerationReport is what Verify found in the objects of one other
+// generation of the topic.
+type GenerationReport struct {
+	TopicID    string            `json:"topic_id"`
+	Partitions []PartitionReport `json:"partitions"`
 }
 
 // PartitionReport is one partition's part of a Report.
@@ -154,6 +166,7 @@ type stored struct {
 	sha256    string // of the bytes read
 	lines     int    // -1 when the bytes are not gzip
 	gzipErr   error
+	topicID   string // the topic-id metadata: the generation; "" before identities
 }
 
 // VerifyOptions narrow what Verify checks and give it Kafka.
@@ -195,6 +208,11 @@ func (w *Writer) VerifyWith(ctx context.Context, o VerifyOptions) (*Report, erro
 	}
 	r.Versioned = l.versioned
 	r.Expected = l.expected
+	if o.Kafka != nil {
+		r.Topic, r.HeadsTopic = o.Kafka.Topic, o.Kafka.HeadsTopic
+		id := o.Kafka.Identity
+		r.Identity = &id
+	}
 	want := func(p int32) bool { return len(o.Partitions) == 0 || slices.Contains(o.Partitions, p) }
 	var dataKeys, manifestKeys []string
 	for _, key := range l.data {
@@ -216,6 +234,107 @@ func (w *Writer) VerifyWith(ctx context.Context, o VerifyOptions) (*Report, erro
 	}
 	manifests := w.readManifests(ctx, manifestKeys)
 	r.Manifests = len(manifestKeys)
+	// Objects and manifests of another generation of the topic (deleted
+	// and created again, another cluster: another topic ID in their
+	// identity) are checked on their own, without Kafka; those that name
+	// no identity (written before identities) belong with the current one.
+	current := ""
+	if o.Kafka != nil {
+		current = o.Kafka.Identity.TopicID
+	} else {
+		current = mostCommon(objects)
+	}
+	gens := map[string]*generation{}
+	gen := func(id string) *generation {
+		if id == "" || sameTopicID(id, current) {
+			id = ""
+		}
+		if gens[id] == nil {
+			gens[id] = &generation{}
+		}
+		return gens[id]
+	}
+	gen("")
+	for _, ob := range objects {
+		g := gen(ob.topicID)
+		g.objects = append(g.objects, ob)
+	}
+	for i, key := range manifestKeys {
+		g := gen(manifests[i].topicID)
+		g.keys, g.manifests = append(g.keys, key), append(g.manifests, manifests[i])
+	}
+	parts := w.checkGeneration(gens[""], l.deleted, o.Kafka, want, filtered)
+	part := func(p int32) *PartitionReport {
+		if parts[p] == nil {
+			parts[p] = &PartitionReport{Partition: p, FirstOffset: -1, LastOffset: -1}
+		}
+		return parts[p]
+	}
+	for id, g := range gens {
+		if id == "" {
+			continue
+		}
+		gr := GenerationReport{TopicID: id}
+		for _, pr := range w.checkGeneration(g, l.deleted, nil, want, filtered) {
+			gr.Partitions = append(gr.Partitions, *pr)
+			r.Objects += pr.Objects
+			r.Events += pr.Events
+			r.Problems += len(pr.Problems)
+		}
+		sort.Slice(gr.Partitions, func(i, j int) bool { return gr.Partitions[i].Partition < gr.Partitions[j].Partition })
+		r.Generations = append(r.Generations, gr)
+	}
+	sort.Slice(r.Generations, func(i, j int) bool { return r.Generations[i].TopicID < r.Generations[j].TopicID })
+	for _, v := range l.findings {
+		switch {
+		case v.partition < 0:
+			r.BucketProblems = append(r.BucketProblems, v.Problem)
+		case want(v.partition):
+			pr := part(v.partition)
+			pr.Problems = append(pr.Problems, v.Problem)
+		}
+	}
+	for _, pr := range parts {
+		slices.Sort(pr.InProgress)
+		r.Partitions = append(r.Partitions, *pr)
+		r.Objects += pr.Objects
+		r.Events += pr.Events
+		r.Problems += len(pr.Problems)
+	}
+	r.Problems += len(r.BucketProblems)
+	sort.Slice(r.Partitions, func(i, j int) bool { return r.Partitions[i].Partition < r.Partitions[j].Partition })
+	prog.say("done: %d objects, %d manifests, %d problems", r.Objects, r.Manifests, r.Problems)
+	return r, nil
+}
+
+// generation is the objects and manifests of one topic identity.
+type generation struct {
+	objects   []*stored
+	keys      []string
+	manifests []manifestRead
+}
+
+// mostCommon is the topic identity that most objects name, "" when none
+// does: without Kafka, the archive's current generation.
+func mostCommon(objects []*stored) string {
+	n := map[string]int{}
+	best := ""
+	for _, o := range objects {
+		if o.topicID == "" {
+			continue
+		}
+		n[o.topicID]++
+		if n[o.topicID] > n[best] {
+			best = o.topicID
+		}
+	}
+	return best
+}
+
+// checkGeneration checks one generation's objects and manifests, and,
+// given Kafka, reconciles them with the topic and its heads.
+func (w *Writer) checkGeneration(g *generation, deleted map[string]bool, kafka *KafkaView, want func(int32) bool, filtered bool) map[int32]*PartitionReport {
+	objects, manifestKeys, manifests := g.objects, g.keys, g.manifests
 	parts := make(map[int32]*PartitionReport)
 	part := func(p int32) *PartitionReport {
 		if parts[p] == nil {
@@ -238,18 +357,15 @@ func (w *Writer) VerifyWith(ctx context.Context, o VerifyOptions) (*Report, erro
 	good := make(map[int32][]*manifest)
 	for i, key := range manifestKeys {
 		p, next, _ := w.layout.parseManifestKey(key)
-		if checkManifest(part(p), w.layout.connector, key, next, manifests[i], byKey, confirmed, l.deleted, filtered) {
+		if checkManifest(part(p), w.layout.connector, key, next, manifests[i], byKey, confirmed, deleted, filtered) {
 			good[p] = append(good[p], manifests[i].m)
 		}
 	}
 	// Which partitions Kafka knows, and their heads.
 	var heads map[int32]Head
-	if o.Kafka != nil {
-		r.Topic, r.HeadsTopic = o.Kafka.Topic, o.Kafka.HeadsTopic
-		id := o.Kafka.Identity
-		r.Identity = &id
-		heads = o.Kafka.Heads
-		for p := range o.Kafka.Partitions {
+	if kafka != nil {
+		heads = kafka.Heads
+		for p := range kafka.Partitions {
 			if want(p) {
 				part(p)
 			}
@@ -266,43 +382,22 @@ func (w *Writer) VerifyWith(ctx context.Context, o VerifyOptions) (*Report, erro
 		}
 		checkDeliveryChain(pr, covs, filtered)
 		if head != nil {
-			checkHead(pr, *head, good[p], byKey, o.Kafka != nil)
+			checkHead(pr, *head, good[p], byKey, kafka != nil)
 		}
-		if o.Kafka != nil {
+		if kafka != nil {
 			if head == nil && len(covs) > 0 {
 				pr.Problems = append(pr.Problems, Problem{Kind: ProblemNoHead, Key: HeadKey(w.layout.connector, p),
-					Detail: fmt.Sprintf("no head of this partition in %s: a consistent rewrite of the archive cannot be detected", o.Kafka.HeadsTopic)})
+					Detail: fmt.Sprintf("no head of this partition in %s: a consistent rewrite of the archive cannot be detected", kafka.HeadsTopic)})
 			}
-			if l, ok := o.Kafka.Partitions[p]; ok {
+			if l, ok := kafka.Partitions[p]; ok {
 				reconcile(pr, l, head, covs)
 			} else if len(covs) > 0 {
 				pr.Problems = append(pr.Problems, Problem{Kind: ProblemMissingPartition,
-					Detail: fmt.Sprintf("the bucket holds deliveries of partition %d, which topic %s does not have", p, o.Kafka.Topic)})
+					Detail: fmt.Sprintf("the bucket holds deliveries of partition %d, which topic %s does not have", p, kafka.Topic)})
 			}
 		}
 	}
-	for _, v := range l.findings {
-		pr := part(v.partition)
-		if v.partition < 0 {
-			r.BucketProblems = append(r.BucketProblems, v.Problem)
-			continue
-		}
-		if want(v.partition) {
-			pr.Problems = append(pr.Problems, v.Problem)
-		}
-	}
-	delete(parts, -1)
-	for _, pr := range parts {
-		slices.Sort(pr.InProgress)
-		r.Partitions = append(r.Partitions, *pr)
-		r.Objects += pr.Objects
-		r.Events += pr.Events
-		r.Problems += len(pr.Problems)
-	}
-	r.Problems += len(r.BucketProblems)
-	sort.Slice(r.Partitions, func(i, j int) bool { return r.Partitions[i].Partition < r.Partitions[j].Partition })
-	prog.say("done: %d objects, %d manifests, %d problems", r.Objects, r.Manifests, r.Problems)
-	return r, nil
+	return parts
 }
 
 // inHours reports whether a data object's key lies within the occurred
@@ -458,9 +553,14 @@ func (w *Writer) readObjects(ctx context.Context, keys []string, prog *progress)
 
 // manifestRead is a manifest as Verify read it.
 type manifestRead struct {
-	m   *manifest
-	err error
+	m       *manifest
+	err     error
+	topicID string // the manifest's topic_id: its generation
 }
+
+// verifyMetaTopicID is the metadata that names the topic ID an object's offsets
+// belong to (written by the writer since identities).
+const verifyMetaTopicID = "topic-id"
 
 // readManifests GETs the manifests, a few at a time. A manifest that
 // cannot be read is reported, not fatal.
@@ -473,6 +573,12 @@ func (w *Writer) readManifests(ctx context.Context, keys []string) []manifestRea
 			body, _, err := w.get(ctx, key, maxManifestBytes)
 			if err == nil {
 				out[i].m, err = parseManifest(body)
+				var id struct {
+					TopicID string `json:"topic_id"`
+				}
+				if json.Unmarshal(body, &id) == nil {
+					out[i].topicID = id.TopicID
+				}
 			}
 			out[i].err = err
 			return nil
@@ -495,6 +601,11 @@ func (w *Writer) readObject(ctx context.Context, key string) (*stored, error) {
 	}
 	defer out.Body.Close()
 	o.meta, o.metaErr = parseMeta(out.Metadata)
+	for k, v := range out.Metadata {
+		if strings.EqualFold(k, verifyMetaTopicID) {
+			o.topicID = v
+		}
+	}
 	h := sha256.New()
 	body := io.TeeReader(out.Body, h)
 	o.lines, o.gzipErr = countLines(body)
