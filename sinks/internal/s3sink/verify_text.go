@@ -40,6 +40,15 @@ func (r *Report) WriteText(w io.Writer) error {
 			pw.printf("  PROBLEM %s %s: %s\n", pr.Kind, pr.Key, pr.Detail)
 		}
 	}
+	for _, g := range r.Generations {
+		pw.printf("another generation of the topic, topic ID %s (checked on its own, not reconciled):\n", g.TopicID)
+		for _, p := range g.Partitions {
+			pw.printf("  partition %d: %d objects, %d events, %d deliveries\n", p.Partition, p.Objects, p.Events, p.Deliveries)
+			for _, pr := range p.Problems {
+				pw.printf("    PROBLEM %s %s: %s\n", pr.Kind, pr.Key, pr.Detail)
+			}
+		}
+	}
 	for _, pr := range r.BucketProblems {
 		pw.printf("PROBLEM %s %s: %s\n", pr.Kind, pr.Key, pr.Detail)
 	}
