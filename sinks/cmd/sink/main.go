@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -241,8 +242,31 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 		fmt.Fprintf(stderr, "sink verify: write report: %v\n", err)
 		return 2
 	}
-	if !rep.OK() {
-		return 1
+	switch {
+	case rep.OK():
+		return 0
+	case onlyUnchecked(rep):
+		return 2 // nothing wrong found, but part of it could not be read
 	}
-	return 0
+	return 1
+}
+
+// onlyUnchecked reports whether every problem of the report says that
+// something could not be checked.
+func onlyUnchecked(r *s3sink.Report) bool {
+	ps := slices.Clone(r.BucketProblems)
+	for _, p := range r.Partitions {
+		ps = append(ps, p.Problems...)
+	}
+	for _, g := range r.Generations {
+		for _, p := range g.Partitions {
+			ps = append(ps, p.Problems...)
+		}
+	}
+	for _, p := range ps {
+		if p.Kind != s3sink.ProblemUnchecked {
+			return false
+		}
+	}
+	return len(ps) > 0
 }
