@@ -222,7 +222,7 @@ func (st *s3Store) assertExactlyOnce(t *testing.T, prefix string, want map[strin
 // and no problem.
 func verifyS3(t *testing.T, cfg, connector string, wantEvents int) {
 	t.Helper()
-	out, err := exec.Command(sinkBin, "verify", "--config", cfg, "--connector", connector).Output()
+	out, err := exec.Command(sinkBin, "verify", "--json", "--config", cfg, "--connector", connector).Output()
 	if err != nil {
 		t.Fatalf("sink verify: %v\n%s", err, out)
 	}

@@ -16,6 +16,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -37,10 +40,14 @@ const usage = `sink delivers one connector's events to its destination (S3 or Da
 
 Usage:
   sink run    --config FILE --connector ID   deliver until SIGINT/SIGTERM (flush, commit, leave)
-  sink verify --config FILE --connector ID   check an S3 connector's objects: hashes, chain, manifests
+  sink verify --config FILE --connector ID [--json] [--partition N,...]
+              [--from YYYY-MM-DDTHH] [--to YYYY-MM-DDTHH] [--heads-topic NAME] [--bucket-only]
+      check an S3 connector's archive: hashes, chain, manifests, versions and
+      delete markers, reconciled offset by offset with its Kafka topic, the
+      dead-letter topic and the chain heads recorded outside the bucket
 
 Exit codes: 0 ok; 1 runtime failure or verify found problems; 2 bad usage,
-configuration or startup check.
+configuration or startup check, or verify could not check.
 `
 
 func main() {
@@ -65,6 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		fmt.Fprintf(stderr, "sink: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+	if cmd == "verify" {
+		return verify(ctx, args[1:], stdout, stderr, log)
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "pipeline.yaml", "pipeline file")
@@ -87,9 +97,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		return 2
 	}
 	log = log.With("connector", c.ID)
-	if cmd == "verify" {
-		return verify(ctx, c, stdout, stderr, log)
-	}
 	if err := p.Kafka.CheckAccess(ctx, log); err != nil {
 		log.Error("startup check failed; nothing consumed or committed", "err", err)
 		return 2
@@ -169,26 +176,132 @@ func s3Writer(ctx context.Context, p *config.Pipeline, c *config.Connector, reg 
 	return w, heads.Close, nil
 }
 
-func verify(ctx context.Context, c *config.Connector, stdout, stderr io.Writer, log *slog.Logger) int {
+// verify checks an S3 connector's archive. Exit codes: 0 clean, 1
+// problems found, 2 could not check (bad usage or configuration, S3 or
+// Kafka unreachable). It needs the connector's S3 secrets and the Kafka
+// connection's, nothing else.
+func verify(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) int {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "pipeline.yaml", "pipeline file")
+	id := fs.String("connector", "", "id of the connector")
+	asJSON := fs.Bool("json", false, "write the report as JSON (default: text for a person)")
+	partitions := fs.String("partition", "", "check only these partitions (comma-separated)")
+	from := fs.String("from", "", "read only objects of this occurred hour (UTC, YYYY-MM-DDTHH) and later")
+	to := fs.String("to", "", "read only objects of this occurred hour (UTC, YYYY-MM-DDTHH) and earlier")
+	headsTopic := fs.String("heads-topic", "audit.heads", "the compacted topic of chain heads")
+	bucketOnly := fs.Bool("bucket-only", false, "check the bucket alone, without Kafka (no reconciliation, no heads)")
+	fs.Usage = func() { fmt.Fprint(stderr, usage, "\nFlags:\n"); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	var opts s3sink.VerifyOptions
+	opts.Progress = stderr
+	for _, s := range strings.Split(*partitions, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || n < 0 {
+			fmt.Fprintf(stderr, "sink verify: bad --partition %q\n", s)
+			return 2
+		}
+		opts.Partitions = append(opts.Partitions, int32(n))
+	}
+	for _, h := range []struct {
+		flag string
+		v    string
+		t    *time.Time
+	}{{"from", *from, &opts.From}, {"to", *to, &opts.To}} {
+		if h.v == "" {
+			continue
+		}
+		t, err := time.Parse("2006-01-02T15", h.v)
+		if err != nil {
+			fmt.Fprintf(stderr, "sink verify: bad --%s %q: want the hour as YYYY-MM-DDTHH (UTC)\n", h.flag, h.v)
+			return 2
+		}
+		*h.t = t
+	}
+	p, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	c, ok := p.Connector(*id)
+	if !ok {
+		fmt.Fprintf(stderr, "sink: %s has no connector %q\n", p.Path, *id)
+		return 2
+	}
 	if c.Type != config.TypeS3 {
 		fmt.Fprintf(stderr, "sink verify: connector %s is %s; verify checks S3 connectors\n", c.ID, c.Type)
 		return 2
 	}
+	log = log.With("connector", c.ID)
 	w, err := s3sink.New(ctx, s3sink.Options{Connector: c, Log: log, Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	rep, err := w.Verify(ctx)
+	if !*bucketOnly {
+		kopts, err := p.Kafka.ClientOpts()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		opts.Kafka, err = s3sink.ReadKafka(ctx, s3sink.KafkaSource{
+			Opts: kopts, Connector: c.ID, Topic: p.ConnectorTopic(c.ID), DLQ: p.Topics.DLQ.Name,
+			Heads: *headsTopic, Group: p.ConnectorGroup(c.ID), Partitions: opts.Partitions, Progress: stderr,
+		})
+		if err != nil {
+			fmt.Fprintf(stderr, "sink verify: could not read Kafka: %v\n", err)
+			return 2
+		}
+	}
+	rep, err := w.VerifyWith(ctx, opts)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+		fmt.Fprintf(stderr, "sink verify: could not check: %v\n", err)
+		return 2
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(rep)
-	if !rep.OK() {
-		return 1
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(rep)
+	} else {
+		err = rep.WriteText(stdout)
 	}
-	return 0
+	if err != nil {
+		fmt.Fprintf(stderr, "sink verify: write report: %v\n", err)
+		return 2
+	}
+	switch {
+	case rep.OK():
+		return 0
+	case onlyUnchecked(rep):
+		return 2 // nothing wrong found, but part of it could not be read
+	}
+	return 1
+}
+
+// onlyUnchecked reports whether every problem of the report says that
+// something could not be checked.
+func onlyUnchecked(r *s3sink.Report) bool {
+	ps := slices.Clone(r.BucketProblems)
+	for _, p := range r.Partitions {
+		ps = append(ps, p.Problems...)
+	}
+	for _, g := range r.Generations {
+		for _, p := range g.Partitions {
+			ps = append(ps, p.Problems...)
+		}
+	}
+	for _, p := range ps {
+		if p.Kind != s3sink.ProblemUnchecked {
+			return false
+		}
+	}
+	return len(ps) > 0
 }

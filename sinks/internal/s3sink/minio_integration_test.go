@@ -224,8 +224,8 @@ func verifyClean(t *testing.T, w *Writer, wantEvents int) *Report {
 		t.Errorf("Verify: got %d events, want %d", r.Events, wantEvents)
 	}
 	for _, p := range r.Partitions {
-		if len(p.Unconfirmed) > 0 {
-			t.Errorf("Verify: partition %d: objects no manifest lists: %v", p.Partition, p.Unconfirmed)
+		if len(p.InProgress) > 0 {
+			t.Errorf("Verify: partition %d: objects no manifest lists: %v", p.Partition, p.InProgress)
 		}
 	}
 	return r

@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -16,16 +19,41 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Report is what Verify found in a connector's objects. It serialises to
-// JSON. OK tells whether anything is wrong.
+// Report is what Verify found in a connector's objects (and, when it was
+// given Kafka, in its topic). It serialises to JSON. OK tells whether
+// anything is wrong.
 type Report struct {
-	Bucket     string            `json:"bucket"`
-	Prefix     string            `json:"prefix"`
-	Connector  string            `json:"connector"`
-	Objects    int               `json:"objects"`
-	Events     int64             `json:"events"`
-	Manifests  int               `json:"manifests"`
-	Problems   int               `json:"problems"`
+	Bucket    string `json:"bucket"`
+	Prefix    string `json:"prefix"`
+	Connector string `json:"connector"`
+	// Topic, Identity and HeadsTopic are set when Kafka was read.
+	Topic      string    `json:"topic,omitempty"`
+	Identity   *Identity `json:"identity,omitempty"`
+	HeadsTopic string    `json:"heads_topic,omitempty"`
+	// Versioned says whether the bucket keeps versions; then Verify lists
+	// every version and delete marker.
+	Versioned bool  `json:"versioned"`
+	Objects   int   `json:"objects"`
+	Events    int64 `json:"events"`
+	Manifests int   `json:"manifests"`
+	Problems  int   `json:"problems"`
+	// Expected are the versions and keys found that are harmless, and so
+	// not problems: the startup probe, connector-test markers, manifests
+	// written again with the same bytes.
+	Expected   []string          `json:"expected,omitempty"`
+	Partitions []PartitionReport `json:"partitions"`
+	// Generations are the objects of other generations of the topic (by
+	// the topic ID in their metadata: a topic deleted and created again,
+	// another cluster), each checked on its own, without Kafka.
+	Generations []GenerationReport `json:"generations,omitempty"`
+	// Bucket-wide problems (not of one partition).
+	BucketProblems []Problem `json:"bucket_problems,omitempty"`
+}
+
+// GenerationReport is what Verify found in the objects of one other
+// generation of the topic.
+type GenerationReport struct {
+	TopicID    string            `json:"topic_id"`
 	Partitions []PartitionReport `json:"partitions"`
 }
 
@@ -42,11 +70,14 @@ type PartitionReport struct {
 	// whose writer found no manifest at its batch start (the consumer's
 	// position was reset). They are not problems in themselves.
 	ChainStarts []int64 `json:"chain_starts,omitempty"`
-	// Unconfirmed are objects that no manifest lists yet: a delivery in
-	// progress, or one whose writer stopped before the end, which the
-	// partition's next owner finishes.
-	Unconfirmed []string  `json:"unconfirmed,omitempty"`
-	Problems    []Problem `json:"problems,omitempty"`
+	// InProgress are objects that no manifest lists yet, of a delivery
+	// that begins after the partition's recorded head (or, without Kafka,
+	// after its last manifest): a delivery being written. Objects that no
+	// manifest confirms anywhere else are problems (unconfirmed).
+	InProgress []string `json:"in_progress,omitempty"`
+	// Kafka is the reconciliation with the connector topic.
+	Kafka    *KafkaPartition `json:"kafka,omitempty"`
+	Problems []Problem       `json:"problems,omitempty"`
 }
 
 // Problem is one thing wrong with the stored objects.
@@ -73,8 +104,50 @@ const (
 	// ProblemOverlap: two deliveries hold the same offsets (duplicates).
 	ProblemOverlap = "overlap"
 	// ProblemBadManifest: a manifest that cannot be read or contradicts its
-	// name or its objects.
+	// name or its objects' metadata.
 	ProblemBadManifest = "bad_manifest"
+	// ProblemManifestChain: a manifest does not follow on from the one
+	// before it: its prev is not the earlier delivery's head.
+	ProblemManifestChain = "manifest_chain"
+	// ProblemUnconfirmed: an object that no manifest lists, and that is
+	// not part of the delivery in progress at the partition's tail.
+	ProblemUnconfirmed = "unconfirmed"
+	// ProblemMissingManifest: a delivery's objects are there, its manifest
+	// is not (the key is the manifest's).
+	ProblemMissingManifest = "missing_manifest"
+	// ProblemMissingPartition: Kafka holds records of a partition that
+	// the bucket has nothing of.
+	ProblemMissingPartition = "missing_partition"
+	// ProblemGap: data records in Kafka, up to the head, in no object.
+	ProblemGap = "gap"
+	// ProblemTruncated: the archive ends before the head recorded outside
+	// the bucket (or the committed offset, without a head).
+	ProblemTruncated = "truncated"
+	// ProblemCount: a delivery holds another number of records than Kafka
+	// has data records in its range.
+	ProblemCount = "count"
+	// ProblemDLQOverlap: a record both in an object and in the DLQ.
+	ProblemDLQOverlap = "dlq_overlap"
+	// ProblemHeadMismatch: the chain's sha256 at the head's offset is not
+	// the head's: the archive was rewritten consistently.
+	ProblemHeadMismatch = "head_mismatch"
+	// ProblemNoHead: the partition has deliveries but no head is recorded
+	// outside the bucket (a writer older than the heads, or the heads
+	// topic was lost): a consistent rewrite could not be detected.
+	ProblemNoHead = "no_head"
+	// ProblemCommitAhead: the consumer group committed records that the
+	// head does not record as delivered.
+	ProblemCommitAhead = "commit_ahead"
+	// ProblemDeleteMarker: a delete marker on an archive key (a versioned
+	// bucket): the object was deleted; its versions may remain.
+	ProblemDeleteMarker = "delete_marker"
+	// ProblemNoncurrentVersion: an archive key was overwritten: an older
+	// version with other bytes remains.
+	ProblemNoncurrentVersion = "noncurrent_version"
+	// ProblemStray: a key under the prefix that the sink does not write.
+	ProblemStray = "stray"
+	// ProblemUnchecked: part of the range could not be read.
+	ProblemUnchecked = "unchecked"
 )
 
 // OK reports whether the report found no problem.
@@ -93,40 +166,175 @@ type stored struct {
 	sha256    string // of the bytes read
 	lines     int    // -1 when the bytes are not gzip
 	gzipErr   error
+	topicID   string // the topic-id metadata: the generation; "" before identities
 }
 
-// Verify reads every object of the connector under the prefix (all
-// projects and dates) and checks them: each object's bytes against its
-// sha256 and record count; each partition's hash chain, in order of first
-// offset; every manifest's objects against what is stored; and that no
-// two deliveries hold the same offsets. It reads every object, so it costs
-// one GET per object.
+// VerifyOptions narrow what Verify checks and give it Kafka.
+type VerifyOptions struct {
+	// Partitions, when set, are the only partitions checked.
+	Partitions []int32
+	// From and To, when set, bound the objects whose bytes are read by the
+	// occurred hour in their key (To is inclusive). Manifests are read
+	// whole, so the deliveries, the chain of manifests and Kafka are still
+	// checked from end to end.
+	From, To time.Time
+	// Kafka is the connector topic as read by ReadKafka; nil checks the
+	// bucket alone.
+	Kafka *KafkaView
+	// Progress, when set, receives a line now and then.
+	Progress io.Writer
+}
+
+// Verify checks the bucket alone: Verify with no options.
 func (w *Writer) Verify(ctx context.Context) (*Report, error) {
+	return w.VerifyWith(ctx, VerifyOptions{})
+}
+
+// VerifyWith reads the connector's objects under the prefix (all projects
+// and dates) and checks them: each object's bytes against its sha256 and
+// record count; each partition's hash chain, in order of first offset;
+// every manifest against its objects and the manifest before it; that no
+// two deliveries hold the same offsets and that every object is
+// confirmed by a manifest; on a versioned bucket, every delete marker and
+// overwritten version. Given Kafka, it reconciles every partition with
+// the topic and compares its chain with the head recorded there. It reads
+// every selected object, so it costs one GET per object and per manifest.
+func (w *Writer) VerifyWith(ctx context.Context, o VerifyOptions) (*Report, error) {
+	prog := newProgress(o.Progress)
+	r := &Report{Bucket: w.bucket, Prefix: w.layout.prefix, Connector: w.layout.connector}
+	l, err := w.listArchive(ctx, prog)
+	if err != nil {
+		return nil, err
+	}
+	r.Versioned = l.versioned
+	r.Expected = l.expected
+	if o.Kafka != nil {
+		r.Topic, r.HeadsTopic = o.Kafka.Topic, o.Kafka.HeadsTopic
+		id := o.Kafka.Identity
+		r.Identity = &id
+	}
+	want := func(p int32) bool { return len(o.Partitions) == 0 || slices.Contains(o.Partitions, p) }
 	var dataKeys, manifestKeys []string
-	p := s3.NewListObjectsV2Paginator(w.s3, &s3.ListObjectsV2Input{
-		Bucket: aws.String(w.bucket),
-		Prefix: aws.String(w.layout.listPrefix()),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list bucket %s: %w", w.bucket, w.classify(err))
-		}
-		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			if _, _, ok := w.layout.parseObjectKey(key); ok {
-				dataKeys = append(dataKeys, key)
-			} else if _, _, ok := w.layout.parseManifestKey(key); ok {
-				manifestKeys = append(manifestKeys, key)
-			}
+	for _, key := range l.data {
+		p, _, _ := w.layout.parseObjectKey(key)
+		if want(p) && inHours(key, o.From, o.To) {
+			dataKeys = append(dataKeys, key)
 		}
 	}
-	objects, err := w.readObjects(ctx, dataKeys)
+	for _, key := range l.manifests {
+		if p, _, _ := w.layout.parseManifestKey(key); want(p) {
+			manifestKeys = append(manifestKeys, key)
+		}
+	}
+	filtered := !o.From.IsZero() || !o.To.IsZero()
+	prog.say("reading %d objects and %d manifests", len(dataKeys), len(manifestKeys))
+	objects, err := w.readObjects(ctx, dataKeys, prog)
 	if err != nil {
 		return nil, err
 	}
 	manifests := w.readManifests(ctx, manifestKeys)
-	r := &Report{Bucket: w.bucket, Prefix: w.layout.prefix, Connector: w.layout.connector, Manifests: len(manifestKeys)}
+	r.Manifests = len(manifestKeys)
+	// Objects and manifests of another generation of the topic (deleted
+	// and created again, another cluster: another topic ID in their
+	// identity) are checked on their own, without Kafka; those that name
+	// no identity (written before identities) belong with the current one.
+	current := ""
+	if o.Kafka != nil {
+		current = o.Kafka.Identity.TopicID
+	} else {
+		current = mostCommon(objects)
+	}
+	gens := map[string]*generation{}
+	gen := func(id string) *generation {
+		if id == "" || sameTopicID(id, current) {
+			id = ""
+		}
+		if gens[id] == nil {
+			gens[id] = &generation{}
+		}
+		return gens[id]
+	}
+	gen("")
+	for _, ob := range objects {
+		g := gen(ob.topicID)
+		g.objects = append(g.objects, ob)
+	}
+	for i, key := range manifestKeys {
+		g := gen(manifests[i].topicID)
+		g.keys, g.manifests = append(g.keys, key), append(g.manifests, manifests[i])
+	}
+	parts := w.checkGeneration(gens[""], l.deleted, o.Kafka, want, filtered)
+	part := func(p int32) *PartitionReport {
+		if parts[p] == nil {
+			parts[p] = &PartitionReport{Partition: p, FirstOffset: -1, LastOffset: -1}
+		}
+		return parts[p]
+	}
+	for id, g := range gens {
+		if id == "" {
+			continue
+		}
+		gr := GenerationReport{TopicID: id}
+		for _, pr := range w.checkGeneration(g, l.deleted, nil, want, filtered) {
+			gr.Partitions = append(gr.Partitions, *pr)
+			r.Objects += pr.Objects
+			r.Events += pr.Events
+			r.Problems += len(pr.Problems)
+		}
+		sort.Slice(gr.Partitions, func(i, j int) bool { return gr.Partitions[i].Partition < gr.Partitions[j].Partition })
+		r.Generations = append(r.Generations, gr)
+	}
+	sort.Slice(r.Generations, func(i, j int) bool { return r.Generations[i].TopicID < r.Generations[j].TopicID })
+	for _, v := range l.findings {
+		switch {
+		case v.partition < 0:
+			r.BucketProblems = append(r.BucketProblems, v.Problem)
+		case want(v.partition):
+			pr := part(v.partition)
+			pr.Problems = append(pr.Problems, v.Problem)
+		}
+	}
+	for _, pr := range parts {
+		slices.Sort(pr.InProgress)
+		r.Partitions = append(r.Partitions, *pr)
+		r.Objects += pr.Objects
+		r.Events += pr.Events
+		r.Problems += len(pr.Problems)
+	}
+	r.Problems += len(r.BucketProblems)
+	sort.Slice(r.Partitions, func(i, j int) bool { return r.Partitions[i].Partition < r.Partitions[j].Partition })
+	prog.say("done: %d objects, %d manifests, %d problems", r.Objects, r.Manifests, r.Problems)
+	return r, nil
+}
+
+// generation is the objects and manifests of one topic identity.
+type generation struct {
+	objects   []*stored
+	keys      []string
+	manifests []manifestRead
+}
+
+// mostCommon is the topic identity that most objects name, "" when none
+// does: without Kafka, the archive's current generation.
+func mostCommon(objects []*stored) string {
+	n := map[string]int{}
+	best := ""
+	for _, o := range objects {
+		if o.topicID == "" {
+			continue
+		}
+		n[o.topicID]++
+		if n[o.topicID] > n[best] {
+			best = o.topicID
+		}
+	}
+	return best
+}
+
+// checkGeneration checks one generation's objects and manifests, and,
+// given Kafka, reconciles them with the topic and its heads.
+func (w *Writer) checkGeneration(g *generation, deleted map[string]bool, kafka *KafkaView, want func(int32) bool, filtered bool) map[int32]*PartitionReport {
+	objects, manifestKeys, manifests := g.objects, g.keys, g.manifests
 	parts := make(map[int32]*PartitionReport)
 	part := func(p int32) *PartitionReport {
 		if parts[p] == nil {
@@ -139,42 +347,197 @@ func (w *Writer) Verify(ctx context.Context) (*Report, error) {
 		byPartition[o.partition] = append(byPartition[o.partition], o)
 	}
 	for p, objs := range byPartition {
-		checkPartition(part(p), w.layout.connector, objs)
+		checkPartition(part(p), w.layout.connector, objs, !filtered)
 	}
 	confirmed := make(map[string]bool)
 	byKey := make(map[string]*stored, len(objects))
 	for _, o := range objects {
 		byKey[o.key] = o
 	}
+	good := make(map[int32][]*manifest)
 	for i, key := range manifestKeys {
 		p, next, _ := w.layout.parseManifestKey(key)
-		checkManifest(part(p), w.layout.connector, key, next, manifests[i], byKey, confirmed)
-	}
-	for _, o := range objects {
-		if !confirmed[o.key] {
-			part(o.partition).Unconfirmed = append(part(o.partition).Unconfirmed, o.key)
+		if checkManifest(part(p), w.layout.connector, key, next, manifests[i], byKey, confirmed, deleted, filtered) {
+			good[p] = append(good[p], manifests[i].m)
 		}
 	}
-	for _, pr := range parts {
-		slices.Sort(pr.Unconfirmed)
-		r.Partitions = append(r.Partitions, *pr)
-		r.Objects += pr.Objects
-		r.Events += pr.Events
-		r.Problems += len(pr.Problems)
+	// Which partitions Kafka knows, and their heads.
+	var heads map[int32]Head
+	if kafka != nil {
+		heads = kafka.Heads
+		for p := range kafka.Partitions {
+			if want(p) {
+				part(p)
+			}
+		}
 	}
-	sort.Slice(r.Partitions, func(i, j int) bool { return r.Partitions[i].Partition < r.Partitions[j].Partition })
-	return r, nil
+	for p, pr := range parts {
+		var head *Head
+		if h, ok := heads[p]; ok {
+			head = &h
+		}
+		covs := w.unconfirmed(pr, byPartition[p], good[p], confirmed, head, filtered)
+		for _, m := range good[p] {
+			covs = append(covs, coverageOf(w.layout, m))
+		}
+		checkDeliveryChain(pr, covs, filtered)
+		if head != nil {
+			checkHead(pr, *head, good[p], byKey, kafka != nil)
+		}
+		if kafka != nil {
+			if head == nil && len(covs) > 0 {
+				pr.Problems = append(pr.Problems, Problem{Kind: ProblemNoHead, Key: HeadKey(w.layout.connector, p),
+					Detail: fmt.Sprintf("no head of this partition in %s: a consistent rewrite of the archive cannot be detected", kafka.HeadsTopic)})
+			}
+			if l, ok := kafka.Partitions[p]; ok {
+				reconcile(pr, l, head, covs)
+			} else if len(covs) > 0 {
+				pr.Problems = append(pr.Problems, Problem{Kind: ProblemMissingPartition,
+					Detail: fmt.Sprintf("the bucket holds deliveries of partition %d, which topic %s does not have", p, kafka.Topic)})
+			}
+		}
+	}
+	return parts
+}
+
+// inHours reports whether a data object's key lies within the occurred
+// hours from and to (either may be zero: unbounded).
+func inHours(key string, from, to time.Time) bool {
+	if from.IsZero() && to.IsZero() {
+		return true
+	}
+	h, ok := keyHour(key)
+	if !ok {
+		return true // read what cannot be placed: it is checked, not skipped
+	}
+	return (from.IsZero() || !h.Before(from.Truncate(time.Hour))) && (to.IsZero() || !h.After(to))
+}
+
+// keyHour is the occurred hour in a data object's key:
+// .../<YYYY>/<MM>/<DD>/<HH>/<name>.
+func keyHour(key string) (time.Time, bool) {
+	parts := strings.Split(key, "/")
+	if len(parts) < 5 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("2006/01/02/15", strings.Join(parts[len(parts)-5:len(parts)-1], "/"))
+	return t, err == nil
+}
+
+// unconfirmed sorts the partition's objects that no manifest lists: those
+// of a delivery in progress at the tail (past the head, or without Kafka
+// past the last manifest) are noted; the others are problems, grouped by
+// delivery, a delivery whose objects are all there being a missing
+// manifest. It returns those deliveries, for the reconciliation.
+func (w *Writer) unconfirmed(pr *PartitionReport, objs []*stored, ms []*manifest, confirmed map[string]bool, head *Head, filtered bool) []coverage {
+	tail := int64(-1)
+	for _, m := range ms {
+		tail = max(tail, m.Last)
+	}
+	if head != nil {
+		tail = max(tail, head.Last)
+	}
+	byDelivery := make(map[int64][]*stored)
+	var firsts []int64
+	for _, o := range objs {
+		if confirmed[o.key] {
+			continue
+		}
+		if o.metaErr != nil {
+			pr.Problems = append(pr.Problems, Problem{Kind: ProblemUnconfirmed, Key: o.key, Detail: "no manifest lists this object, and its metadata is unreadable"})
+			continue
+		}
+		if o.meta.batchFirst > tail {
+			pr.InProgress = append(pr.InProgress, o.key)
+			continue
+		}
+		if byDelivery[o.meta.batchFirst] == nil {
+			firsts = append(firsts, o.meta.batchFirst)
+		}
+		byDelivery[o.meta.batchFirst] = append(byDelivery[o.meta.batchFirst], o)
+	}
+	slices.Sort(firsts)
+	var covs []coverage
+	for _, f := range firsts {
+		os := byDelivery[f]
+		m := os[0].meta
+		c := coverage{first: m.batchFirst, last: m.batchLast, start: m.batchStart, key: w.layout.manifestKey(pr.Partition, m.batchLast+1)}
+		// Do the objects cover the delivery? Its anchor starts it, the
+		// object holding batch-last ends it, and each links to the one
+		// before it.
+		sort.Slice(os, func(i, j int) bool { return os[i].first < os[j].first })
+		whole := os[0].first == m.batchFirst && !filtered
+		end := int64(-1)
+		for i, o := range os {
+			c.records += int64(o.meta.records)
+			c.bounds = append(c.bounds, o.meta.first, o.meta.last)
+			c.objects = append(c.objects, o.key)
+			end = max(end, o.meta.last)
+			if i > 0 && o.meta.prev != os[i-1].meta.sha256 {
+				whole = false
+			}
+		}
+		whole = whole && end == m.batchLast
+		c.prev, c.head = os[0].meta.prev, os[len(os)-1].meta.sha256
+		if whole {
+			pr.Problems = append(pr.Problems, Problem{Kind: ProblemMissingManifest, Key: c.key,
+				Detail: fmt.Sprintf("the delivery %d-%d is complete (%d objects: %s) but its manifest is not in the bucket", m.batchFirst, m.batchLast, len(os), describeKeys(c.objects))})
+		} else {
+			for _, o := range os {
+				pr.Problems = append(pr.Problems, Problem{Kind: ProblemUnconfirmed, Key: o.key,
+					Detail: fmt.Sprintf("no manifest lists this object of delivery %d-%d, which is not the delivery in progress at the partition's tail (%d)", m.batchFirst, m.batchLast, tail)})
+			}
+		}
+		if !filtered {
+			covs = append(covs, c)
+		}
+	}
+	return covs
+}
+
+// coverageOf is what a manifest's delivery covers.
+func coverageOf(l layout, m *manifest) coverage {
+	c := coverage{first: m.First, last: m.Last, start: m.Start, prev: m.Prev, head: m.Head, key: l.manifestKey(m.Partition, m.Last+1), confirmed: true}
+	for _, o := range m.Objects {
+		c.records += int64(o.Records)
+		c.bounds = append(c.bounds, o.First, o.Last)
+		c.objects = append(c.objects, o.Key)
+	}
+	return c
+}
+
+// checkDeliveryChain checks that each of a partition's deliveries (those
+// its manifests confirm, and those rebuilt from objects whose manifest is
+// missing) follows on from the one before it: it begins after it, and
+// links to its head (or to "", a chain that begins again, when the
+// consumer's position was reset).
+func checkDeliveryChain(pr *PartitionReport, covs []coverage, filtered bool) {
+	sort.Slice(covs, func(i, j int) bool { return covs[i].first < covs[j].first })
+	for i := 1; i < len(covs); i++ {
+		a, b := covs[i-1], covs[i]
+		switch {
+		case b.start <= a.last:
+			if filtered { // else checkPartition reports it, from the objects
+				pr.Problems = append(pr.Problems, Problem{Kind: ProblemOverlap, Key: b.key,
+					Detail: fmt.Sprintf("delivery %d-%d (start %d) begins inside delivery %d-%d", b.first, b.last, b.start, a.first, a.last)})
+			}
+		case b.prev != "" && b.prev != a.head:
+			pr.Problems = append(pr.Problems, Problem{Kind: ProblemManifestChain, Key: b.key,
+				Detail: fmt.Sprintf("links to sha256 %s, not to the head %s of the delivery before it (%d-%d, %s)", b.prev, a.head, a.first, a.last, a.key)})
+		}
+	}
 }
 
 // readObjects GETs and hashes the objects, a few at a time. An object
 // deleted since the listing is left out.
-func (w *Writer) readObjects(ctx context.Context, keys []string) ([]*stored, error) {
+func (w *Writer) readObjects(ctx context.Context, keys []string, prog *progress) ([]*stored, error) {
 	read := make([]*stored, len(keys))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(verifyConcurrency)
 	for i, key := range keys {
 		g.Go(func() error {
 			o, err := w.readObject(ctx, key)
+			prog.tick("read %d of %d objects", len(keys))
 			if isNotFound(err) {
 				return nil
 			}
@@ -190,9 +553,14 @@ func (w *Writer) readObjects(ctx context.Context, keys []string) ([]*stored, err
 
 // manifestRead is a manifest as Verify read it.
 type manifestRead struct {
-	m   *manifest
-	err error
+	m       *manifest
+	err     error
+	topicID string // the manifest's topic_id: its generation
 }
+
+// verifyMetaTopicID is the metadata that names the topic ID an object's offsets
+// belong to (written by the writer since identities).
+const verifyMetaTopicID = "topic-id"
 
 // readManifests GETs the manifests, a few at a time. A manifest that
 // cannot be read is reported, not fatal.
@@ -205,6 +573,12 @@ func (w *Writer) readManifests(ctx context.Context, keys []string) []manifestRea
 			body, _, err := w.get(ctx, key, maxManifestBytes)
 			if err == nil {
 				out[i].m, err = parseManifest(body)
+				var id struct {
+					TopicID string `json:"topic_id"`
+				}
+				if json.Unmarshal(body, &id) == nil {
+					out[i].topicID = id.TopicID
+				}
 			}
 			out[i].err = err
 			return nil
@@ -227,6 +601,11 @@ func (w *Writer) readObject(ctx context.Context, key string) (*stored, error) {
 	}
 	defer out.Body.Close()
 	o.meta, o.metaErr = parseMeta(out.Metadata)
+	for k, v := range out.Metadata {
+		if strings.EqualFold(k, verifyMetaTopicID) {
+			o.topicID = v
+		}
+	}
 	h := sha256.New()
 	body := io.TeeReader(out.Body, h)
 	o.lines, o.gzipErr = countLines(body)
@@ -260,7 +639,9 @@ func countLines(r io.Reader) (int, error) {
 }
 
 // checkPartition checks one partition's objects and their hash chain.
-func checkPartition(pr *PartitionReport, connector string, objs []*stored) {
+// Without chain (only some hours read), links are checked against the
+// manifests instead (checkManifest).
+func checkPartition(pr *PartitionReport, connector string, objs []*stored, chain bool) {
 	sort.Slice(objs, func(i, j int) bool { return objs[i].first < objs[j].first })
 	problem := func(kind, key, format string, args ...any) {
 		pr.Problems = append(pr.Problems, Problem{Kind: kind, Key: key, Detail: fmt.Sprintf(format, args...)})
@@ -303,6 +684,7 @@ func checkPartition(pr *PartitionReport, connector string, objs []*stored) {
 			problem(ProblemAltered, o.key, "content holds %d events, metadata says %d", o.lines, m.records)
 		}
 		switch {
+		case !chain:
 		case m.prev == "":
 			pr.ChainStarts = append(pr.ChainStarts, m.first)
 		case pr.Objects == 1:
@@ -333,34 +715,49 @@ func checkPartition(pr *PartitionReport, connector string, objs []*stored) {
 	}
 }
 
-// checkManifest checks a manifest against the objects, and marks the
-// objects it lists as confirmed.
-func checkManifest(pr *PartitionReport, connector, key string, next int64, read manifestRead, byKey map[string]*stored, confirmed map[string]bool) {
+// checkManifest checks a manifest against the objects' metadata, and
+// marks the objects it lists as confirmed. It reports whether the manifest
+// could be read and fits its name. Filtered (some hours read), an object
+// not read is not missing.
+func checkManifest(pr *PartitionReport, connector, key string, next int64, read manifestRead, byKey map[string]*stored, confirmed map[string]bool, deleted map[string]bool, filtered bool) bool {
 	problem := func(kind, key, format string, args ...any) {
 		pr.Problems = append(pr.Problems, Problem{Kind: kind, Key: key, Detail: fmt.Sprintf(format, args...)})
 	}
 	if read.err != nil {
 		problem(ProblemBadManifest, key, "%v", read.err)
-		return
+		return false
 	}
 	m := read.m
 	if m.Connector != connector || m.Partition != pr.Partition || m.Last+1 != next || len(m.Objects) == 0 {
 		problem(ProblemBadManifest, key, "describes connector %s partition %d offsets %d-%d with %d objects, not what its name says",
 			m.Connector, m.Partition, m.First, m.Last, len(m.Objects))
-		return
+		return false
 	}
 	if last := m.Objects[len(m.Objects)-1]; m.Head != last.SHA256 {
 		problem(ProblemBadManifest, key, "head %s is not the sha256 of its last object %s", m.Head, last.Key)
 	}
+	prev := m.Prev
 	for _, mo := range m.Objects {
 		o, ok := byKey[mo.Key]
+		wantPrev := prev
+		prev = mo.SHA256
 		switch {
+		case !ok && (filtered || deleted[mo.Key]): // deleted: its delete marker is the problem
+			continue
 		case !ok:
 			problem(ProblemMissing, mo.Key, "listed by manifest %s (offsets %d-%d, %d events) but not in the bucket", key, mo.First, mo.Last, mo.Records)
 			continue
-		case o.metaErr == nil && o.meta.sha256 != mo.SHA256:
+		case o.metaErr != nil:
+		case o.meta.sha256 != mo.SHA256:
 			problem(ProblemAltered, mo.Key, "manifest %s recorded sha256 %s, the object says %s", key, mo.SHA256, o.meta.sha256)
+		case o.meta.first != mo.First || o.meta.last != mo.Last || o.meta.records != mo.Records ||
+			o.meta.batchFirst != m.First || o.meta.batchLast != m.Last || o.meta.batchStart != m.Start:
+			problem(ProblemBadManifest, key, "lists %s as offsets %d-%d (%d records) of delivery %d-%d (start %d); the object's metadata says %s (start %d)",
+				mo.Key, mo.First, mo.Last, mo.Records, m.First, m.Last, m.Start, o.meta.describe(), o.meta.batchStart)
+		case filtered && o.meta.prev != wantPrev:
+			problem(ProblemBrokenChain, mo.Key, "links to sha256 %s; by the manifest, the object before it has sha256 %s", o.meta.prev, wantPrev)
 		}
 		confirmed[mo.Key] = true
 	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 )
 
 // chainOf makes the stored objects of deliveries, each given as the first
@@ -66,7 +67,7 @@ func TestCheckPartition(t *testing.T) {
 				objs = tt.edit(objs)
 			}
 			pr := &PartitionReport{FirstOffset: -1, LastOffset: -1}
-			checkPartition(pr, "c", objs)
+			checkPartition(pr, "c", objs, true)
 			var got []found
 			for _, p := range pr.Problems {
 				got = append(got, found{p.Kind, p.Key})
@@ -81,5 +82,54 @@ func TestCheckPartition(t *testing.T) {
 				t.Errorf("objects: got %d, want %d", pr.Objects, len(objs))
 			}
 		})
+	}
+}
+
+func TestInHours(t *testing.T) {
+	hour := func(s string) time.Time {
+		h, err := time.Parse("2006-01-02T15", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	key := "p/proj/2026/11/25/06/c-0-00000000000000000042.ndjson.gz"
+	tests := []struct {
+		name     string
+		key      string
+		from, to time.Time
+		want     bool
+	}{
+		{"unbounded", key, time.Time{}, time.Time{}, true},
+		{"within", key, hour("2026-11-25T06"), hour("2026-11-25T06"), true},
+		{"before", key, hour("2026-11-25T07"), time.Time{}, false},
+		{"after", key, time.Time{}, hour("2026-11-25T05"), false},
+		{"no prefix", "proj/2026/11/25/06/c-0-00000000000000000042.ndjson.gz", hour("2026-11-25T06"), time.Time{}, true},
+		{"unplaceable is read", "c-0-00000000000000000042.ndjson.gz", hour("2030-01-01T00"), time.Time{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := inHours(tt.key, tt.from, tt.to); got != tt.want {
+				t.Errorf("inHours: got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSameTopicID(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"0Cn6pT3aTbKrZYLywGLnXg==", "0Cn6pT3aTbKrZYLywGLnXg", true},               // franz-go's String, Kafka's URL-safe form
+		{"0Cn6pT3aTbKrZYLywGLnXg==", "d029faa5-3dda-4db2-ab65-82f2c062e75e", true}, // hex with dashes
+		{"0Cn6pT3aTbKrZYLywGLnXg==", "AAAAAAAAAAAAAAAAAAAAAA==", false},
+		{"not-an-id", "not-an-id", true},
+		{"not-an-id", "other", false},
+	}
+	for _, tt := range tests {
+		if got := sameTopicID(tt.a, tt.b); got != tt.want {
+			t.Errorf("sameTopicID(%q, %q): got %v, want %v", tt.a, tt.b, got, tt.want)
+		}
 	}
 }
