@@ -33,7 +33,7 @@ connectors:
 
 // archive runs the sink until the group has committed topic to its end,
 // and stops it.
-func archive(t *testing.T, cfg, id, topic string) {
+func archiveTopic(t *testing.T, cfg, id, topic string) {
 	t.Helper()
 	p := startSink(t, cfg, id)
 	waitCommitted(t, "auditstream-sink-"+id, topic, 60*time.Second)
@@ -99,7 +99,7 @@ func TestS3IdentityTopicRecreated(t *testing.T) {
 	cfg := writeConfig(t, headsPipeline(t, st, "regen", base, prefix, "e2e"))
 	first := newPublisher(t, topic, 21)
 	first.publish(400, nil)
-	archive(t, cfg, "regen", topic)
+	archiveTopic(t, cfg, "regen", topic)
 	st.assertExactlyOnce(t, "e2e", first.want)
 
 	recreate(t, topic, 3)
@@ -109,7 +109,7 @@ func TestS3IdentityTopicRecreated(t *testing.T) {
 	st.assertExactlyOnce(t, "e2e", first.want)
 
 	cfg2 := writeConfig(t, headsPipeline(t, st, "regen", base, prefix, "e2e-gen2"))
-	archive(t, cfg2, "regen", topic)
+	archiveTopic(t, cfg2, "regen", topic)
 	st.assertExactlyOnce(t, "e2e-gen2", second.want)
 	st.assertExactlyOnce(t, "e2e", first.want)
 }
@@ -123,14 +123,14 @@ func TestS3IdentityConnectorPrefixChanged(t *testing.T) {
 	st := newBucket(t)
 	first := newPublisher(t, topic, 23)
 	first.publish(300, nil)
-	archive(t, writeConfig(t, headsPipeline(t, st, "moved", base, prefix, "e2e")), "moved", topic)
+	archiveTopic(t, writeConfig(t, headsPipeline(t, st, "moved", base, prefix, "e2e")), "moved", topic)
 
 	second := newPublisher(t, topic2, 24)
 	second.publish(300, nil)
 	refused(t, writeConfig(t, headsPipeline(t, st, "moved", base2, prefix2, "e2e")), "moved", topic2)
 	st.assertExactlyOnce(t, "e2e", first.want)
 
-	archive(t, writeConfig(t, headsPipeline(t, st, "moved", base2, prefix2, "e2e-moved")), "moved", topic2)
+	archiveTopic(t, writeConfig(t, headsPipeline(t, st, "moved", base2, prefix2, "e2e-moved")), "moved", topic2)
 	st.assertExactlyOnce(t, "e2e-moved", second.want)
 }
 
@@ -165,7 +165,7 @@ func TestS3ReplayRestoresDeletedObject(t *testing.T) {
 	cfg := writeConfig(t, headsPipeline(t, st, "again", base, prefix, "e2e"))
 	pub := newPublisher(t, topic, 27)
 	pub.publish(2000, nil)
-	archive(t, cfg, "again", topic)
+	archiveTopic(t, cfg, "again", topic)
 	ctx := context.Background()
 	heads, err := s3sink.NewKafkaHeads([]kgo.Opt{kgo.SeedBrokers(kafkatest.Brokers(t)...)}, base+".heads")
 	if err != nil {

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -189,7 +190,7 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	partitions := fs.String("partition", "", "check only these partitions (comma-separated)")
 	from := fs.String("from", "", "read only objects of this occurred hour (UTC, YYYY-MM-DDTHH) and later")
 	to := fs.String("to", "", "read only objects of this occurred hour (UTC, YYYY-MM-DDTHH) and earlier")
-	headsTopic := fs.String("heads-topic", "audit.heads", "the compacted topic of chain heads")
+	headsTopic := fs.String("heads-topic", "", "the compacted topic of chain heads (default: the pipeline's topics.heads)")
 	bucketOnly := fs.Bool("bucket-only", false, "check the bucket alone, without Kafka (no reconciliation, no heads)")
 	fs.Usage = func() { fmt.Fprint(stderr, usage, "\nFlags:\n"); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -254,7 +255,7 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 		}
 		opts.Kafka, err = s3sink.ReadKafka(ctx, s3sink.KafkaSource{
 			Opts: kopts, Connector: c.ID, Topic: p.ConnectorTopic(c.ID), DLQ: p.Topics.DLQ.Name,
-			Heads: *headsTopic, Group: p.ConnectorGroup(c.ID), Partitions: opts.Partitions, Progress: stderr,
+			Heads: cmp.Or(*headsTopic, p.Topics.Heads.Name), Group: p.ConnectorGroup(c.ID), Partitions: opts.Partitions, Progress: stderr,
 		})
 		if err != nil {
 			fmt.Fprintf(stderr, "sink verify: could not read Kafka: %v\n", err)
