@@ -53,11 +53,13 @@ type grant struct {
 
 // aclNames are the pipeline's names in this test.
 type aclNames struct {
-	events, dlq, state, heads, prefix, routerGroup, connector string
+	events, dlq, state, heads, prefix, routerGroup, connector, s3connector string
 }
 
 func (n aclNames) connectorTopic() string { return n.prefix + n.connector }
 func (n aclNames) sinkGroup() string      { return "auditstream-sink-" + n.connector }
+func (n aclNames) s3Topic() string        { return n.prefix + n.s3connector }
+func (n aclNames) s3Group() string        { return "auditstream-sink-" + n.s3connector }
 
 const (
 	topicRes = kmsg.ACLResourceTypeTopic
@@ -121,6 +123,15 @@ func componentGrants(n aclNames) map[string][]grant {
 			{groupRes, n.sinkGroup(), false, ops(opRead)},
 			{topicRes, n.dlq, false, ops(opWrite)},
 		},
+		// An S3 sink: a sink's, plus the topic ID of its topic (Describe,
+		// implied by Read) and the chain heads (the heads topic, which
+		// router setup made).
+		"s3sink": {
+			{topicRes, n.s3Topic(), false, ops(opRead)},
+			{groupRes, n.s3Group(), false, ops(opRead)},
+			{topicRes, n.dlq, false, ops(opWrite)},
+			{topicRes, n.heads, false, ops(opRead, opWrite)},
+		},
 		// The producer SDK and CLI.
 		"producer": {
 			{topicRes, n.events, false, ops(opWrite)},
@@ -179,7 +190,7 @@ func allow(t *testing.T, b *securekafka.Broker, user string, gs []grant) {
 
 // aclPipeline writes the pipeline file of one component: the same topics
 // and connector for all, its own login.
-func aclPipeline(t *testing.T, b *securekafka.Broker, n aclNames, user, passwordFile, intakeURL string) string {
+func aclPipeline(t *testing.T, b *securekafka.Broker, n aclNames, user, passwordFile, intakeURL string, st *s3Store) string {
 	t.Helper()
 	return writeConfig(t, fmt.Sprintf(`kafka:
   brokers: [%s]
@@ -201,7 +212,12 @@ connectors:
     listen: 127.0.0.1:0
     batch: {max_age: 200ms}
     datadog: {url: %s, api_key: {env: ACL_DD_KEY}}
-`, b.SASLSSL, b.CAFile, user, passwordFile, n.events, n.dlq, n.state, n.heads, n.prefix, n.routerGroup, n.connector, intakeURL))
+  - id: %s
+    type: s3
+    listen: 127.0.0.1:0
+    batch: {max_age: 200ms}
+%s`, b.SASLSSL, b.CAFile, user, passwordFile, n.events, n.dlq, n.state, n.heads, n.prefix, n.routerGroup, n.connector, intakeURL,
+		n.s3connector, st.connectorYAML("acl")))
 }
 
 // buildInBackground builds commands of the workspace's modules (name:
@@ -237,6 +253,12 @@ func buildInBackground(t *testing.T, cmds map[string][2]string) func() map[strin
 		}
 		return paths
 	}
+}
+
+// statusConnector is a connector in auditctl status --json.
+type statusConnector struct {
+	ID  string           `json:"id"`
+	DLQ map[string]int64 `json:"dlq"`
 }
 
 // lockedBuffer is a process's log, written and read concurrently.
@@ -285,12 +307,13 @@ func TestLeastPrivilege(t *testing.T) {
 	// The broker's data outlives the test: names are new on every run.
 	s := uuid.NewString()[:8]
 	n := aclNames{events: "acl." + s + ".events", dlq: "acl." + s + ".dlq", state: "acl." + s + ".state", heads: "acl." + s + ".heads",
-		prefix: "acl." + s + ".c.", routerGroup: "acl-router-" + s, connector: "dd-" + s}
+		prefix: "acl." + s + ".c.", routerGroup: "acl-router-" + s, connector: "dd-" + s, s3connector: "s3-" + s}
+	st := newBucket(t)
 	grants := componentGrants(n)
 	cfgs := map[string]string{}
-	for _, c := range []string{"setup", "router", "backfill", "sink", "producer", "auditctl-status", "auditctl-replay", "auditctl-dlq", "auditctl-redrive"} {
+	for _, c := range []string{"setup", "router", "backfill", "sink", "s3sink", "producer", "auditctl-status", "auditctl-replay", "auditctl-dlq", "auditctl-redrive"} {
 		user := c + "-" + s
-		cfgs[c] = aclPipeline(t, b, n, user, b.AddUser(t, user), in.url)
+		cfgs[c] = aclPipeline(t, b, n, user, b.AddUser(t, user), in.url, st)
 		allow(t, b, user, grants[c])
 	}
 	t.Logf("broker, users and ACLs ready in %v", time.Since(t0).Round(time.Millisecond))
@@ -390,6 +413,7 @@ func TestLeastPrivilege(t *testing.T) {
 	t.Run("each component works with exactly its ACLs", func(t *testing.T) {
 		defer func() { _ = router.Process.Kill(); _ = router.Wait(); router = nil }()
 		sink := startSink(t, cfgs["sink"], n.connector)
+		s3sink := startSink(t, cfgs["s3sink"], n.s3connector)
 
 		// The producer CLI publishes the events.
 		want := map[string]bool{}
@@ -430,14 +454,33 @@ func TestLeastPrivilege(t *testing.T) {
 				}
 			}
 			wantStages := []string{"router", "sink:" + n.connector}
-			if missing == 0 && stages[wantStages[0]] && stages[wantStages[1]] {
-				t.Logf("%d events at the intake and dead letters of %v, %v after start", len(want), wantStages, time.Since(t0).Round(time.Millisecond))
+			s3missing := len(want)
+			if missing == 0 {
+				events, _ := st.readAll(t, "acl")
+				for _, e := range events {
+					if want[e.Event.GetId()] {
+						s3missing--
+					}
+				}
+			}
+			if missing == 0 && s3missing == 0 && stages[wantStages[0]] && stages[wantStages[1]] {
+				t.Logf("%d events at the intake and in the bucket, dead letters of %v, %v after start", len(want), wantStages, time.Since(t0).Round(time.Millisecond))
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("after 90s: %d of %d events missing at the intake, dead letters of %v (want %v)\nrouter log:\n%s\nsink log:\n%s",
-					missing, len(want), stages, wantStages, tail(routerLog.String(), 30), tail(sink.Log(), 30))
+				t.Fatalf("after 90s: %d of %d events missing at the intake, %d in the bucket, dead letters of %v (want %v)\nrouter log:\n%s\nsink log:\n%s\nS3 sink log:\n%s",
+					missing, len(want), s3missing, stages, wantStages, tail(routerLog.String(), 30), tail(sink.Log(), 30), tail(s3sink.Log(), 30))
 			}
+		}
+		// The S3 sink recorded its chain heads.
+		ends, err := kadm.NewClient(admin).ListEndOffsets(ctx, n.heads)
+		if err == nil {
+			err = ends.Error()
+		}
+		heads := int64(0)
+		ends.Each(func(o kadm.ListedOffset) { heads += o.Offset })
+		if err != nil || heads == 0 {
+			t.Errorf("heads topic %s: %d records (%v), want the S3 sink's chain heads", n.heads, heads, err)
 		}
 	})
 
@@ -471,13 +514,13 @@ func TestLeastPrivilege(t *testing.T) {
 				} `json:"partitions"`
 				DLQ map[string]int64 `json:"dlq"`
 			} `json:"router"`
-			Connectors []struct {
-				DLQ map[string]int64 `json:"dlq"`
-			} `json:"connectors"`
-			Errors map[string]string `json:"errors"`
+			Connectors []statusConnector `json:"connectors"`
+			Errors     map[string]string `json:"errors"`
 		}
 		if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st); code != 0 || err != nil ||
-			len(st.Errors) > 0 || st.Router == nil || len(st.Connectors) != 1 || len(st.Router.DLQ) == 0 || len(st.Connectors[0].DLQ) == 0 {
+			len(st.Errors) > 0 || st.Router == nil || len(st.Connectors) != 2 || len(st.Router.DLQ) == 0 || !slices.ContainsFunc(st.Connectors, func(c statusConnector) bool {
+			return c.ID == n.connector && len(c.DLQ) > 0
+		}) {
 			t.Fatalf("auditctl status: exit %d (%v), want 0 with no errors, the router's and the connector's dead letters counted:\n%s", code, err, tail(out, 40))
 		}
 		committed := int64(0)
