@@ -7,8 +7,8 @@ package main
 // logs in as a SCRAM user of its own that holds exactly the ACLs README.md
 // documents ("Least privilege"), and does its work: router setup, the
 // router (without Create: setup made its topics), router backfill, a
-// Datadog sink, the producer CLI, and auditctl status, dlq list, replay and
-// dlq redrive. What a component must not do is refused. The
+// Datadog sink, an S3 sink (MinIO), the producer CLI, and auditctl status,
+// dlq list, replay and dlq redrive. What a component must not do is refused. The
 // grants below are the README's tables, with the test's topic names: keep
 // them in step.
 
