@@ -54,11 +54,11 @@ func bounded(ctx context.Context, e env, c *command, p *config.Pipeline, conn *c
 			fmt.Fprintln(e.stderr, "auditctl replay: refused:", refused.Msg)
 			return done(exitProblem)
 		}
-		fmt.Fprintln(e.stderr, "auditctl replay:", err)
 		if ctx.Err() != nil {
+			fmt.Fprintln(e.stderr, "auditctl replay:", err)
 			return exitInterrupted
 		}
-		return exitUnreachable
+		return kafkaFailed(e.stderr, "replay", err, replayACLs(p, conn.ID))
 	}
 	start, end, err := offsets.Ends(ctx, k.adm, topic)
 	if err != nil {

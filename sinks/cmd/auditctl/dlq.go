@@ -133,8 +133,7 @@ func dlqCmd(ctx context.Context, args []string, e env) int {
 		if ctx.Err() != nil {
 			return exitInterrupted
 		}
-		fmt.Fprintln(e.stderr, "auditctl dlq:", err)
-		return exitUnreachable
+		return kafkaFailed(e.stderr, "dlq", err, dlqReadACLs(p))
 	}
 	switch sub {
 	case "list":
@@ -205,12 +204,12 @@ func redrive(ctx context.Context, e env, c *command, p *config.Pipeline, k *kafk
 	}
 	err := dlq.Redrive(ctx, k.adm, dlq.RedriveOptions{Pipeline: p, Opts: k.opts, Now: time.Now}, targets)
 	if err != nil {
-		fmt.Fprintln(e.stderr, "auditctl dlq redrive:", err)
 		out()
 		if ctx.Err() != nil {
+			fmt.Fprintln(e.stderr, "auditctl dlq redrive:", err)
 			return exitInterrupted
 		}
-		return exitUnreachable
+		return kafkaFailed(e.stderr, "dlq redrive", err, redriveACLs(p))
 	}
 	sent := 0
 	for _, t := range targets {

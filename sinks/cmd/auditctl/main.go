@@ -63,7 +63,8 @@ Every subcommand takes --config FILE (default $AUDITSTREAM_CONFIG, else
 pipeline.yaml) and --help.
 
 Exit codes: 0 ok; 1 problem found, refused or declined; 2 bad usage or
-configuration; 3 Kafka or the destination unreachable; 130 interrupted.
+configuration, or a Kafka ACL missing; 3 Kafka or the destination
+unreachable; 130 interrupted.
 `
 
 func main() {

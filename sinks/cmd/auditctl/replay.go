@@ -162,8 +162,7 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 	case errors.As(err, &refused):
 		return refuse(refused.Msg)
 	case err != nil:
-		fmt.Fprintln(e.stderr, "auditctl replay:", err)
-		return exitUnreachable
+		return kafkaFailed(e.stderr, "replay", err, replayACLs(p, conn.ID))
 	}
 	res.Plan = plan
 	if !*c.json {
@@ -192,8 +191,7 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 	}
 	state, members, err := replay.Members(ctx, k.adm, plan.Group)
 	if err != nil {
-		fmt.Fprintln(e.stderr, "auditctl replay:", err)
-		return exitUnreachable
+		return kafkaFailed(e.stderr, "replay", err, replayACLs(p, conn.ID))
 	}
 	if members > 0 && !*wait {
 		return refuse(fmt.Sprintf("group %s has %d active member(s) (%s): the connector's sinks are running. Stop them first, "+
@@ -215,16 +213,14 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 			if ctx.Err() != nil {
 				return exitInterrupted
 			}
-			fmt.Fprintln(e.stderr, "auditctl replay:", err)
-			return exitUnreachable
+			return kafkaFailed(e.stderr, "replay", err, replayACLs(p, conn.ID))
 		}
 		// The sinks committed while they stopped: plan again from there.
 		if plan, err = replay.MakePlan(ctx, o, from); err != nil {
 			if errors.As(err, &refused) {
 				return refuse(refused.Msg)
 			}
-			fmt.Fprintln(e.stderr, "auditctl replay:", err)
-			return exitUnreachable
+			return kafkaFailed(e.stderr, "replay", err, replayACLs(p, conn.ID))
 		}
 		if plan.Overlap && !*allowOverlap {
 			return refuse(replay.OverlapWarning)
@@ -237,8 +233,7 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 		if _, n, merr := replay.Members(ctx, k.adm, plan.Group); merr == nil && n > 0 {
 			return refuse(fmt.Sprintf("a sink joined group %s meanwhile (%v); nothing was changed", plan.Group, err))
 		}
-		fmt.Fprintln(e.stderr, "auditctl replay:", err)
-		return exitUnreachable
+		return kafkaFailed(e.stderr, "replay", err, replayACLs(p, conn.ID))
 	}
 	res.Applied = true
 	fmt.Fprintf(e.stderr, "group %s rewound; the connector's sinks deliver from there when they start\n", plan.Group)
@@ -259,8 +254,7 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 				done(exitOK)
 				return exitInterrupted
 			}
-			fmt.Fprintln(e.stderr, "auditctl replay: follow:", err)
-			return done(exitUnreachable)
+			return done(kafkaFailed(e.stderr, "replay: follow", err, replayACLs(p, conn.ID)))
 		}
 		fmt.Fprintln(e.stderr, "caught up")
 	}

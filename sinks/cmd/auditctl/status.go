@@ -60,8 +60,7 @@ func statusCmd(ctx context.Context, args []string, e env) int {
 			if ctx.Err() != nil {
 				return exitInterrupted
 			}
-			fmt.Fprintln(e.stderr, "auditctl status:", err)
-			return exitUnreachable
+			return kafkaFailed(e.stderr, "status", err, statusACLs(p))
 		}
 		if *c.json {
 			if *watch {
