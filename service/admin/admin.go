@@ -57,21 +57,21 @@ type Options struct {
 	// require.
 	Token    string
 	Registry *prometheus.Registry
-	Ready    Ready
-	Log      *slog.Logger
+	// Ready is given to Handler; Listen leaves it to Serve, since the
+	// service that it asks is built after the address is bound.
+	Ready Ready
+	Log   *slog.Logger
 }
 
 // Server is the endpoints, listening.
 type Server struct {
 	ln  net.Listener
-	srv *http.Server
+	o   Options
 	url string
-	log *slog.Logger
 }
 
-// Listen binds the address and registers auditstream_ready. Binding
-// before anything else starts lets the service advertise the address it
-// got (ClientID).
+// Listen binds the address. Binding before anything else is built lets
+// the service advertise the address it got (ClientID).
 func Listen(o Options) (*Server, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -105,30 +105,31 @@ func Listen(o Options) (*Server, error) {
 		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}})
 		scheme = "https"
 	}
-	s := &Server{
-		ln:  ln,
-		srv: &http.Server{Handler: Handler(o), ReadHeaderTimeout: 5 * time.Second},
-		url: scheme + "://" + ln.Addr().String(),
-		log: o.Log,
-	}
-	return s, nil
+	return &Server{ln: ln, o: o, url: scheme + "://" + ln.Addr().String()}, nil
 }
+
+// Close releases the address of a server that will not Serve.
+func (s *Server) Close() error { return s.ln.Close() }
 
 // URL is the base URL of the endpoints as bound, e.g.
 // http://127.0.0.1:9465 (the host as configured: 0.0.0.0 means every
 // interface, which a reader of the URL replaces with the host it knows).
 func (s *Server) URL() string { return s.url }
 
-// Serve serves the endpoints until ctx ends.
-func (s *Server) Serve(ctx context.Context) error {
-	s.log.Info("admin endpoints", "url", s.url)
+// Serve registers auditstream_ready, asking ready, and serves the
+// endpoints until ctx ends.
+func (s *Server) Serve(ctx context.Context, ready Ready) error {
+	o := s.o
+	o.Ready = ready
+	srv := &http.Server{Handler: Handler(o), ReadHeaderTimeout: 5 * time.Second}
+	o.Log.Info("admin endpoints", "url", s.url)
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = s.srv.Shutdown(shut)
+		_ = srv.Shutdown(shut)
 	}()
-	if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("admin serve: %w", err)
 	}
 	return nil

@@ -150,16 +150,13 @@ func serve(t *testing.T, o Options) *Server {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
-	if o.Ready == nil {
-		o.Ready = func() (bool, string) { return true, "" }
-	}
 	s, err := Listen(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx) }()
+	go func() { done <- s.Serve(ctx, func() (bool, string) { return true, "" }) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/auditstream/auditstream/config"
@@ -98,19 +99,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		log.Error("startup check failed; nothing consumed or committed", "err", err)
 		return 2
 	}
-	r, err := sink.New(sink.Options{Pipeline: p, Connector: c, Writer: w, Log: log, Registerer: reg})
+	adm, err := listenAdmin(p, c, reg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	defer adm.Close()
+	// The client id advertises the admin address to auditctl (admin.ClientID).
+	r, err := sink.New(sink.Options{Pipeline: p, Connector: c, Writer: w, Log: log, Registerer: reg,
+		KafkaOpts: []kgo.Opt{kgo.ClientID(admin.ClientID(p.Kafka.ClientID, adm.URL()))}})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.Run(gctx) })
-	g.Go(func() error { return admin.Serve(gctx, c.Listen, reg, r.Ready, log) })
+	g.Go(func() error { return adm.Serve(gctx, r.Ready) })
 	if err := g.Wait(); err != nil {
 		log.Error("sink", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// listenAdmin binds the admin endpoints: the connector's listen, or the
+// default address with its free-port fallback, secured as the admin block
+// says.
+func listenAdmin(p *config.Pipeline, c *config.Connector, reg *prometheus.Registry, log *slog.Logger) (*admin.Server, error) {
+	o := admin.Options{Listen: c.Listen, Default: config.DefaultSinkListen, Registry: reg, Log: log}
+	if t := p.Admin.TLS; t != nil {
+		o.CertFile, o.KeyFile = t.CertFile, t.KeyFile
+	}
+	if p.Admin.Token.IsSet() {
+		tok, err := p.Admin.Token.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("admin token: %w", err)
+		}
+		o.Token = tok
+	}
+	return admin.Listen(o)
 }
 
 // writer builds the connector's destination writer and checks, before any
