@@ -122,7 +122,8 @@ func (s *Server) Serve(ctx context.Context, ready Ready) error {
 	o := s.o
 	o.Ready = ready
 	srv := &http.Server{Handler: Handler(o), ReadHeaderTimeout: 5 * time.Second}
-	o.Log.Info("admin endpoints", "url", s.url)
+	// Tests and operators read addr from this line.
+	o.Log.Info("admin endpoints", "addr", s.ln.Addr().String(), "url", s.url)
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
