@@ -55,7 +55,11 @@ type Options struct {
 	CertFile, KeyFile string
 	// Token, when set, is the bearer token /metrics and /readyz's reason
 	// require.
-	Token    string
+	Token string
+	// Public, when set, turns a not-ready reason into words anyone may
+	// read ("destination failing"), or "" for none. It must not pass on
+	// any part of the reason that it does not choose itself.
+	Public   func(reason string) string
 	Registry *prometheus.Registry
 	// Ready is given to Handler; Listen leaves it to Serve, since the
 	// service that it asks is built after the address is bound.
@@ -181,12 +185,18 @@ func Handler(o Options) http.Handler {
 		logged.log(o.Log, reason)
 		// The status code is for everyone (probes carry no token); the
 		// reason only for a caller with the token.
-		body := "not ready (the reason is in the service's log)"
+		public := "not ready"
+		if o.Public != nil {
+			if p := o.Public(reason); p != "" {
+				public += ": " + p
+			}
+		}
+		body := public + " (details in the service's log)"
 		switch {
 		case authorized(r):
 			body = "not ready: " + reason
 		case o.Token != "":
-			body = "not ready (the reason is served with the admin token, and logged)"
+			body = public + " (details with the admin token, and in the service's log)"
 		}
 		http.Error(w, body, http.StatusServiceUnavailable)
 	})

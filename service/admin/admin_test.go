@@ -128,6 +128,22 @@ func TestAccess(t *testing.T) {
 	}
 }
 
+// TestPublicReason: a caller without the token reads the words Public
+// chooses, never the reason.
+func TestPublicReason(t *testing.T) {
+	srv := httptest.NewServer(Handler(Options{Registry: prometheus.NewRegistry(), Token: "tok",
+		Ready:  func() (bool, string) { return false, secretReason },
+		Public: func(string) string { return "destination failing" }}))
+	defer srv.Close()
+	code, body := get(t, srv.Client(), srv.URL+"/readyz", "")
+	if code != 503 || !strings.HasPrefix(body, "not ready: destination failing") || strings.Contains(body, "minio") {
+		t.Errorf("got %d %q, want 503 with the public words only", code, body)
+	}
+	if _, body := get(t, srv.Client(), srv.URL+"/readyz", "tok"); !strings.Contains(body, secretReason) {
+		t.Errorf("with the token: got %q, want the reason", body)
+	}
+}
+
 // TestReasonLoggedOnce: probes every few seconds must not log a line each.
 func TestReasonLoggedOnce(t *testing.T) {
 	var logs bytes.Buffer

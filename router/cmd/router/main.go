@@ -175,7 +175,7 @@ func serve(ctx context.Context, path string, p *config.Pipeline, log *slog.Logge
 // listenAdmin binds the admin endpoints: router.listen, or the default
 // address with its free-port fallback, secured as the admin block says.
 func listenAdmin(p *config.Pipeline, reg *prometheus.Registry, log *slog.Logger) (*admin.Server, error) {
-	o := admin.Options{Listen: p.Router.Listen, Default: config.DefaultRouterListen, Registry: reg, Log: log}
+	o := admin.Options{Listen: p.Router.Listen, Default: config.DefaultRouterListen, Registry: reg, Log: log, Public: publicReason}
 	if t := p.Admin.TLS; t != nil {
 		o.CertFile, o.KeyFile = t.CertFile, t.KeyFile
 	}
@@ -187,6 +187,19 @@ func listenAdmin(p *config.Pipeline, reg *prometheus.Registry, log *slog.Logger)
 		o.Token = tok
 	}
 	return admin.Listen(o)
+}
+
+// publicReason names, in words anyone may read, why the router is not
+// ready (admin.Options.Public): the kind of failure, never the error,
+// which may name brokers or topics.
+func publicReason(reason string) string {
+	switch {
+	case strings.HasPrefix(reason, "not yet assigned"):
+		return "not joined its group yet"
+	case strings.Contains(reason, "transactions in a row aborted"):
+		return "transactions aborting"
+	}
+	return "routing failed"
 }
 
 // reloadOnHUP reloads the pipeline file on SIGHUP. An invalid file is

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -126,7 +127,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 // default address with its free-port fallback, secured as the admin block
 // says.
 func listenAdmin(p *config.Pipeline, c *config.Connector, reg *prometheus.Registry, log *slog.Logger) (*admin.Server, error) {
-	o := admin.Options{Listen: c.Listen, Default: config.DefaultSinkListen, Registry: reg, Log: log}
+	o := admin.Options{Listen: c.Listen, Default: config.DefaultSinkListen, Registry: reg, Log: log, Public: publicReason}
 	if t := p.Admin.TLS; t != nil {
 		o.CertFile, o.KeyFile = t.CertFile, t.KeyFile
 	}
@@ -138,6 +139,33 @@ func listenAdmin(p *config.Pipeline, c *config.Connector, reg *prometheus.Regist
 		o.Token = tok
 	}
 	return admin.Listen(o)
+}
+
+// publicReason names, in words anyone may read, why the sink is not ready
+// (admin.Options.Public): the kind of failure, from the start of the
+// Runner's reason, never the rest, which may name the destination's
+// address or quote its answer. A reason it does not know gets no words.
+func publicReason(reason string) string {
+	if strings.HasPrefix(reason, "not yet assigned") {
+		return "no partitions assigned yet"
+	}
+	// "partition N: <operation>: <error>"
+	_, rest, ok := strings.Cut(reason, ": ")
+	if !ok || !strings.HasPrefix(reason, "partition ") {
+		return ""
+	}
+	for _, k := range []struct{ prefix, words string }{
+		{"write: ", "destination failing"},
+		{"dead-letter produce: ", "dead-letter topic failing"},
+		{"read rejected records again: ", "dead-letter topic failing"},
+		{"commit: ", "offset commit failing"},
+		{"fetch committed offset: ", "offset fetch failing"},
+	} {
+		if strings.HasPrefix(rest, k.prefix) {
+			return k.words
+		}
+	}
+	return "a partition makes no progress"
 }
 
 // writer builds the connector's destination writer and checks, before any
