@@ -17,7 +17,11 @@ const (
 	// consumers wait at most half a second more.
 	DefaultCommitInterval = 500 * time.Millisecond
 	DefaultMaxEventBytes  = 1 << 20
-	DefaultRouterListen   = "127.0.0.1:9464"
+	// DefaultRouterListen and DefaultSinkListen are the admin addresses
+	// of a service whose listen is unset. A replica that finds its
+	// default port taken uses a free port of the same host instead.
+	DefaultRouterListen = "127.0.0.1:9464"
+	DefaultSinkListen   = "127.0.0.1:9465"
 
 	// Datadog's intake limits: 1000 entries and 5 MB uncompressed per
 	// request. The sink never exceeds them, whatever the file says.
@@ -69,7 +73,8 @@ func (p *Pipeline) applyDefaults() {
 	if r.MaxEventBytes == 0 {
 		r.MaxEventBytes = DefaultMaxEventBytes
 	}
-	setDefault(&r.Listen, DefaultRouterListen)
+	// r.Listen stays unset: an unset address may fall back to a free
+	// port (admin.Options.Default), a configured one may not.
 	for i := range p.Connectors {
 		p.Connectors[i].applyDefaults()
 	}

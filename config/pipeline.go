@@ -6,6 +6,7 @@ type Pipeline struct {
 	Topics     Topics      `yaml:"topics"`
 	Router     Router      `yaml:"router"`
 	Connectors []Connector `yaml:"connectors"`
+	Admin      Admin       `yaml:"admin"`
 
 	// Path is the file the pipeline was loaded from, for messages.
 	Path string `yaml:"-"`
@@ -78,8 +79,10 @@ type Router struct {
 	CommitInterval Duration `yaml:"commit_interval"`
 	// MaxEventBytes caps one record's value; larger records go to the DLQ.
 	MaxEventBytes ByteSize `yaml:"max_event_bytes"`
-	// Listen is the address of /metrics, /healthz and /readyz
-	// (default 127.0.0.1:9464; port 0 picks a free one).
+	// Listen is the address of /metrics, /healthz and /readyz. Unset, it
+	// is DefaultRouterListen, or a free port of 127.0.0.1 when that is
+	// taken; port 0 picks a free one. auditctl finds the address the
+	// router got in its consumer group (see the admin package).
 	Listen string `yaml:"listen"`
 }
 
@@ -102,6 +105,10 @@ type Connector struct {
 	S3      *S3           `yaml:"s3"`
 	Datadog *Datadog      `yaml:"datadog"`
 	// Listen is the address of the sink's /metrics, /healthz and /readyz.
+	// Unset, it is DefaultSinkListen, or a free port of 127.0.0.1 when
+	// that is taken (another sink on the host); port 0 picks a free one.
+	// auditctl finds every replica's address in the connector's consumer
+	// group (see the admin package).
 	Listen string `yaml:"listen"`
 }
 

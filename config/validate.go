@@ -103,6 +103,7 @@ func (v *validator) pipeline(p *Pipeline) {
 	if !topicName.MatchString(p.Topics.ConnectorPrefix + "x") {
 		v.at(fmt.Sprintf("bad prefix %q: topic names use letters, digits, '.', '_' and '-'", p.Topics.ConnectorPrefix), "topics", "connector_prefix")
 	}
+	v.admin(p)
 	if p.Router.CommitInterval.D() <= 0 {
 		v.at("must be positive", "router", "commit_interval")
 	}

@@ -187,15 +187,52 @@ func setup(ctx context.Context, p *config.Pipeline, log *slog.Logger) error {
 func serve(ctx context.Context, path string, p *config.Pipeline, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	r, err := route.New(route.Options{Pipeline: p, Log: log, Registerer: reg})
+	adm, err := listenAdmin(p, reg, log)
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+	// The client id advertises the admin address to auditctl (admin.ClientID).
+	r, err := route.New(route.Options{Pipeline: p, Log: log, Registerer: reg,
+		KafkaOpts: []kgo.Opt{kgo.ClientID(admin.ClientID(p.Kafka.ClientID, adm.URL()))}})
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.Run(ctx) })
-	g.Go(func() error { return admin.Serve(ctx, p.Router.Listen, reg, r.Ready, log) })
+	g.Go(func() error { return adm.Serve(ctx, r.Ready) })
 	g.Go(func() error { reloadOnHUP(ctx, path, r, log); return nil })
 	return g.Wait()
+}
+
+// listenAdmin binds the admin endpoints: router.listen, or the default
+// address with its free-port fallback, secured as the admin block says.
+func listenAdmin(p *config.Pipeline, reg *prometheus.Registry, log *slog.Logger) (*admin.Server, error) {
+	o := admin.Options{Listen: p.Router.Listen, Default: config.DefaultRouterListen, Registry: reg, Log: log, Public: publicReason}
+	if t := p.Admin.TLS; t != nil {
+		o.CertFile, o.KeyFile = t.CertFile, t.KeyFile
+	}
+	if p.Admin.Token.IsSet() {
+		tok, err := p.Admin.Token.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("admin token: %w", err)
+		}
+		o.Token = tok
+	}
+	return admin.Listen(o)
+}
+
+// publicReason names, in words anyone may read, why the router is not
+// ready (admin.Options.Public): the kind of failure, never the error,
+// which may name brokers or topics.
+func publicReason(reason string) string {
+	switch {
+	case strings.HasPrefix(reason, "not yet assigned"):
+		return "not joined its group yet"
+	case strings.Contains(reason, "transactions in a row aborted"):
+		return "transactions aborting"
+	}
+	return "routing failed"
 }
 
 // reloadOnHUP reloads the pipeline file on SIGHUP. An invalid file is

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"time"
+
+	"github.com/auditstream/auditstream/config"
 
 	"github.com/auditstream/auditstream/sinks/internal/status"
 )
@@ -18,6 +21,12 @@ so a caught-up connector reads 0); the members of its consumer group
 from the sink's /metrics and /readyz at the connector's listen address;
 its dead letters by reason. For the router: lag, members, readiness and
 committed transactions per second (sampled from its /metrics over 1 s).
+
+Each replica advertises its admin address in its Kafka client id, so every
+replica of a service is asked, wherever it runs; a service whose group has
+no such member is asked at its listen address in the pipeline file. The
+admin block's token and TLS settings (admin.token, admin.tls.ca_file)
+are used to ask them.
 
 Exit status 1 when a service that answered says it is not ready, 3 when
 Kafka is unreachable.
@@ -48,12 +57,17 @@ func statusCmd(ctx context.Context, args []string, e env) int {
 			return exitUsage
 		}
 	}
+	hc, token, scheme, err := adminClient(p)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "auditctl:", err)
+		return exitUsage
+	}
 	k, code := connect(ctx, p, e)
 	if k == nil {
 		return code
 	}
 	defer k.Close()
-	o := status.Options{Pipeline: p, Admin: k.adm, Opts: k.opts, HTTP: httpClient(), Connector: *id, DLQLast: *dlqLast}
+	o := status.Options{Pipeline: p, Admin: k.adm, Opts: k.opts, HTTP: hc, Token: token, Scheme: scheme, Connector: *id, DLQLast: *dlqLast}
 	for {
 		r, err := status.Gather(ctx, o)
 		if err != nil {
@@ -101,4 +115,26 @@ func statusCode(r *status.Report) int {
 		}
 	}
 	return exitOK
+}
+
+// adminClient reaches the services' admin endpoints as the pipeline's admin
+// block says: the HTTP client, the bearer token, the scheme.
+func adminClient(p *config.Pipeline) (*http.Client, string, string, error) {
+	hc := httpClient()
+	scheme := "http"
+	tc, err := p.Admin.ClientTLS()
+	if err != nil {
+		return nil, "", "", err
+	}
+	if tc != nil {
+		hc.Transport = &http.Transport{TLSClientConfig: tc}
+		scheme = "https"
+	}
+	token := ""
+	if p.Admin.Token.IsSet() {
+		if token, err = p.Admin.Token.Resolve(); err != nil {
+			return nil, "", "", fmt.Errorf("admin token: %w", err)
+		}
+	}
+	return hc, token, scheme, nil
 }

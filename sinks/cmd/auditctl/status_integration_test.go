@@ -5,12 +5,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/sinks/internal/status"
 	"github.com/auditstream/auditstream/stack/kafkatest"
@@ -133,4 +135,84 @@ func TestStatus(t *testing.T) {
 	if c.Ready != nil {
 		t.Errorf("the sink is stopped, yet status says ready=%v", *c.Ready)
 	}
+}
+
+// TestStatusFindsReplicas: two replicas of a sink whose connector has no
+// listen address, on one host. The first serves its admin endpoints at
+// the default address, the second finds that port taken and takes a free
+// one; auditctl status finds and asks both through the consumer group,
+// with the admin token, which /metrics requires.
+func TestStatusFindsReplicas(t *testing.T) {
+	const id = "st-replicas"
+	const token = "admin-token-for-the-test"
+	t.Setenv("AUDITSTREAM_TEST_ADMIN_TOKEN", token)
+	def := "http://" + config.DefaultSinkListen
+	if resp, err := http.Get(def + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("something already serves %s: this test needs the default admin port free", def)
+	}
+	tp := newTopics(t)
+	topic := tp.connector(t, id, 3)
+	in := startIntake(t)
+	cfg := writeConfig(t, tp.header(t, freeAddr(t))+fmt.Sprintf(`  - id: %s
+    type: datadog
+    batch: {max_events: 100, max_age: 500ms}
+%s
+admin: {token: {env: AUDITSTREAM_TEST_ADMIN_TOKEN}}
+`, id, ddYAML(t, in, ddKey)))
+	newPublisher(t, topic, 3, true).publish(30)
+
+	first := startSink(t, cfg, id)
+	eventually(t, 30*time.Second, "the first sink to serve /readyz at the default address", func() bool {
+		resp, err := http.Get(def + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	resp, err := http.Get(def + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: got %s, want 401", resp.Status)
+	}
+	second := startSink(t, cfg, id)
+
+	var c status.Connector
+	eventually(t, 60*time.Second, "status to find both replicas, ready", func() bool {
+		code, out, errs := ctl(t, "status", "--config", cfg, "--connector", id, "--json")
+		if code != exitOK {
+			t.Logf("status exit %d: %s", code, errs)
+			return false
+		}
+		var r status.Report
+		jsonOut(t, out, &r)
+		c = r.Connectors[0]
+		ready := 0
+		for _, rep := range c.Replicas {
+			if rep.Ready != nil && *rep.Ready {
+				ready++
+			}
+		}
+		return len(c.Members) == 2 && len(c.Replicas) == 2 && ready == 2
+	})
+	admins := map[string]bool{}
+	for _, m := range c.Members {
+		admins[m.Admin] = true
+	}
+	if !admins[def] || len(admins) != 2 {
+		t.Errorf("members advertise %v; want %s and another address", admins, def)
+	}
+	if c.Ready == nil || !*c.Ready {
+		t.Errorf("both replicas ready, yet the connector reads ready=%v (%s)", c.Ready, c.ReadyDetail)
+	}
+	if c.LastWrite == nil {
+		t.Errorf("no last write read from either replica's /metrics (with the token): %s", c.LastWriteFrom)
+	}
+	t.Logf("replicas at %v", admins)
+	second.Stop()
+	first.Stop()
 }

@@ -110,19 +110,72 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		return 2
 	}
 	defer closeWriter() // after the runner, which stops writing before Run returns
-	r, err := sink.New(sink.Options{Pipeline: p, Connector: c, Writer: w, Log: log, Registerer: reg})
+	adm, err := listenAdmin(p, c, reg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	defer adm.Close()
+	// The client id advertises the admin address to auditctl (admin.ClientID).
+	r, err := sink.New(sink.Options{Pipeline: p, Connector: c, Writer: w, Log: log, Registerer: reg,
+		KafkaOpts: []kgo.Opt{kgo.ClientID(admin.ClientID(p.Kafka.ClientID, adm.URL()))}})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.Run(gctx) })
-	g.Go(func() error { return admin.Serve(gctx, c.Listen, reg, r.Ready, log) })
+	g.Go(func() error { return adm.Serve(gctx, r.Ready) })
 	if err := g.Wait(); err != nil {
 		log.Error("sink", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// listenAdmin binds the admin endpoints: the connector's listen, or the
+// default address with its free-port fallback, secured as the admin block
+// says.
+func listenAdmin(p *config.Pipeline, c *config.Connector, reg *prometheus.Registry, log *slog.Logger) (*admin.Server, error) {
+	o := admin.Options{Listen: c.Listen, Default: config.DefaultSinkListen, Registry: reg, Log: log, Public: publicReason}
+	if t := p.Admin.TLS; t != nil {
+		o.CertFile, o.KeyFile = t.CertFile, t.KeyFile
+	}
+	if p.Admin.Token.IsSet() {
+		tok, err := p.Admin.Token.Resolve()
+		if err != nil {
+			return nil, fmt.Errorf("admin token: %w", err)
+		}
+		o.Token = tok
+	}
+	return admin.Listen(o)
+}
+
+// publicReason names, in words anyone may read, why the sink is not ready
+// (admin.Options.Public): the kind of failure, from the start of the
+// Runner's reason, never the rest, which may name the destination's
+// address or quote its answer. A reason it does not know gets no words.
+func publicReason(reason string) string {
+	if strings.HasPrefix(reason, "not yet assigned") {
+		return "no partitions assigned yet"
+	}
+	// "partition N: <operation>: <error>"
+	_, rest, ok := strings.Cut(reason, ": ")
+	if !ok || !strings.HasPrefix(reason, "partition ") {
+		return ""
+	}
+	for _, k := range []struct{ prefix, words string }{
+		{"write: ", "destination failing"},
+		{"dead-letter produce: ", "dead-letter topic failing"},
+		{"read rejected records again: ", "dead-letter topic failing"},
+		{"commit: ", "offset commit failing"},
+		{"fetch committed offset: ", "offset fetch failing"},
+	} {
+		if strings.HasPrefix(rest, k.prefix) {
+			return k.words
+		}
+	}
+	return "a partition makes no progress"
 }
 
 // writer builds the connector's destination writer and checks, before any

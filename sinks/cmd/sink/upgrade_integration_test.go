@@ -156,6 +156,9 @@ func TestS3RollingUpgradeBuildsDisagree(t *testing.T) {
 }
 
 // readyz returns /readyz's answer.
+// With no admin token configured the body carries no reason (it may name
+// internal addresses); the sink logs it instead, so the log's latest "not
+// ready" line is appended.
 func readyz(t *testing.T, p *sinkProc) string {
 	t.Helper()
 	resp, err := http.Get(p.adminURL("/readyz"))
@@ -164,5 +167,11 @@ func readyz(t *testing.T, p *sinkProc) string {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	logged := ""
+	for _, l := range strings.Split(p.Log(), "\n") {
+		if strings.Contains(l, `msg="not ready"`) {
+			logged = l
+		}
+	}
+	return string(b) + " " + logged
 }

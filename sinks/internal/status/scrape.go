@@ -13,7 +13,7 @@ import (
 
 // adminURL is the base URL of a service's admin endpoints at listen, or ""
 // with the reason it cannot be reached from here.
-func adminURL(listen string) (string, string) {
+func adminURL(scheme, listen string) (string, string) {
 	if listen == "" {
 		return "", "no listen address in the pipeline file"
 	}
@@ -27,7 +27,7 @@ func adminURL(listen string) (string, string) {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port), ""
+	return scheme + "://" + net.JoinHostPort(host, port), ""
 }
 
 // sample is one metric sample: its name, its labels as written, its value.
@@ -37,11 +37,12 @@ type sample struct {
 }
 
 // scrape reads a Prometheus text exposition.
-func scrape(ctx context.Context, hc *http.Client, base string) ([]sample, error) {
+func scrape(ctx context.Context, hc *http.Client, token, base string) ([]sample, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
 		return nil, err
 	}
+	authorize(req, token)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
@@ -96,11 +97,12 @@ func sum(ss []sample, name string, want ...string) (float64, bool) {
 }
 
 // ready asks /readyz: ready, and the body when not.
-func ready(ctx context.Context, hc *http.Client, base string) (bool, string, error) {
+func ready(ctx context.Context, hc *http.Client, token, base string) (bool, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
 	if err != nil {
 		return false, "", err
 	}
+	authorize(req, token)
 	resp, err := hc.Do(req)
 	if err != nil {
 		return false, "", err
@@ -108,4 +110,11 @@ func ready(ctx context.Context, hc *http.Client, base string) (bool, string, err
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	return resp.StatusCode == http.StatusOK, strings.TrimSpace(string(body)), nil
+}
+
+// authorize sends the admin token, when there is one.
+func authorize(req *http.Request, token string) {
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 }

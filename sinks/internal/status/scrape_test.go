@@ -17,7 +17,7 @@ func TestAdminURL(t *testing.T) {
 		{"", ""},
 		{"nonsense", ""},
 	} {
-		got, why := adminURL(tc.listen)
+		got, why := adminURL("http", tc.listen)
 		if got != tc.want || (got == "") == (why == "") {
 			t.Errorf("adminURL(%q) = %q, %q; want %q and a reason only when empty", tc.listen, got, why, tc.want)
 		}
@@ -34,7 +34,7 @@ auditstream_sink_last_write_timestamp_seconds_other 5
 `)
 	}))
 	defer srv.Close()
-	ss, err := scrape(context.Background(), srv.Client(), srv.URL)
+	ss, err := scrape(context.Background(), srv.Client(), "", srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

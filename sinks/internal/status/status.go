@@ -4,10 +4,12 @@
 // router.
 //
 // Everything comes from Kafka, except what only a running service knows:
-// readiness (its /readyz) and the time of its last write (its /metrics),
-// read from the admin address the pipeline file gives it (listen). A sink
-// scaled to several replicas on several hosts is reached at that one
-// address only.
+// readiness (its /readyz) and the time of its last write (its /metrics).
+// Each replica advertises its admin address in its Kafka client id
+// (admin.ClientID), which describing its consumer group shows: every
+// replica is asked, on one host or many. A service whose group has no
+// such member is asked at the listen address of the pipeline file, when
+// it gives one.
 package status
 
 import (
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/config/filter"
+	"github.com/auditstream/auditstream/service/admin"
 	"github.com/auditstream/auditstream/sinks/internal/dlq"
 	"github.com/auditstream/auditstream/sinks/internal/offsets"
 )
@@ -33,6 +37,9 @@ type Member struct {
 	Host       string  `json:"host"`
 	InstanceID string  `json:"instance_id,omitempty"`
 	Partitions []int32 `json:"partitions"`
+	// Admin is the base URL of the member's admin endpoints, as its client
+	// id advertises it; "" when it advertises none.
+	Admin string `json:"admin,omitempty"`
 }
 
 // Group is a consumer group's state on its topic.
@@ -46,9 +53,12 @@ type Group struct {
 	LagApprox  bool                `json:"lag_approx,omitempty"`
 }
 
-// Service is what a running service's admin endpoints said.
+// Service is what a running service's admin endpoints said: one
+// replica's, or, summed up over every replica, a connector's or the
+// router's (ready when every replica that answered is).
 type Service struct {
-	// Admin is the base URL asked, or "" (Unreachable says why).
+	// Admin is the base URL asked (comma-separated for several
+	// replicas), or "" (Unreachable says why).
 	Admin       string `json:"admin,omitempty"`
 	Unreachable string `json:"unreachable,omitempty"`
 	Ready       *bool  `json:"ready,omitempty"`
@@ -62,7 +72,10 @@ type Connector struct {
 	Filter string `json:"filter"`
 	Group
 	Service
-	// LastWrite is when the sink last durably wrote a batch, from its
+	// Replicas is each replica's answer, when there are several.
+	Replicas []Service `json:"replicas,omitempty"`
+	// LastWrite is when the sink last durably wrote a batch (the newest
+	// over its replicas), from its
 	// /metrics (auditstream_sink_last_write_timestamp_seconds); nil when
 	// unknown (LastWriteFrom says why).
 	LastWrite     *time.Time       `json:"last_write,omitempty"`
@@ -74,6 +87,7 @@ type Connector struct {
 type Router struct {
 	Group
 	Service
+	Replicas []Service `json:"replicas,omitempty"`
 	// TxPerSecond is the rate of committed transactions over the sampling
 	// interval, from /metrics (auditstream_router_transactions_total).
 	TxPerSecond *float64         `json:"tx_per_second,omitempty"`
@@ -101,6 +115,11 @@ type Options struct {
 	// Opts reach the cluster (for reading record ranges).
 	Opts []kgo.Opt
 	HTTP *http.Client
+	// Token is the admin bearer token (config Admin.Token), or "".
+	Token string
+	// Scheme is the admin endpoints' scheme: "https" when the pipeline
+	// serves them over TLS, else "http".
+	Scheme string
 	// Connector, when set, limits the report to one connector (and leaves
 	// the router out).
 	Connector string
@@ -124,6 +143,9 @@ func Gather(ctx context.Context, o Options) (*Report, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Scheme == "" {
+		o.Scheme = "http"
 	}
 	p := o.Pipeline
 	// One metadata request first: an unreachable cluster is one error,
@@ -164,7 +186,7 @@ func Gather(ctx context.Context, o Options) (*Report, error) {
 				fail("connector "+c.ID, err)
 			}
 			cr.Group = g
-			cr.Service, cr.LastWrite, cr.LastWriteFrom = sinkService(ctx, o.HTTP, c.Listen)
+			cr.Service, cr.Replicas, cr.LastWrite, cr.LastWriteFrom = sinkServices(ctx, o, g, c.Listen)
 			r.Connectors[i] = cr
 		})
 	}
@@ -176,7 +198,7 @@ func Gather(ctx context.Context, o Options) (*Report, error) {
 				fail("router", err)
 			}
 			rt.Group = g
-			rt.Service, rt.TxPerSecond, rt.TxAborted = routerService(ctx, o.HTTP, p.Router.Listen, o.RateWindow)
+			rt.Service, rt.Replicas, rt.TxPerSecond, rt.TxAborted = routerServices(ctx, o, g, p.Router.Listen)
 			r.Router = rt
 		})
 	}
@@ -213,7 +235,7 @@ func group(ctx context.Context, o Options, name, topic string) (Group, error) {
 		}
 		g.State = d.State
 		for _, m := range d.Members {
-			mm := Member{ClientID: m.ClientID, Host: m.ClientHost, Partitions: []int32{}}
+			mm := Member{ClientID: m.ClientID, Host: m.ClientHost, Partitions: []int32{}, Admin: admin.AdminURL(m.ClientID, m.ClientHost)}
 			if m.InstanceID != nil {
 				mm.InstanceID = *m.InstanceID
 			}
@@ -241,24 +263,100 @@ func group(ctx context.Context, o Options, name, topic string) (Group, error) {
 // not stall the status.
 const reachTimeout = 2 * time.Second
 
-// sinkService asks a sink's admin endpoints.
-func sinkService(ctx context.Context, hc *http.Client, listen string) (Service, *time.Time, string) {
-	var s Service
-	base, why := adminURL(listen)
-	if base == "" {
-		s.Unreachable = why
-		return s, nil, "unknown: the sink's /metrics (auditstream_sink_last_write_timestamp_seconds) is not reachable: " + why
+// bases is where to ask a service: every address its group's members
+// advertise, else the pipeline file's listen, or "" with the reason.
+func bases(o Options, g Group, listen string) ([]string, string) {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range g.Members {
+		if m.Admin != "" && !seen[m.Admin] {
+			seen[m.Admin] = true
+			out = append(out, m.Admin)
+		}
 	}
-	s.Admin = base
+	if len(out) > 0 {
+		return out, ""
+	}
+	if listen == "" {
+		return nil, fmt.Sprintf("no member of group %s advertises its admin address (none running?), and the pipeline file gives no listen address", g.Name)
+	}
+	base, why := adminURL(o.Scheme, listen)
+	if base == "" {
+		return nil, why
+	}
+	return []string{base}, ""
+}
+
+// summary sums up the replicas' answers: ready when every replica that
+// answered is, with each not-ready replica's reason.
+func summary(rs []Service) Service {
+	var s Service
+	var admins, details, unreachable []string
+	for _, r := range rs {
+		admins = append(admins, r.Admin)
+		switch {
+		case r.Ready == nil:
+			unreachable = append(unreachable, r.Admin+": "+r.Unreachable)
+		case s.Ready == nil || *s.Ready:
+			s.Ready = r.Ready
+		}
+		if r.Ready != nil && !*r.Ready {
+			d := r.ReadyDetail
+			if len(rs) > 1 {
+				d = r.Admin + ": " + d
+			}
+			details = append(details, d)
+		}
+	}
+	s.Admin = strings.Join(admins, ", ")
+	s.ReadyDetail = strings.Join(details, "; ")
+	if len(rs) == 1 {
+		s.Unreachable = rs[0].Unreachable
+	} else {
+		s.Unreachable = strings.Join(unreachable, "; ")
+	}
+	return s
+}
+
+// sinkServices asks every replica of a sink.
+func sinkServices(ctx context.Context, o Options, g Group, listen string) (Service, []Service, *time.Time, string) {
+	bs, why := bases(o, g, listen)
+	if len(bs) == 0 {
+		return Service{Unreachable: why}, nil, nil, "unknown: the sink's /metrics (auditstream_sink_last_write_timestamp_seconds) is not reachable: " + why
+	}
+	rs := make([]Service, len(bs))
+	lasts := make([]*time.Time, len(bs))
+	froms := make([]string, len(bs))
+	var wg sync.WaitGroup
+	for i, b := range bs {
+		wg.Go(func() { rs[i], lasts[i], froms[i] = sinkService(ctx, o, b) })
+	}
+	wg.Wait()
+	var last *time.Time
+	from := froms[0]
+	for i, t := range lasts {
+		if t != nil && (last == nil || t.After(*last)) {
+			last, from = t, froms[i]
+		}
+	}
+	if len(rs) == 1 {
+		return rs[0], nil, last, from
+	}
+	return summary(rs), rs, last, from
+}
+
+// sinkService asks one sink replica's admin endpoints.
+func sinkService(ctx context.Context, o Options, base string) (Service, *time.Time, string) {
+	s := Service{Admin: base}
 	ctx, cancel := context.WithTimeout(ctx, reachTimeout)
 	defer cancel()
-	ok, detail, err := ready(ctx, hc, base)
+	ok, detail, err := ready(ctx, o.HTTP, o.Token, base)
 	if err != nil {
 		s.Unreachable = err.Error()
 		return s, nil, "unknown: " + base + "/metrics not reachable"
 	}
 	s.Ready, s.ReadyDetail = &ok, detail
-	ss, err := scrape(ctx, hc, base)
+	ss, err := scrape(ctx, o.HTTP, o.Token, base)
 	if err != nil {
 		return s, nil, "unknown: " + err.Error()
 	}
@@ -270,25 +368,51 @@ func sinkService(ctx context.Context, hc *http.Client, listen string) (Service, 
 	return s, &t, base + "/metrics"
 }
 
-// routerService asks the router's admin endpoints, sampling its
-// transaction counter twice, window apart.
-func routerService(ctx context.Context, hc *http.Client, listen string, window time.Duration) (Service, *float64, *float64) {
-	var s Service
-	base, why := adminURL(listen)
-	if base == "" {
-		s.Unreachable = why
-		return s, nil, nil
+// routerServices asks every replica of the router; the transaction rates
+// are summed.
+func routerServices(ctx context.Context, o Options, g Group, listen string) (Service, []Service, *float64, *float64) {
+	bs, why := bases(o, g, listen)
+	if len(bs) == 0 {
+		return Service{Unreachable: why}, nil, nil, nil
 	}
-	s.Admin = base
+	rs := make([]Service, len(bs))
+	rates := make([]*float64, len(bs))
+	aborts := make([]*float64, len(bs))
+	var wg sync.WaitGroup
+	for i, b := range bs {
+		wg.Go(func() { rs[i], rates[i], aborts[i] = routerService(ctx, o, b) })
+	}
+	wg.Wait()
+	var rate, aborted *float64
+	for i := range rates {
+		if rates[i] != nil {
+			if rate == nil {
+				rate, aborted = new(float64), new(float64)
+			}
+			*rate += *rates[i]
+			*aborted += *aborts[i]
+		}
+	}
+	if len(rs) == 1 {
+		return rs[0], nil, rate, aborted
+	}
+	return summary(rs), rs, rate, aborted
+}
+
+// routerService asks one router replica's admin endpoints, sampling its
+// transaction counter twice, o.RateWindow apart.
+func routerService(ctx context.Context, o Options, base string) (Service, *float64, *float64) {
+	s := Service{Admin: base}
+	hc, token := o.HTTP, o.Token
 	rctx, cancel := context.WithTimeout(ctx, reachTimeout)
 	defer cancel()
-	ok, detail, err := ready(rctx, hc, base)
+	ok, detail, err := ready(rctx, hc, token, base)
 	if err != nil {
 		s.Unreachable = err.Error()
 		return s, nil, nil
 	}
 	s.Ready, s.ReadyDetail = &ok, detail
-	first, err := scrape(rctx, hc, base)
+	first, err := scrape(rctx, hc, token, base)
 	if err != nil {
 		return s, nil, nil
 	}
@@ -296,11 +420,11 @@ func routerService(ctx context.Context, hc *http.Client, listen string, window t
 	select {
 	case <-ctx.Done():
 		return s, nil, nil
-	case <-time.After(window):
+	case <-time.After(o.RateWindow):
 	}
 	sctx, cancel2 := context.WithTimeout(ctx, reachTimeout)
 	defer cancel2()
-	second, err := scrape(sctx, hc, base)
+	second, err := scrape(sctx, hc, token, base)
 	if err != nil {
 		return s, nil, nil
 	}

@@ -14,7 +14,7 @@ func (r *Report) Text(w io.Writer) {
 	if rt := r.Router; rt != nil {
 		fmt.Fprintf(w, "\nrouter  group %s on %s\n", rt.Name, rt.Topic)
 		writeGroup(w, rt.Group)
-		writeService(w, rt.Service)
+		writeService(w, rt.Service, rt.Replicas)
 		if rt.TxPerSecond != nil {
 			fmt.Fprintf(w, "  transactions: %.1f/s committed, %.0f aborted since start\n", *rt.TxPerSecond, *rt.TxAborted)
 		}
@@ -24,7 +24,7 @@ func (r *Report) Text(w io.Writer) {
 		fmt.Fprintf(w, "\nconnector %s (%s)  group %s on %s\n", c.ID, c.Type, c.Name, c.Topic)
 		fmt.Fprintf(w, "  filter: %s\n", strings.ReplaceAll(c.Filter, "\n", "; "))
 		writeGroup(w, c.Group)
-		writeService(w, c.Service)
+		writeService(w, c.Service, c.Replicas)
 		if c.LastWrite != nil {
 			fmt.Fprintf(w, "  last write: %s (%s ago, from %s)\n", c.LastWrite.Format(time.RFC3339),
 				r.At.Sub(*c.LastWrite).Round(time.Second), c.LastWriteFrom)
@@ -79,16 +79,28 @@ func writeGroup(w io.Writer, g Group) {
 	}
 }
 
-func writeService(w io.Writer, s Service) {
+func writeService(w io.Writer, s Service, replicas []Service) {
+	if len(replicas) > 1 {
+		fmt.Fprintf(w, "  replicas: %d\n", len(replicas))
+		for _, r := range replicas {
+			writeOne(w, "    ", r)
+		}
+		return
+	}
+	writeOne(w, "  ", s)
+}
+
+func writeOne(w io.Writer, indent string, s Service) {
+	fmt.Fprint(w, indent)
 	switch {
 	case s.Ready != nil && *s.Ready:
-		fmt.Fprintf(w, "  ready: yes (%s/readyz)\n", s.Admin)
+		fmt.Fprintf(w, "ready: yes (%s/readyz)\n", s.Admin)
 	case s.Ready != nil:
-		fmt.Fprintf(w, "  ready: NO (%s/readyz): %s\n", s.Admin, s.ReadyDetail)
+		fmt.Fprintf(w, "ready: NO (%s/readyz): %s\n", s.Admin, s.ReadyDetail)
 	case s.Admin != "":
-		fmt.Fprintf(w, "  ready: unknown (%s unreachable: %s)\n", s.Admin, s.Unreachable)
+		fmt.Fprintf(w, "ready: unknown (%s unreachable: %s)\n", s.Admin, s.Unreachable)
 	default:
-		fmt.Fprintf(w, "  ready: unknown (%s)\n", s.Unreachable)
+		fmt.Fprintf(w, "ready: unknown (%s)\n", s.Unreachable)
 	}
 }
 
