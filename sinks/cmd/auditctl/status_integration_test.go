@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/auditstream/auditstream/config"
+	"github.com/auditstream/auditstream/producer/loadgen"
 	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/sinks/internal/status"
 	"github.com/auditstream/auditstream/stack/kafkatest"
@@ -25,6 +26,11 @@ import (
 // group's one member, reports it ready with a last write, the filter in
 // words, and the connector's dead letters by reason. With the sink
 // stopped and 25 more events, the lag is 25 and the group has no member.
+//
+// The events are written to the connector topic directly, so they must
+// pass the connector's filter as the router would have checked: the sink
+// checks it again and dead-letters a mismatch (filter_mismatch), which
+// would neither be delivered nor committed. Filters are case-sensitive.
 func TestStatus(t *testing.T) {
 	const id = "st-dd"
 	tp := newTopics(t)
@@ -34,11 +40,12 @@ func TestStatus(t *testing.T) {
 	cfg := writeConfig(t, tp.header(t, freeAddr(t))+fmt.Sprintf(`  - id: %s
     type: datadog
     listen: %s
-    filter: {actions: {include: ["login*"]}}
+    filter: {actions: {include: ["Login*"]}}
     batch: {max_events: 100, max_age: 500ms}
 %s`, id, listen, ddYAML(t, in, ddKey)))
 
 	pub := newPublisher(t, topic, 7, true)
+	pub.gen = loadgen.New(loadgen.Config{Seed: 7, Actions: []string{"LoginSucceed", "LoginFailed"}})
 	for range 4 {
 		pub.publish(50)
 	}
@@ -83,7 +90,7 @@ func TestStatus(t *testing.T) {
 	if c.Lag != 0 || c.LagApprox {
 		t.Errorf("total lag %d (approx %v), want 0", c.Lag, c.LagApprox)
 	}
-	if !strings.Contains(c.Filter, `actions matching "login*"`) {
+	if !strings.Contains(c.Filter, `actions matching "Login*"`) {
 		t.Errorf("filter in words: %q", c.Filter)
 	}
 	if got := c.DLQ["rejected_by_intake"]; got != 2 || len(c.DLQ) != 1 {

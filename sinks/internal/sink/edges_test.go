@@ -512,3 +512,54 @@ func TestPlainWriterIsNeverHeld(t *testing.T) {
 		t.Errorf("need_more retries: got %v, want 0", got)
 	}
 }
+
+// TestHoldToRecordsReadAlready: each partition's first batch must grow to
+// an earlier delivery that ends a few records past it, records the worker
+// has read already: it holds two batches' worth, and the batch was cut at
+// max_events (a replay with other batch settings than the deliveries it
+// finds). Those records wait in the batcher, so the batch can grow to
+// them; it must not be taken for one that holds every record it can, which
+// retried the short batch forever and committed nothing.
+func TestHoldToRecordsReadAlready(t *testing.T) {
+	e := newEnv(t, config.Batch{MaxEvents: 10, MaxBytes: 1 << 20, MaxAge: config.Duration(50 * time.Millisecond)})
+	ids := e.produce(300, 19)
+	w := extendingWriter{newFakeWriter()}
+	var mu sync.Mutex
+	asked, got := map[int32]int64{}, map[int32]int64{}
+	w.fail = func(b *batch.Batch, _ int) (Result, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if b.Start != 0 {
+			return Result{Through: b.Last()}, nil
+		}
+		if _, ok := asked[b.Partition]; !ok {
+			asked[b.Partition] = b.Last() + 5 // read already: the worker holds 20
+		}
+		if b.Last() < asked[b.Partition] {
+			return Result{}, &NeedMoreError{Through: asked[b.Partition]}
+		}
+		got[b.Partition] = b.Last()
+		return Result{Through: b.Last()}, nil
+	}
+	r, stop := e.run(w, Options{DrainTimeout: time.Second})
+	var stopOnce sync.Once
+	defer stopOnce.Do(stop)
+	waitUntil(t, "everything delivered", 20*time.Second, func() bool {
+		if ok, why := r.Ready(); !ok && strings.Contains(why, "adopting") {
+			t.Fatalf("not ready: %s", why)
+		}
+		return w.count() == len(ids)
+	})
+	stopOnce.Do(stop)
+	mu.Lock()
+	defer mu.Unlock()
+	for p, a := range asked {
+		if got[p] < a {
+			t.Errorf("partition %d: after NeedMore(%d) the first batch ended at %d", p, a, got[p])
+		}
+	}
+	if len(asked) != 3 {
+		t.Errorf("%d partitions were asked to grow, want 3", len(asked))
+	}
+	checkExactlyOnce(t, w.fakeWriter, ids)
+}

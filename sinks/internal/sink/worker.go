@@ -402,13 +402,17 @@ func (w *worker) write(ctx context.Context, b *batch.Batch) (Result, bool) {
 		res, err = w.out.Write(ctx, b)
 		if err != nil && w.ext != nil {
 			if through, ok := w.ext.ExtendTo(err); ok {
-				if through < w.pos {
-					// The partition was read past through already: the
-					// batch holds every record up to it that this build
+				if w.hold >= through && through < w.pos {
+					// The batch was cut to hold every record through
+					// w.hold, and the partition had been read past it: it
+					// holds every record up to through that this build
 					// delivers, and can grow no further.
-					w.hold = through
 					return w.adoptionError(fmt.Errorf("%w, but the batch holds every record through it that this build delivers", err))
 				}
+				// Grow the batch, even when the records are read already:
+				// the batcher may hold them beyond this batch (cut at
+				// max_events or max_bytes, shorter than the earlier
+				// writer's delivery, as after a change of batch settings).
 				return permanent(err)
 			}
 			if w.hold >= 0 {
