@@ -53,7 +53,7 @@ func (st *s3Store) archived(t *testing.T, prefix string) map[string]int {
 // verify runs `sink verify` and returns its exit code, events and problems.
 func verify(t *testing.T, cfg, connector string) (code, events, problems int) {
 	t.Helper()
-	cmd := exec.Command(sinkBin, "verify", "--config", cfg, "--connector", connector)
+	cmd := exec.Command(sinkBin, "verify", "--json", "--config", cfg, "--connector", connector)
 	out, _ := cmd.Output()
 	var rep struct {
 		Events   int `json:"events"`
@@ -61,6 +61,9 @@ func verify(t *testing.T, cfg, connector string) (code, events, problems int) {
 	}
 	if err := json.Unmarshal(out, &rep); err != nil {
 		t.Fatalf("sink verify output: %v\n%s", err, out)
+	}
+	if rep.Problems > 0 {
+		t.Logf("sink verify found problems:\n%s", out)
 	}
 	return cmd.ProcessState.ExitCode(), rep.Events, rep.Problems
 }
