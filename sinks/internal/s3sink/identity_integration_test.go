@@ -186,7 +186,7 @@ func TestRetentionInsideUnfinishedDelivery(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.chain("")
+			d.chain(link{})
 			if err := dead.claim(t.Context(), d); err != nil {
 				t.Fatal(err)
 			}
@@ -312,7 +312,7 @@ func TestUnfinishedDeliveryClaimDisagrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	short.chain("")
+	short.chain(link{})
 	if err := dead.claim(t.Context(), short); err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestUnfinishedDeliveryClaimDisagrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	long.chain("")
+	long.chain(link{})
 	if err := dead.putObject(t.Context(), long, long.anchor()); err != nil {
 		t.Fatal(err)
 	}

@@ -98,6 +98,11 @@ const (
 	// partition's object before it: an object between them is missing, or
 	// one was replaced.
 	ProblemBrokenChain = "broken_chain"
+	// ProblemChainMismatch: an object's chain-sha256 is not the running
+	// chain value recomputed from the chain-sha256 of the object before
+	// it and this object's own bytes: the object was rewritten (its
+	// sha256 and links recomputed) without its chain value.
+	ProblemChainMismatch = "chain_mismatch"
 	// ProblemBadMetadata: an object lacks the sink's metadata, or its
 	// metadata contradicts its key.
 	ProblemBadMetadata = "bad_metadata"
