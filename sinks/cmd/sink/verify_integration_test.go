@@ -510,13 +510,14 @@ func TestVerifyDamage(t *testing.T) {
 		a.wantProblems(t, []found{{0, s3sink.ProblemHeadMismatch, m.Key}})
 	})
 	t.Run("middle object rewritten with its sha256", func(t *testing.T) {
-		// The head pins only the last object's sha256: the running chain
-		// value each object carries (chain-sha256) and the head records
-		// is what ties the middle of the chain to the head.
+		// The head pins the last object's sha256, which a rewrite of a
+		// middle object leaves as it was. The running chain value each
+		// object carries (chain-sha256) names the object whose chain value
+		// was not recomputed; when it is, with every later one, the head's
+		// chain value tells (next case).
 		a := newArchive(t, "vmid", 1, 2_000, false)
 		x := a.rewriteMiddle(t, false)
-		ms := a.manifests[0]
-		a.wantProblems(t, []found{{0, s3sink.ProblemChainMismatch, x}, {0, s3sink.ProblemHeadMismatch, ms[len(ms)-1].Key}})
+		a.wantProblems(t, []found{{0, s3sink.ProblemChainMismatch, x}})
 	})
 	t.Run("middle object rewritten with the chain recomputed", func(t *testing.T) {
 		a := newArchive(t, "vmidc", 1, 2_000, false)
