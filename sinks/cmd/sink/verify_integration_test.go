@@ -451,7 +451,7 @@ func TestVerifyDamage(t *testing.T) {
 		for _, o := range m.Objects {
 			m.Last = max(m.Last, o.Last)
 		}
-		m.Head = m.Objects[len(m.Objects)-1].SHA256
+		m.Head, m.Chain = m.Objects[len(m.Objects)-1].SHA256, m.Objects[len(m.Objects)-1].Chain
 		for _, o := range m.Objects {
 			meta := a.head(t, o.Key)
 			meta["batch-last"] = fmt.Sprint(m.Last)
