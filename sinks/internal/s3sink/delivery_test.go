@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +196,7 @@ func TestContentRoundTrips(t *testing.T) {
 func TestMetaRoundTrips(t *testing.T) {
 	want := objectMeta{connector: "c", partition: 3, first: 11, last: 40, records: 17,
 		sha256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", prev: "",
+		chain:      "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
 		batchStart: 10, batchFirst: 11, batchLast: 99}
 	h := want.header()
 	// Stores may return the names in another case.
@@ -209,6 +211,11 @@ func TestMetaRoundTrips(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("parseMeta: got %+v, %v; want %+v", got, err, want)
 		}
+	}
+	badChain := maps.Clone(h)
+	badChain[metaChainSHA256] = "ABC"
+	if _, err := parseMeta(badChain); err == nil {
+		t.Errorf("parseMeta with chain-sha256 %q: got no error", badChain[metaChainSHA256])
 	}
 	bad := map[string]string{metaConnector: "c", metaSHA256: "short", metaFirst: "x"}
 	if _, err := parseMeta(bad); err == nil {
