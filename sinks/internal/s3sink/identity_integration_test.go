@@ -283,8 +283,9 @@ func TestKafkaHeads(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: manifest at %d: %v", when, want+1, err)
 		}
-		if h.Last != want || h.SHA256 != mf.Head || h.Identity != id || h.Manifest != w.layout.manifestKey(partition, want+1) {
-			t.Errorf("%s: partition %d head %+v; want last %d, sha256 %.12s, %+v", when, partition, h, want, mf.Head, id)
+		if h.Last != want || h.SHA256 != mf.Head || h.Chain != mf.Chain || !isSHA256(h.Chain) || h.Identity != id ||
+			h.Manifest != w.layout.manifestKey(partition, want+1) {
+			t.Errorf("%s: partition %d head %+v; want last %d, sha256 %.12s, chain %.12s, %+v", when, partition, h, want, mf.Head, mf.Chain, id)
 		}
 	}
 	check("after the deliveries", 0, 599)
