@@ -50,13 +50,86 @@ type manifestJSON struct {
 	Last      int64  `json:"last"`
 	Prev      string `json:"prev"`
 	Head      string `json:"head"`
+	Chain     string `json:"chain,omitempty"`
 	Objects   []struct {
 		Key     string `json:"key"`
 		First   int64  `json:"first"`
 		Last    int64  `json:"last"`
 		Records int    `json:"records"`
 		SHA256  string `json:"sha256"`
+		Chain   string `json:"chain,omitempty"`
 	} `json:"objects"`
+}
+
+// chainOf is the running chain value of an object whose sha256 is sha,
+// after an object whose chain value is prev (see the s3sink package
+// documentation): what an attacker who knows the definition computes.
+func chainOf(prev, sha string) string {
+	sum := sha256.Sum256([]byte(prev + sha))
+	return hex.EncodeToString(sum[:])
+}
+
+// setMeta replaces an object's metadata in place (a metadata-only copy:
+// its bytes stay).
+func (a *archive) setMeta(t *testing.T, key string, meta map[string]string) {
+	t.Helper()
+	_, err := a.st.client.CopyObject(context.Background(), &s3.CopyObjectInput{Bucket: aws.String(a.st.bucket), Key: aws.String(key),
+		CopySource: aws.String(a.st.bucket + "/" + key), Metadata: meta, MetadataDirective: types.MetadataDirectiveReplace})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rewriteMiddle rewrites the first object of partition 0's second delivery
+// (which has another object after it): one event edited, its sha256
+// recomputed in its metadata and the manifest, and the next object's
+// prev-sha256 changed to match by a metadata-only copy. With chain, the
+// chain-sha256 of it and of every later object, and the manifests' chain
+// values, are recomputed too. It returns the object's key.
+func (a *archive) rewriteMiddle(t *testing.T, chain bool) string {
+	t.Helper()
+	ms := a.manifests[0]
+	m := &ms[1]
+	if len(m.Objects) < 2 {
+		t.Fatalf("delivery %s has %d objects; want 2 or more", m.Key, len(m.Objects))
+	}
+	x := m.Objects[0].Key
+	content := regzip(t, bytes.Replace(gunzip(t, a.get(t, x)), []byte(`"action":"`), []byte(`"action":"x`), 1))
+	sum := sha256.Sum256(content)
+	sha := hex.EncodeToString(sum[:])
+	meta := a.head(t, x)
+	meta["sha256"] = sha
+	running := meta["chain-sha256"]
+	if chain {
+		running = chainOf(ms[0].Chain, sha)
+		meta["chain-sha256"] = running
+	}
+	a.put(t, x, content, meta)
+	m.Objects[0].SHA256, m.Objects[0].Chain = sha, running
+	next := a.head(t, m.Objects[1].Key)
+	next["prev-sha256"] = sha
+	a.setMeta(t, m.Objects[1].Key, next)
+	if chain {
+		for i := 1; i < len(ms); i++ {
+			for j := range ms[i].Objects {
+				o := &ms[i].Objects[j]
+				if i == 1 && j == 0 {
+					continue
+				}
+				running = chainOf(running, o.SHA256)
+				meta := a.head(t, o.Key)
+				meta["chain-sha256"] = running
+				a.setMeta(t, o.Key, meta)
+				o.Chain = running
+			}
+			ms[i].Chain = running
+			if i > 1 {
+				a.putManifest(t, ms[i])
+			}
+		}
+	}
+	a.putManifest(t, *m)
+	return x
 }
 
 // newArchive publishes events to a fresh connector topic, runs the sink
@@ -146,7 +219,7 @@ func (a *archive) recordHeads(t *testing.T) {
 	cl := kafkatest.Client(t, kgo.DefaultProduceTopic(a.heads))
 	for p, ms := range a.manifests {
 		last := ms[len(ms)-1]
-		h := s3sink.Head{Connector: a.id, Partition: p, Identity: id, Last: last.Last, SHA256: last.Head, Manifest: last.Key}
+		h := s3sink.Head{Connector: a.id, Partition: p, Identity: id, Last: last.Last, SHA256: last.Head, Chain: last.Chain, Manifest: last.Key}
 		if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte(s3sink.HeadKey(a.id, p)), Value: h.Encode()}).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
@@ -378,7 +451,7 @@ func TestVerifyDamage(t *testing.T) {
 		for _, o := range m.Objects {
 			m.Last = max(m.Last, o.Last)
 		}
-		m.Head = m.Objects[len(m.Objects)-1].SHA256
+		m.Head, m.Chain = m.Objects[len(m.Objects)-1].SHA256, m.Objects[len(m.Objects)-1].Chain
 		for _, o := range m.Objects {
 			meta := a.head(t, o.Key)
 			meta["batch-last"] = fmt.Sprint(m.Last)
@@ -418,14 +491,43 @@ func TestVerifyDamage(t *testing.T) {
 		sha := hex.EncodeToString(sum[:])
 		meta := a.head(t, last.Key)
 		meta["sha256"] = sha
+		// The chain value too, from the object before it: the bucket
+		// alone stays consistent.
+		prevChain := ms[len(ms)-2].Chain
+		if n := len(m.Objects); n > 1 {
+			prevChain = m.Objects[n-2].Chain
+		}
+		chain := chainOf(prevChain, sha)
+		meta["chain-sha256"] = chain
 		a.put(t, last.Key, content, meta)
 		m.Objects[len(m.Objects)-1].SHA256, m.Head = sha, sha
+		m.Objects[len(m.Objects)-1].Chain, m.Chain = chain, chain
 		a.putManifest(t, m)
 		code, rep := a.verify(t, "--bucket-only")
 		if got := problemsOf(t, rep); len(got) != 0 || code != 0 {
 			t.Fatalf("bucket-only: exit %d, problems %v; want a consistent bucket (0, none)", code, got)
 		}
 		a.wantProblems(t, []found{{0, s3sink.ProblemHeadMismatch, m.Key}})
+	})
+	t.Run("middle object rewritten with its sha256", func(t *testing.T) {
+		// The head pins the last object's sha256, which a rewrite of a
+		// middle object leaves as it was. The running chain value each
+		// object carries (chain-sha256) names the object whose chain value
+		// was not recomputed; when it is, with every later one, the head's
+		// chain value tells (next case).
+		a := newArchive(t, "vmid", 1, 2_000, false)
+		x := a.rewriteMiddle(t, false)
+		a.wantProblems(t, []found{{0, s3sink.ProblemChainMismatch, x}})
+	})
+	t.Run("middle object rewritten with the chain recomputed", func(t *testing.T) {
+		a := newArchive(t, "vmidc", 1, 2_000, false)
+		a.rewriteMiddle(t, true)
+		code, rep := a.verify(t, "--bucket-only")
+		if got := problemsOf(t, rep); len(got) != 0 || code != 0 {
+			t.Fatalf("bucket-only: exit %d, problems %v; want a consistent bucket (0, none)", code, got)
+		}
+		ms := a.manifests[0]
+		a.wantProblems(t, []found{{0, s3sink.ProblemHeadMismatch, ms[len(ms)-1].Key}})
 	})
 	t.Run("existing cases", func(t *testing.T) {
 		a := newArchive(t, "vold", 3, 3_000, false)

@@ -133,18 +133,18 @@ func (w *Writer) findUnfinished(ctx context.Context, partition int32, first int6
 // When the claim does not agree with the anchor (a race between writers
 // with different batch boundaries), finish fails with an operator error
 // that says where to resume instead.
-func (w *Writer) finish(ctx context.Context, partition int32, u *unfinished, items []batch.Item) (head string, last int64, err error) {
+func (w *Writer) finish(ctx context.Context, partition int32, u *unfinished, items []batch.Item) (head link, last int64, err error) {
 	c, a := u.claim, u.anchor
 	if c.Last != a.batchLast || c.Start != a.batchStart || c.First != a.batchFirst || len(c.Objects) == 0 ||
 		c.Objects[0].Key != c.Anchor || c.Objects[0].SHA256 != a.sha256 {
-		return "", 0, &sink.UnauthorizedError{Err: fmt.Errorf(
+		return link{}, 0, &sink.UnauthorizedError{Err: fmt.Errorf(
 			"the batch begins at offset %d, inside the unfinished delivery %d-%d of partition %d (anchor %s), whose claim "+
 				"does not describe it. Writing the batch would put again what that delivery's writer put. If the records "+
 				"from offset %d are still in Kafka, reset the partition's offset to %d (partition %d of the group)",
 			items[0].Offset, a.batchFirst, a.batchLast, partition, c.Anchor, a.batchStart, a.batchStart, partition)}
 	}
 	if items[len(items)-1].Offset < c.Last {
-		return "", 0, &sink.NeedMoreError{Through: c.Last}
+		return link{}, 0, &sink.NeedMoreError{Through: c.Last}
 	}
 	items = itemsThrough(items, c.Last)
 	// The stored prefix, and the directories (project and hour) it covers.
@@ -156,12 +156,12 @@ func (w *Writer) finish(ctx context.Context, partition int32, u *unfinished, ite
 			break
 		}
 		if err != nil {
-			return "", 0, err
+			return link{}, 0, err
 		}
 		if m.first != o.First || m.last != o.Last || m.records != o.Records || m.batchFirst != c.First || m.batchLast != c.Last {
-			return "", 0, fmt.Errorf("object %s holds %s, not what the claim of delivery %d-%d planned", o.Key, m.describe(), c.First, c.Last)
+			return link{}, 0, fmt.Errorf("object %s holds %s, not what the claim of delivery %d-%d planned", o.Key, m.describe(), c.First, c.Last)
 		}
-		o.SHA256 = m.sha256
+		o.SHA256, o.Chain = m.sha256, m.chain
 		objs = append(objs, o)
 		covered[path.Dir(o.Key)] = true
 	}
@@ -175,42 +175,43 @@ func (w *Writer) finish(ctx context.Context, partition int32, u *unfinished, ite
 	if len(rest) > 0 {
 		d, err := w.build(partition, c.Start, rest)
 		if err != nil {
-			return "", 0, err
+			return link{}, 0, err
 		}
 		d.first, d.last, d.identity = c.First, c.Last, c.Identity
-		prev := objs[len(objs)-1].SHA256
+		prev := objs[len(objs)-1]
 		for _, o := range d.objects {
-			o.prev = prev
+			o.prev, o.chain = prev.SHA256, runningChain(prev.Chain, o.sha256)
 			switch err := w.putObject(ctx, d, o); {
 			case isPreconditionFailed(err):
 				stored, err := w.headMeta(ctx, o.key)
 				if err != nil {
-					return "", 0, err
+					return link{}, 0, err
 				}
-				if want := metaOf(d, o); !stored.sameRecords(want) || stored.prev != want.prev {
-					return "", 0, fmt.Errorf("object %s exists but does not match the rest of delivery %d-%d: it holds %s; the rest puts %s there",
+				if want := metaOf(d, o); !stored.sameRecords(want) || stored.prev != want.prev ||
+					(stored.chain != "" && stored.chain != runningChain(prev.Chain, stored.sha256)) {
+					return link{}, 0, fmt.Errorf("object %s exists but does not match the rest of delivery %d-%d: it holds %s; the rest puts %s there",
 						o.key, c.First, c.Last, stored.describe(), want.describe())
 				}
-				o.sha256 = stored.sha256
+				o.sha256, o.chain = stored.sha256, stored.chain
 			case err != nil:
-				return "", 0, err
+				return link{}, 0, err
 			}
-			prev = o.sha256
-			objs = append(objs, manifestObject{Key: o.key, First: o.first, Last: o.last, Records: o.records, SHA256: o.sha256})
+			prev = manifestObject{Key: o.key, First: o.first, Last: o.last, Records: o.records, SHA256: o.sha256, Chain: o.chain}
+			objs = append(objs, prev)
 		}
 	}
 	m := &manifest{Connector: c.Connector, Partition: partition, Start: c.Start, First: c.First, Last: c.Last, Prev: a.prev,
-		Head: objs[len(objs)-1].SHA256, Objects: objs, Identity: c.Identity}
+		Head: objs[len(objs)-1].SHA256, Chain: objs[len(objs)-1].Chain, Objects: objs, Identity: c.Identity}
 	if err := m.check(); err != nil {
-		return "", 0, fmt.Errorf("finish delivery %d-%d: %w", c.First, c.Last, err)
+		return link{}, 0, fmt.Errorf("finish delivery %d-%d: %w", c.First, c.Last, err)
 	}
 	key := w.layout.manifestKey(partition, c.Last+1)
 	if err := w.put(ctx, w.putInput(key, m.encode(), "application/json", nil, false)); err != nil {
-		return "", 0, fmt.Errorf("put manifest %s: %w", key, w.classify(err))
+		return link{}, 0, fmt.Errorf("put manifest %s: %w", key, w.classify(err))
 	}
 	w.log.Warn("finished a delivery that an earlier writer claimed and did not finish, from the records Kafka still holds; "+
 		"records of it before the batch that no stored object holds are lost",
 		"partition", partition, "delivery_first", c.First, "delivery_last", c.Last, "batch_first", items[0].Offset,
 		"planned_objects", len(c.Objects), "objects", len(objs))
-	return m.Head, c.Last, nil
+	return link{sha256: m.Head, chain: m.Chain}, c.Last, nil
 }

@@ -32,9 +32,34 @@ type object struct {
 	raw     int // uncompressed size
 	content []byte
 	sha256  string // hex sha256 of content
-	// prev is the sha256 of the partition's object before this one. It is
-	// set when the object is about to be written, from what is stored.
-	prev string
+	// prev is the sha256 of the partition's object before this one, and
+	// chain the object's running chain value (runningChain). They are set when
+	// the object is about to be written, from what is stored.
+	prev  string
+	chain string
+}
+
+// link is what a delivery's anchor links to: the sha256 and the running
+// chain value of the partition's object before it ("" and "" when a chain
+// begins; the chain value alone is "" when that object was written before
+// objects carried one).
+type link struct {
+	sha256 string
+	chain  string
+}
+
+// linkTo is the link to object o, for the object after it.
+func linkTo(o *object) link { return link{sha256: o.sha256, chain: o.chain} }
+
+// runningChain is the running chain value of an object whose sha256 is sha, in
+// a chain whose previous object has the chain value prev: the lowercase
+// hex sha256 of the two lowercase hex strings concatenated (prev is "" at
+// a chain start, and after an object without a chain value).
+func runningChain(prev, sha string) string {
+	h := sha256.New()
+	h.Write([]byte(prev))
+	h.Write([]byte(sha))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // group is the items of one object, before encoding.
@@ -119,14 +144,15 @@ func (d *delivery) String() string {
 	return fmt.Sprintf("partition %d offsets %d-%d", d.partition, d.first, d.last)
 }
 
-// chain sets every object's prev from head, the sha256 of the partition's
-// object before the delivery, assuming every object is stored as built.
-// Writers correct it object by object when an earlier writer's bytes
-// differ (see Writer.complete).
-func (d *delivery) chain(head string) {
+// chain sets every object's prev and chain from head, the link to the
+// partition's object before the delivery, assuming every object is stored
+// as built. Writers correct it object by object when an earlier writer's
+// bytes differ (see Writer.complete).
+func (d *delivery) chain(head link) {
 	for _, o := range d.objects {
-		o.prev = head
-		head = o.sha256
+		o.prev = head.sha256
+		o.chain = runningChain(head.chain, o.sha256)
+		head = linkTo(o)
 	}
 }
 

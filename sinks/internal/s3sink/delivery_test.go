@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -69,12 +70,20 @@ func TestBuildGroupsByProjectAndHour(t *testing.T) {
 	if got := d.anchor().key; got != want[0].key {
 		t.Errorf("anchor: got %s, want %s", got, want[0].key)
 	}
-	d.chain("headsha")
+	d.chain(link{sha256: "headsha", chain: "headchain"})
 	wantPrev := []string{"headsha", d.objects[0].sha256, d.objects[1].sha256, d.objects[2].sha256}
+	prevChain := "headchain"
 	for i, o := range d.objects {
 		if o.prev != wantPrev[i] {
 			t.Errorf("object %d prev: got %q, want %q", i, o.prev, wantPrev[i])
 		}
+		// The documented definition, spelled out: sha256 of the two hex
+		// strings concatenated.
+		sum := sha256.Sum256([]byte(prevChain + o.sha256))
+		if want := hex.EncodeToString(sum[:]); o.chain != want {
+			t.Errorf("object %d chain: got %q, want %q", i, o.chain, want)
+		}
+		prevChain = o.chain
 	}
 	m := metaOf(d, d.objects[2])
 	if m.batchStart != 9 || m.batchFirst != 10 || m.batchLast != 20 || m.first != 14 || m.prev != d.objects[1].sha256 {
@@ -187,6 +196,7 @@ func TestContentRoundTrips(t *testing.T) {
 func TestMetaRoundTrips(t *testing.T) {
 	want := objectMeta{connector: "c", partition: 3, first: 11, last: 40, records: 17,
 		sha256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", prev: "",
+		chain:      "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
 		batchStart: 10, batchFirst: 11, batchLast: 99}
 	h := want.header()
 	// Stores may return the names in another case.
@@ -201,6 +211,11 @@ func TestMetaRoundTrips(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("parseMeta: got %+v, %v; want %+v", got, err, want)
 		}
+	}
+	badChain := maps.Clone(h)
+	badChain[metaChainSHA256] = "ABC"
+	if _, err := parseMeta(badChain); err == nil {
+		t.Errorf("parseMeta with chain-sha256 %q: got no error", badChain[metaChainSHA256])
 	}
 	bad := map[string]string{metaConnector: "c", metaSHA256: "short", metaFirst: "x"}
 	if _, err := parseMeta(bad); err == nil {
@@ -217,7 +232,7 @@ func TestManifestIsDeterministic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.chain(prevHead)
+		d.chain(link{sha256: prevHead, chain: strings.Repeat("1e", 32)})
 		encoded = append(encoded, manifestOf(d).encode())
 	}
 	if !bytes.Equal(encoded[0], encoded[1]) || !bytes.Equal(encoded[1], encoded[2]) {
@@ -231,8 +246,8 @@ func TestManifestIsDeterministic(t *testing.T) {
 		t.Errorf("manifest: got start %d first %d last %d prev %q partition %d connector %s; want 48 50 249 %s 2 c",
 			m.Start, m.First, m.Last, m.Prev, m.Partition, m.Connector, prevHead)
 	}
-	if last := m.Objects[len(m.Objects)-1]; m.Head != last.SHA256 {
-		t.Errorf("head: got %s, want the last object's sha256 %s", m.Head, last.SHA256)
+	if last := m.Objects[len(m.Objects)-1]; m.Head != last.SHA256 || m.Chain != last.Chain || !isSHA256(m.Chain) {
+		t.Errorf("head: got %s chain %q, want the last object's sha256 %s and chain value %s", m.Head, m.Chain, last.SHA256, last.Chain)
 	}
 	total := 0
 	for _, o := range m.Objects {

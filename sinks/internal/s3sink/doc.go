@@ -14,9 +14,51 @@
 // Its metadata (x-amz-meta-*) gives its first-offset, last-offset,
 // record-count, sha256 (hex, of the gzip bytes as stored), prev-sha256 (of
 // the partition's object before it, by first offset; "" when a chain
-// begins), the connector and partition, the delivery it belongs to:
-// batch-start, batch-first and batch-last, and the identity of the topic
-// its offsets belong to: topic-id (Kafka's topic ID) and cluster-id.
+// begins), chain-sha256 (its running chain value, below), the connector
+// and partition, the delivery it belongs to: batch-start, batch-first and
+// batch-last, and the identity of the topic its offsets belong to:
+// topic-id (Kafka's topic ID) and cluster-id.
+//
+// # The chain value
+//
+// prev-sha256 links each object to the one before it, but only in
+// mutable metadata: someone with the bucket's write credentials could
+// rewrite an object in the middle, recompute its sha256 (metadata and
+// manifest) and copy the next object with its prev-sha256 changed, and
+// the links would still agree. So each object also carries its running
+// chain value:
+//
+//	chain-sha256 = hex(sha256(P || S))
+//
+// where S is the object's sha256 and P the chain-sha256 of the object
+// before it (the one its prev-sha256 names), both as lowercase hex
+// strings (64 ASCII characters), concatenated: 128 bytes, or 64 when P is
+// "". P is "" at a chain start (prev-sha256 ""), and after an object
+// without chain-sha256 (written by a sink older than chain values: the
+// chain begins again after it). The chain value of an object depends on
+// every object of its chain up to it. A manifest records each object's
+// chain value (objects[].chain) and the last one's (chain); the head
+// recorded outside the bucket records the chain value at its offset
+// (Head.Chain). A writer takes the value it links to from where it takes
+// prev-sha256: the manifest at the batch start or its own last delivery,
+// the stored anchor it adopts, the stored objects of a delivery it
+// finishes or restores (objects stay a pure function of their records and
+// their link). A manifest without chain values (written by an earlier
+// build) gives it from its last object's metadata.
+//
+// Verify recomputes the running chain value of each partition from the
+// objects' own bytes, in offset order. An object whose chain-sha256 is
+// not what the chain-sha256 before it and its bytes give is
+// chain_mismatch; where verify already reported the object (altered, a
+// broken link, unreadable metadata, a chain_mismatch) it goes on from the
+// stored value, so that one damage is one problem. At the head's offset
+// the recomputed value must be the head's (head_mismatch otherwise): a
+// rewrite that recomputed every later chain-sha256 and manifest as well
+// shows there. Objects without chain-sha256 are counted
+// (PartitionReport.NoChainValue), not problems; a head without a chain
+// value (recorded by an earlier build) checks only the sha256. With
+// --from/--to, not every object is read and the chain value at the head
+// is not recomputed.
 //
 // # Topic identity
 //
@@ -101,8 +143,9 @@
 //     link, or the write fails with an error that says what differs.
 //  4. PUT the manifest <prefix>/_manifests/<connector>/<partition>/<L+1, 20
 //     digits>.json: the delivery's start, first and last offsets, its
-//     objects (keys, offsets, counts, sha256s), the anchor's prev and the
-//     head, the sha256 of its last object. It is named by the position
+//     objects (keys, offsets, counts, sha256s, chain values), the anchor's
+//     prev and the head, the sha256 of its last object, and that
+//     object's chain value. It is named by the position
 //     that follows the delivery, where the partition's next batch begins,
 //     so that an owner resuming at a committed offset finds the head there.
 //     The manifest's bytes depend only on the stored objects, so a plain
@@ -111,8 +154,8 @@
 //     runtime has committed nothing for it. Manifests record the topic
 //     identity too (topic_id, cluster_id).
 //  5. When the batch ends past the partition's recorded head, record the
-//     new head (Head: last offset, the sha256 of its object, the manifest,
-//     the identity) in the HeadStore, a compacted Kafka topic the
+//     new head (Head: last offset, the sha256 and the chain value of its
+//     object, the manifest, the identity) in the HeadStore, a compacted Kafka topic the
 //     bucket's credentials cannot write, and wait for its acknowledgement.
 //     A replay never rewinds it.
 //  6. Return Through = b.Last(). The runtime commits only then, so a
@@ -129,7 +172,9 @@
 // An existing object (an adopted anchor, or a sibling found on a 412)
 // whose metadata describes the same records and link but whose sha256
 // differs is kept, with a warning, and the chain continues from its stored
-// sha256, rather than wedging the partition on something no writer can
+// sha256 and chain value (a sibling whose chain-sha256 is not the one its
+// link and stored sha256 give fails the write; one without chain-sha256,
+// written by an earlier build, begins the chain value again), rather than wedging the partition on something no writer can
 // change: another build of the sink (whose compression library produces
 // other bytes) or other redaction settings wrote it.
 //

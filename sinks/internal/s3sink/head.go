@@ -32,6 +32,11 @@ type Head struct {
 	// delivery links to.
 	Last   int64  `json:"last_offset"`
 	SHA256 string `json:"sha256"`
+	// Chain is the running chain value (chain-sha256) of that object: it
+	// depends on every object of the chain up to Last, so that a
+	// consistent rewrite of any of them shows at the head. "" in heads
+	// that sinks recorded before objects carried it.
+	Chain string `json:"chain,omitempty"`
 	// Manifest is the key of the manifest of the delivery that ends at
 	// Last.
 	Manifest string `json:"manifest"`
@@ -57,7 +62,7 @@ func ParseHead(b []byte) (Head, error) {
 	if err := json.Unmarshal(b, &h); err != nil {
 		return h, fmt.Errorf("decode head: %w", err)
 	}
-	if h.Connector == "" || h.Partition < 0 || h.Last < 0 || !isSHA256(h.SHA256) {
+	if h.Connector == "" || h.Partition < 0 || h.Last < 0 || !isSHA256(h.SHA256) || (h.Chain != "" && !isSHA256(h.Chain)) {
 		return h, fmt.Errorf("bad head %+v", h)
 	}
 	return h, nil

@@ -186,7 +186,7 @@ func TestRetentionInsideUnfinishedDelivery(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.chain("")
+			d.chain(link{})
 			if err := dead.claim(t.Context(), d); err != nil {
 				t.Fatal(err)
 			}
@@ -283,8 +283,9 @@ func TestKafkaHeads(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: manifest at %d: %v", when, want+1, err)
 		}
-		if h.Last != want || h.SHA256 != mf.Head || h.Identity != id || h.Manifest != w.layout.manifestKey(partition, want+1) {
-			t.Errorf("%s: partition %d head %+v; want last %d, sha256 %.12s, %+v", when, partition, h, want, mf.Head, id)
+		if h.Last != want || h.SHA256 != mf.Head || h.Chain != mf.Chain || !isSHA256(h.Chain) || h.Identity != id ||
+			h.Manifest != w.layout.manifestKey(partition, want+1) {
+			t.Errorf("%s: partition %d head %+v; want last %d, sha256 %.12s, chain %.12s, %+v", when, partition, h, want, mf.Head, mf.Chain, id)
 		}
 	}
 	check("after the deliveries", 0, 599)
@@ -312,7 +313,7 @@ func TestUnfinishedDeliveryClaimDisagrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	short.chain("")
+	short.chain(link{})
 	if err := dead.claim(t.Context(), short); err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +321,7 @@ func TestUnfinishedDeliveryClaimDisagrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	long.chain("")
+	long.chain(link{})
 	if err := dead.putObject(t.Context(), long, long.anchor()); err != nil {
 		t.Fatal(err)
 	}

@@ -13,14 +13,18 @@ import (
 // of the stored objects, so every writer that finishes the same delivery
 // writes the same manifest.
 type manifest struct {
-	Connector string           `json:"connector"`
-	Partition int32            `json:"partition"`
-	Start     int64            `json:"start"`
-	First     int64            `json:"first"`
-	Last      int64            `json:"last"`
-	Prev      string           `json:"prev"` // the anchor's prev-sha256
-	Head      string           `json:"head"` // the sha256 of the delivery's last object
-	Objects   []manifestObject `json:"objects"`
+	Connector string `json:"connector"`
+	Partition int32  `json:"partition"`
+	Start     int64  `json:"start"`
+	First     int64  `json:"first"`
+	Last      int64  `json:"last"`
+	Prev      string `json:"prev"` // the anchor's prev-sha256
+	Head      string `json:"head"` // the sha256 of the delivery's last object
+	// Chain is the running chain value (chain-sha256) of the delivery's
+	// last object: with Head, what the next delivery links to. "" when
+	// that object has none.
+	Chain   string           `json:"chain,omitempty"`
+	Objects []manifestObject `json:"objects"`
 	// Identity (topic_id, cluster_id) is the topic the offsets belong to;
 	// empty in manifests written before identities were recorded.
 	Identity
@@ -33,6 +37,7 @@ type manifestObject struct {
 	Last    int64  `json:"last"`
 	Records int    `json:"records"`
 	SHA256  string `json:"sha256"`
+	Chain   string `json:"chain,omitempty"` // its chain-sha256
 }
 
 // manifestOf describes a delivery whose objects are all stored.
@@ -45,10 +50,11 @@ func manifestOf(d *delivery) *manifest {
 		Last:      d.last,
 		Prev:      d.anchor().prev,
 		Head:      d.objects[len(d.objects)-1].sha256,
+		Chain:     d.objects[len(d.objects)-1].chain,
 		Identity:  d.identity,
 	}
 	for _, o := range d.objects {
-		m.Objects = append(m.Objects, manifestObject{Key: o.key, First: o.first, Last: o.last, Records: o.records, SHA256: o.sha256})
+		m.Objects = append(m.Objects, manifestObject{Key: o.key, First: o.first, Last: o.last, Records: o.records, SHA256: o.sha256, Chain: o.chain})
 	}
 	return m
 }
@@ -95,7 +101,7 @@ func (m *manifest) check() error {
 	end, records := int64(-1), 0
 	for _, o := range m.Objects {
 		if o.First < m.First || o.First > o.Last || o.Last > m.Last || o.Records < 1 ||
-			int64(o.Records) > o.Last-o.First+1 || !isSHA256(o.SHA256) {
+			int64(o.Records) > o.Last-o.First+1 || !isSHA256(o.SHA256) || (o.Chain != "" && !isSHA256(o.Chain)) {
 			return fmt.Errorf("object %s (offsets %d-%d, %d records, sha256 %q) does not fit the delivery %d-%d",
 				o.Key, o.First, o.Last, o.Records, o.SHA256, m.First, m.Last)
 		}
@@ -106,6 +112,9 @@ func (m *manifest) check() error {
 	}
 	if head := m.Objects[len(m.Objects)-1].SHA256; head != m.Head {
 		return fmt.Errorf("head %.12s is not the last object's sha256 %.12s", m.Head, head)
+	}
+	if chain := m.Objects[len(m.Objects)-1].Chain; chain != m.Chain {
+		return fmt.Errorf("chain %.12s is not the last object's chain value %.12s", m.Chain, chain)
 	}
 	return nil
 }

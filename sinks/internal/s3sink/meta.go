@@ -16,9 +16,13 @@ const (
 	metaRecords    = "record-count"
 	metaSHA256     = "sha256"      // hex sha256 of the object's bytes (the gzip)
 	metaPrevSHA256 = "prev-sha256" // the partition's previous object's sha256; "" for the first
-	metaBatchStart = "batch-start" // the delivery's start position
-	metaBatchFirst = "batch-first" // the delivery's first record: the anchor's first offset
-	metaBatchLast  = "batch-last"  // the delivery's last record
+	// chain-sha256: the running chain value (runningChain) of the partition's
+	// objects up to this one. Objects written before it was recorded have
+	// none.
+	metaChainSHA256 = "chain-sha256"
+	metaBatchStart  = "batch-start" // the delivery's start position
+	metaBatchFirst  = "batch-first" // the delivery's first record: the anchor's first offset
+	metaBatchLast   = "batch-last"  // the delivery's last record
 	// The identity of the topic the offsets belong to (Identity). Objects
 	// written before identities were recorded have neither.
 	metaTopicID   = "topic-id"
@@ -34,6 +38,7 @@ type objectMeta struct {
 	records    int
 	sha256     string
 	prev       string
+	chain      string // "" when the object has no chain-sha256
 	batchStart int64
 	batchFirst int64
 	batchLast  int64
@@ -50,6 +55,7 @@ func metaOf(d *delivery, o *object) objectMeta {
 		records:    o.records,
 		sha256:     o.sha256,
 		prev:       o.prev,
+		chain:      o.chain,
 		batchStart: d.start,
 		batchFirst: d.first,
 		batchLast:  d.last,
@@ -70,6 +76,9 @@ func (m objectMeta) header() map[string]string {
 		metaBatchStart: strconv.FormatInt(m.batchStart, 10),
 		metaBatchFirst: strconv.FormatInt(m.batchFirst, 10),
 		metaBatchLast:  strconv.FormatInt(m.batchLast, 10),
+	}
+	if m.chain != "" {
+		h[metaChainSHA256] = m.chain
 	}
 	if !m.identity.legacy() {
 		h[metaTopicID], h[metaClusterID] = m.identity.TopicID, m.identity.ClusterID
@@ -112,6 +121,7 @@ func parseMeta(h map[string]string) (objectMeta, error) {
 	m.batchFirst = num(metaBatchFirst, math.MaxInt64)
 	m.batchLast = num(metaBatchLast, math.MaxInt64)
 	m.prev = lower[metaPrevSHA256]
+	m.chain = lower[metaChainSHA256]
 	m.identity = Identity{TopicID: lower[metaTopicID], ClusterID: lower[metaClusterID]}
 	if (m.identity.TopicID == "") != (m.identity.ClusterID == "") {
 		errs = append(errs, fmt.Sprintf("topic-id %q and cluster-id %q: one without the other", m.identity.TopicID, m.identity.ClusterID))
@@ -122,6 +132,9 @@ func parseMeta(h map[string]string) (objectMeta, error) {
 	}
 	if m.prev != "" && !isSHA256(m.prev) {
 		errs = append(errs, fmt.Sprintf("prev-sha256 %q is not a hex sha256", m.prev))
+	}
+	if m.chain != "" && !isSHA256(m.chain) {
+		errs = append(errs, fmt.Sprintf("chain-sha256 %q is not a hex sha256", m.chain))
 	}
 	if m.connector == "" {
 		errs = append(errs, "connector missing")

@@ -227,6 +227,9 @@ func verifyClean(t *testing.T, w *Writer, wantEvents int) *Report {
 		if len(p.InProgress) > 0 {
 			t.Errorf("Verify: partition %d: objects no manifest lists: %v", p.Partition, p.InProgress)
 		}
+		if p.NoChainValue > 0 {
+			t.Errorf("Verify: partition %d: %d objects without a chain value; this build writes one on every object", p.Partition, p.NoChainValue)
+		}
 	}
 	return r
 }

@@ -12,21 +12,21 @@ import (
 // begins at start and links to head, or finishes the delivery an earlier
 // writer claimed at the same first record. It returns the offset of the
 // delivery's last record, which is before the last item when the adopted
-// delivery was shorter (the caller delivers the rest next), and the sha256
+// delivery was shorter (the caller delivers the rest next), and the link
 // the next delivery links to.
-func (w *Writer) deliver(ctx context.Context, partition int32, start int64, items []batch.Item, head string) (last int64, next string, err error) {
+func (w *Writer) deliver(ctx context.Context, partition int32, start int64, items []batch.Item, head link) (last int64, next link, err error) {
 	d, err := w.build(partition, start, items)
 	if err != nil {
-		return 0, "", err
+		return 0, link{}, err
 	}
 	d.chain(head)
 	if err := w.claim(ctx, d); err != nil {
-		return 0, "", err
+		return 0, link{}, err
 	}
 	err = w.putObject(ctx, d, d.anchor())
 	switch {
 	case err == nil:
-		if head == "" {
+		if head.sha256 == "" {
 			w.log.Info("no manifest at the batch start (the partition's first delivery, or a reset position): a new hash chain begins",
 				"partition", partition, "start", start, "key", d.anchor().key)
 		}
@@ -36,30 +36,30 @@ func (w *Writer) deliver(ctx context.Context, partition int32, start int64, item
 		// which records it claimed.
 		stored, err := w.headMeta(ctx, d.anchor().key)
 		if err != nil {
-			return 0, "", err
+			return 0, link{}, err
 		}
 		if stored.connector != d.connector || stored.partition != d.partition || stored.first != d.first {
-			return 0, "", fmt.Errorf("object %s holds %s of connector %s partition %d, not what its key says",
+			return 0, link{}, fmt.Errorf("object %s holds %s of connector %s partition %d, not what its key says",
 				d.anchor().key, stored.describe(), stored.connector, stored.partition)
 		}
 		if stored.batchFirst != d.first {
 			return w.skipFinished(ctx, d, stored)
 		}
 		if d, err = w.adopt(d, items, stored); err != nil {
-			return 0, "", err
+			return 0, link{}, err
 		}
 	default:
-		return 0, "", err
+		return 0, link{}, err
 	}
 	if err := w.complete(ctx, d); err != nil {
-		return 0, "", err
+		return 0, link{}, err
 	}
 	if err := w.putManifest(ctx, d); err != nil {
-		return 0, "", err
+		return 0, link{}, err
 	}
 	w.log.Debug("delivery written", "partition", d.partition, "first", d.first, "last", d.last,
 		"objects", len(d.objects), "events", d.records())
-	return d.last, d.objects[len(d.objects)-1].sha256, nil
+	return d.last, linkTo(d.objects[len(d.objects)-1]), nil
 }
 
 // build makes the delivery of items that begins at start, recording the
@@ -101,7 +101,9 @@ func (w *Writer) adopt(ours *delivery, items []batch.Item, stored objectMeta) (*
 		w.log.Warn("the adopted anchor links to another chain head than this writer found at the batch start",
 			"key", a.key, "stored_prev", stored.prev, "head", ours.anchor().prev)
 	}
-	a.prev = stored.prev
+	// The chain continues from the anchor as stored: its link, and its
+	// chain value ("" when a build without chain values wrote it).
+	a.prev, a.chain = stored.prev, stored.chain
 	if want := metaOf(d, a); !want.sameRecords(stored) {
 		return nil, fmt.Errorf("anchor %s holds %s, but the batch's records make %s", a.key, stored.describe(), want.describe())
 	}
@@ -124,6 +126,7 @@ func (w *Writer) complete(ctx context.Context, d *delivery) error {
 	for i := 1; i < len(d.objects); i++ {
 		o := d.objects[i]
 		o.prev = d.objects[i-1].sha256
+		o.chain = runningChain(d.objects[i-1].chain, o.sha256)
 		err := w.putObject(ctx, d, o)
 		if err == nil {
 			continue
@@ -148,6 +151,13 @@ func (w *Writer) complete(ctx context.Context, d *delivery) error {
 				"key", o.key, "stored_sha256", stored.sha256, "sha256", want.sha256)
 			o.sha256 = stored.sha256
 		}
+		// The chain value as stored: recomputed from its stored sha256, or
+		// "" when a build without chain values wrote it.
+		if c := runningChain(d.objects[i-1].chain, stored.sha256); stored.chain != "" && stored.chain != c {
+			return fmt.Errorf("object %s exists but its chain-sha256 %.12s is not %.12s, the chain value its link and bytes give",
+				o.key, stored.chain, c)
+		}
+		o.chain = stored.chain
 	}
 	return nil
 }
@@ -160,27 +170,28 @@ func (w *Writer) complete(ctx context.Context, d *delivery) error {
 // finished, its records are in S3 already and are skipped. An unfinished
 // one cannot be finished without its first records, so the batch fails
 // with an error that says where to resume.
-func (w *Writer) skipFinished(ctx context.Context, ours *delivery, stored objectMeta) (last int64, next string, err error) {
+func (w *Writer) skipFinished(ctx context.Context, ours *delivery, stored objectMeta) (last int64, next link, err error) {
 	if stored.batchFirst > ours.first {
-		return 0, "", fmt.Errorf("object %s holds %s, which begins after the object's own first record",
+		return 0, link{}, fmt.Errorf("object %s holds %s, which begins after the object's own first record",
 			ours.anchor().key, stored.describe())
 	}
 	if stored.batchLast > ours.last {
-		return 0, "", &sink.NeedMoreError{Through: stored.batchLast}
+		return 0, link{}, &sink.NeedMoreError{Through: stored.batchLast}
 	}
 	m, err := w.getManifest(ctx, ours.partition, stored.batchLast+1)
 	switch {
 	case isNotFound(err):
-		return 0, "", insideUnfinished(ours, stored)
+		return 0, link{}, insideUnfinished(ours, stored)
 	case err != nil:
-		return 0, "", err
+		return 0, link{}, err
 	case m.First != stored.batchFirst:
-		return 0, "", fmt.Errorf("manifest of offsets %d-%d does not match the anchor of delivery %d-%d",
+		return 0, link{}, fmt.Errorf("manifest of offsets %d-%d does not match the anchor of delivery %d-%d",
 			m.First, m.Last, stored.batchFirst, stored.batchLast)
 	}
 	w.log.Warn("the batch begins inside a finished delivery; its records are in S3 already and are skipped",
 		"partition", ours.partition, "batch_first", ours.first, "delivery_first", stored.batchFirst, "delivery_last", stored.batchLast)
-	return stored.batchLast, m.Head, nil
+	next, err = w.manifestLink(ctx, m)
+	return stored.batchLast, next, err
 }
 
 // insideUnfinished is the error of a batch that begins inside a delivery,

@@ -343,6 +343,11 @@ func checkHead(pr *PartitionReport, head Head, manifests []*manifest, byKey map[
 				head.Last, head.SHA256, m.Head)
 			return
 		}
+		if head.Chain != "" && m.Chain != "" && m.Chain != head.Chain {
+			problem(ProblemHeadMismatch, head.Manifest, "the head recorded outside the bucket says offset %d ends with chain value %s; the bucket's manifest says %s: the archive was rewritten",
+				head.Last, head.Chain, m.Chain)
+			return
+		}
 		last := m.Objects[len(m.Objects)-1].Key
 		if o, ok := byKey[last]; ok {
 			switch {
@@ -350,6 +355,12 @@ func checkHead(pr *PartitionReport, head Head, manifests []*manifest, byKey map[
 				problem(ProblemHeadMismatch, last, "the head says sha256 %s, the object's metadata %s", head.SHA256, o.meta.sha256)
 			case o.sha256 != head.SHA256:
 				problem(ProblemHeadMismatch, last, "the head says sha256 %s, the object's bytes hash to %s: the archive was rewritten", head.SHA256, o.sha256)
+			case head.Chain != "" && o.chained && o.chain != head.Chain:
+				// The running chain value depends on every object before:
+				// a consistent rewrite of any of them shows here.
+				problem(ProblemHeadMismatch, head.Manifest, "the head says offset %d ends with chain value %s; recomputed from the objects' bytes it is %s "+
+					"(\"\" when the chain begins again after an object without a chain value): an object before it was rewritten, "+
+					"with its sha256 and links recomputed", head.Last, head.Chain, o.chain)
 			}
 		}
 		return

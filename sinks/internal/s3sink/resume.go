@@ -25,25 +25,27 @@ import (
 // partition assignment and once per delivery of a replay. When no finished
 // delivery holds the position, the partition's latest claim tells whether
 // an unfinished one does (checkClaims).
-func (w *Writer) resume(ctx context.Context, partition int32, start int64, items []batch.Item) (head string, through int64, err error) {
+func (w *Writer) resume(ctx context.Context, partition int32, start int64, items []batch.Item) (head link, through int64, err error) {
 	last := items[len(items)-1].Offset
 	m, err := w.getManifest(ctx, partition, start)
 	switch {
 	case err == nil:
-		head = m.Head
+		if head, err = w.manifestLink(ctx, m); err != nil {
+			return link{}, -1, err
+		}
 	case !isNotFound(err):
-		return "", -1, err
+		return link{}, -1, err
 	}
 	next, ok, err := w.manifestAfter(ctx, partition, start)
 	if err != nil {
-		return "", -1, err
+		return link{}, -1, err
 	}
 	if !ok {
 		return w.resumeUnfinished(ctx, partition, head, items)
 	}
 	f, err := w.getManifest(ctx, partition, next)
 	if err != nil {
-		return "", -1, err
+		return link{}, -1, err
 	}
 	switch {
 	case f.Start > start:
@@ -51,7 +53,7 @@ func (w *Writer) resume(ctx context.Context, partition int32, start int64, items
 		// gap's.
 		return w.resumeUnfinished(ctx, partition, head, items)
 	case f.Last > last:
-		return "", -1, &sink.NeedMoreError{Through: f.Last}
+		return link{}, -1, &sink.NeedMoreError{Through: f.Last}
 	case f.Start == start:
 		// An earlier writer finished the delivery that begins here: an
 		// adoption, found by its manifest, with nothing left to write; or
@@ -64,15 +66,38 @@ func (w *Writer) resume(ctx context.Context, partition int32, start int64, items
 			"partition", partition, "start", start, "delivery_start", f.Start, "delivery_last", f.Last)
 	}
 	if err := w.restore(ctx, f, items); err != nil {
-		return "", -1, err
+		return link{}, -1, err
 	}
-	return f.Head, f.Last, nil
+	l, err := w.manifestLink(ctx, f)
+	return l, f.Last, err
+}
+
+// manifestLink is the link to the last object of the delivery m records.
+// A manifest written by a build without chain values has none even when
+// that object has one (a later build wrote the objects, an earlier one
+// adopted the delivery and wrote the manifest): then the object's
+// metadata gives it, so that the chain goes on as verify recomputes it.
+func (w *Writer) manifestLink(ctx context.Context, m *manifest) (link, error) {
+	l := link{sha256: m.Head, chain: m.Chain}
+	if l.chain != "" {
+		return l, nil
+	}
+	om, err := w.headMeta(ctx, m.Objects[len(m.Objects)-1].Key)
+	switch {
+	case isNotFound(err):
+		return l, nil // restored from the records later, without a chain value as the manifest says
+	case err != nil:
+		return link{}, err
+	case om.sha256 == m.Head:
+		l.chain = om.chain
+	}
+	return l, nil
 }
 
 // resumeUnfinished finishes the unfinished delivery that holds the batch's
 // first record, if there is one (findUnfinished); otherwise the batch
 // begins a delivery that links to head.
-func (w *Writer) resumeUnfinished(ctx context.Context, partition int32, head string, items []batch.Item) (string, int64, error) {
+func (w *Writer) resumeUnfinished(ctx context.Context, partition int32, head link, items []batch.Item) (link, int64, error) {
 	u, err := w.findUnfinished(ctx, partition, items[0].Offset)
 	if err != nil || u == nil {
 		return head, -1, err
@@ -118,7 +143,7 @@ func (w *Writer) restore(ctx context.Context, m *manifest, items []batch.Item) e
 			return fmt.Errorf("object %s of the delivery %d-%d is missing, and the batch's records make other bytes "+
 				"(sha256 %.12s, not %.12s: another build, or other redaction settings)", mo.Key, m.First, m.Last, o.sha256, mo.SHA256)
 		}
-		o.prev = m.Prev
+		o.prev, o.chain = m.Prev, mo.Chain
 		if i > 0 {
 			o.prev = m.Objects[i-1].SHA256
 		}

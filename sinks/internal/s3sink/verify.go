@@ -70,6 +70,10 @@ type PartitionReport struct {
 	// whose writer found no manifest at its batch start (the consumer's
 	// position was reset). They are not problems in themselves.
 	ChainStarts []int64 `json:"chain_starts,omitempty"`
+	// NoChainValue counts the objects without chain-sha256, written by a
+	// sink older than chain values: their chain value is not checked, and
+	// the running chain begins again after each. Not a problem in itself.
+	NoChainValue int `json:"no_chain_value,omitempty"`
 	// InProgress are objects that no manifest lists yet, of a delivery
 	// that begins after the partition's recorded head (or, without Kafka,
 	// after its last manifest): a delivery being written. Objects that no
@@ -98,6 +102,11 @@ const (
 	// partition's object before it: an object between them is missing, or
 	// one was replaced.
 	ProblemBrokenChain = "broken_chain"
+	// ProblemChainMismatch: an object's chain-sha256 is not the running
+	// chain value recomputed from the chain-sha256 of the object before
+	// it and this object's own bytes: the object was rewritten (its
+	// sha256 and links recomputed) without its chain value.
+	ProblemChainMismatch = "chain_mismatch"
 	// ProblemBadMetadata: an object lacks the sink's metadata, or its
 	// metadata contradicts its key.
 	ProblemBadMetadata = "bad_metadata"
@@ -167,6 +176,11 @@ type stored struct {
 	lines     int    // -1 when the bytes are not gzip
 	gzipErr   error
 	topicID   string // the topic-id metadata: the generation; "" before identities
+	// chain is the running chain value recomputed from the bytes of the
+	// partition's objects up to this one (checkPartition, when it reads
+	// every object: chained is then set).
+	chain   string
+	chained bool
 }
 
 // VerifyOptions narrow what Verify checks and give it Kafka.
@@ -656,6 +670,9 @@ func checkPartition(pr *PartitionReport, connector string, objs []*stored, chain
 	var deliveries []span
 	seen := make(map[int64]bool)
 	var prev *stored // the object before, when its metadata is readable
+	// The running chain value of the object before, recomputed from the
+	// objects' bytes (see the package documentation, "The chain value").
+	running := ""
 	for _, o := range objs {
 		pr.Objects++
 		if o.lines > 0 {
@@ -675,6 +692,7 @@ func checkPartition(pr *PartitionReport, connector string, objs []*stored, chain
 			pr.FirstOffset = m.first
 		}
 		pr.LastOffset = max(pr.LastOffset, m.last)
+		damaged := true
 		switch {
 		case o.sha256 != m.sha256:
 			problem(ProblemAltered, o.key, "content sha256 %s, metadata says %s", o.sha256, m.sha256)
@@ -682,11 +700,15 @@ func checkPartition(pr *PartitionReport, connector string, objs []*stored, chain
 			problem(ProblemAltered, o.key, "content is not gzip: %v", o.gzipErr)
 		case o.lines != m.records:
 			problem(ProblemAltered, o.key, "content holds %d events, metadata says %d", o.lines, m.records)
+		default:
+			damaged = false
 		}
+		linked := false
 		switch {
 		case !chain:
 		case m.prev == "":
 			pr.ChainStarts = append(pr.ChainStarts, m.first)
+			linked, running = true, ""
 		case pr.Objects == 1:
 			problem(ProblemBrokenChain, o.key, "the partition's first object links to sha256 %s, which no object has: "+
 				"the objects before it are missing (deleted, or expired by a lifecycle rule)", m.prev)
@@ -699,6 +721,28 @@ func checkPartition(pr *PartitionReport, connector string, objs []*stored, chain
 				problem(ProblemBrokenChain, o.key, "links to sha256 %s, which no object has; the object before it is %s (sha256 %s): "+
 					"an object between them is missing or was replaced", m.prev, prev.key, prev.meta.sha256)
 			}
+		default:
+			linked = true
+			if prev.meta.chain == "" {
+				running = "" // a writer knows no chain value before it either
+			}
+		}
+		if chain {
+			o.chain, o.chained = runningChain(running, o.sha256), true
+			switch {
+			case m.chain == "":
+				pr.NoChainValue++
+				o.chain = ""
+			case !linked || damaged:
+				// Reported already: go on from the stored value, so that
+				// one damage is one problem.
+				o.chain = m.chain
+			case m.chain != runningChain(prevChain(prev, m), o.sha256):
+				problem(ProblemChainMismatch, o.key, "chain-sha256 %s, but the chain value before it and its bytes give %s: "+
+					"the object was rewritten (its sha256 and links recomputed)", m.chain, runningChain(prevChain(prev, m), o.sha256))
+				o.chain = m.chain
+			}
+			running = o.chain
 		}
 		if !seen[m.batchFirst] {
 			seen[m.batchFirst] = true
@@ -713,6 +757,15 @@ func checkPartition(pr *PartitionReport, connector string, objs []*stored, chain
 			problem(ProblemOverlap, "", "deliveries %d-%d and %d-%d overlap: their common offsets are in S3 twice", a.first, a.last, b.first, b.last)
 		}
 	}
+}
+
+// prevChain is the stored chain value before the object whose metadata is
+// m, which links to prev: "" at a chain start.
+func prevChain(prev *stored, m objectMeta) string {
+	if m.prev == "" || prev == nil {
+		return ""
+	}
+	return prev.meta.chain
 }
 
 // checkManifest checks a manifest against the objects' metadata, and
@@ -750,6 +803,10 @@ func checkManifest(pr *PartitionReport, connector, key string, next int64, read 
 		case o.metaErr != nil:
 		case o.meta.sha256 != mo.SHA256:
 			problem(ProblemAltered, mo.Key, "manifest %s recorded sha256 %s, the object says %s", key, mo.SHA256, o.meta.sha256)
+		case mo.Chain != "" && o.meta.chain != "" && o.meta.chain != mo.Chain:
+			// A manifest without chain values was written by an earlier
+			// build, which may have adopted a later build's objects.
+			problem(ProblemBadManifest, key, "records chain value %s for %s, the object's metadata says %s", mo.Chain, mo.Key, o.meta.chain)
 		case o.meta.first != mo.First || o.meta.last != mo.Last || o.meta.records != mo.Records ||
 			o.meta.batchFirst != m.First || o.meta.batchLast != m.Last || o.meta.batchStart != m.Start:
 			problem(ProblemBadManifest, key, "lists %s as offsets %d-%d (%d records) of delivery %d-%d (start %d); the object's metadata says %s (start %d)",

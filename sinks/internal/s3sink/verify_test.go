@@ -133,3 +133,91 @@ func TestSameTopicID(t *testing.T) {
 		}
 	}
 }
+
+// chained sets the objects' chain-sha256 as a writer does, from "" (or
+// after an object without one).
+func chained(objs []*stored, from int) []*stored {
+	prev := ""
+	for i, o := range objs {
+		if i < from {
+			continue
+		}
+		if o.meta.prev == "" {
+			prev = ""
+		}
+		o.meta.chain = runningChain(prev, o.meta.sha256)
+		prev = o.meta.chain
+	}
+	return objs
+}
+
+// TestChainValue: the running chain value catches a middle object
+// rewritten with its sha256 and links recomputed: by the object's own
+// chain-sha256 when the rewrite left it, by the head's chain value when it
+// recomputed every later one too.
+func TestChainValue(t *testing.T) {
+	const newSHA = "00000000000000000000000000000000000000000000000000000000000000ee"
+	rewrite := func(o []*stored, recompute bool) []*stored {
+		o[1].sha256, o[1].meta.sha256, o[2].meta.prev = newSHA, newSHA, newSHA
+		if recompute {
+			chained(o, 0)
+		}
+		return o
+	}
+	tests := []struct {
+		name      string
+		edit      func(objs []*stored) []*stored // of chained objects
+		want      []string
+		noChain   int
+		headMatch bool
+	}{
+		{"clean", func(o []*stored) []*stored { return o }, nil, 0, true},
+		{"middle rewritten", func(o []*stored) []*stored { return rewrite(o, false) }, []string{ProblemChainMismatch + " k5"}, 0, true},
+		{"middle rewritten, chain recomputed", func(o []*stored) []*stored { return rewrite(o, true) }, nil, 0, false},
+		{"middle rewritten, a later chain value stripped", func(o []*stored) []*stored {
+			o = rewrite(o, true)
+			o[3].meta.chain = ""
+			return chained(o, 4)
+		}, nil, 1, false},
+		{"legacy objects, then chained ones", func(o []*stored) []*stored {
+			for _, x := range o {
+				x.meta.chain = ""
+			}
+			return chained(o, 3)
+		}, nil, 3, true},
+		{"altered is one problem", func(o []*stored) []*stored { o[1].sha256 = newSHA; return o }, []string{ProblemAltered + " k5"}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs := chained(chainOf([]int64{0, 5, 9, 20}, []int64{21, 30, 40}), 0)
+			head := Head{Last: 40, SHA256: objs[len(objs)-1].meta.sha256, Chain: objs[len(objs)-1].meta.chain, Manifest: "m"}
+			if tt.name == "legacy objects, then chained ones" {
+				head.Chain = runningChain(runningChain("", objs[3].meta.sha256), objs[4].meta.sha256)
+			}
+			objs = tt.edit(objs)
+			pr := &PartitionReport{FirstOffset: -1, LastOffset: -1}
+			checkPartition(pr, "c", objs, true)
+			var got []string
+			for _, p := range pr.Problems {
+				got = append(got, p.Kind+" "+p.Key)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("problems: got %v, want %v (%+v)", got, tt.want, pr.Problems)
+			}
+			if pr.NoChainValue != tt.noChain {
+				t.Errorf("objects without a chain value: got %d, want %d", pr.NoChainValue, tt.noChain)
+			}
+			last := objs[len(objs)-1]
+			byKey := map[string]*stored{last.key: last}
+			m := &manifest{Last: 40, Head: last.meta.sha256, Objects: []manifestObject{{Key: last.key}}}
+			hr := &PartitionReport{}
+			checkHead(hr, head, []*manifest{m}, byKey, true)
+			if match := len(hr.Problems) == 0; match != tt.headMatch {
+				t.Errorf("head check: got problems %+v, want a match %v", hr.Problems, tt.headMatch)
+			}
+			if !tt.headMatch && len(hr.Problems) == 1 && hr.Problems[0].Kind != ProblemHeadMismatch {
+				t.Errorf("head check: got %+v, want head_mismatch", hr.Problems)
+			}
+		})
+	}
+}

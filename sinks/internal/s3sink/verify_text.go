@@ -36,6 +36,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		if len(p.InProgress) > 0 {
 			pw.printf("  %d objects of a delivery in progress (not problems): %s\n", len(p.InProgress), describeKeys(p.InProgress))
 		}
+		if p.NoChainValue > 0 {
+			pw.printf("  %d objects without a chain value (written before chain values; not checked for it, not problems)\n", p.NoChainValue)
+		}
 		for _, pr := range p.Problems {
 			pw.printf("  PROBLEM %s %s: %s\n", pr.Kind, pr.Key, pr.Detail)
 		}

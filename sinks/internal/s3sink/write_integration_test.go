@@ -276,7 +276,7 @@ func TestCrashBetweenObjects(t *testing.T) {
 			if len(d.objects) < 3 {
 				t.Fatalf("the crashed batch has %d objects; want 3 or more", len(d.objects))
 			}
-			d.chain("")
+			d.chain(link{})
 			n := tt.written
 			if n < 0 {
 				n = len(d.objects)

@@ -79,10 +79,10 @@ type Writer struct {
 	recorded map[int32]Head
 }
 
-// chainHead is the sha256 that the delivery beginning at next links to.
+// chainHead is the link that the delivery beginning at next links to.
 type chainHead struct {
 	next int64
-	sha  string
+	link link
 }
 
 var _ sink.Extender = (*Writer)(nil)
@@ -169,7 +169,7 @@ func (w *Writer) Write(ctx context.Context, b *batch.Batch) (sink.Result, error)
 	if err := w.recordHead(ctx, b.Partition, start-1, head); err != nil {
 		return sink.Result{}, err
 	}
-	w.setHead(b.Partition, chainHead{next: start, sha: head})
+	w.setHead(b.Partition, chainHead{next: start, link: head})
 	w.m.lastWrite.Set(float64(w.now().Unix()))
 	return sink.Result{Through: start - 1}, nil
 }
@@ -231,10 +231,10 @@ func (w *Writer) behindHead(partition int32, offset int64) bool {
 }
 
 // recordHead records that the partition is delivered through last, whose
-// object's sha256 is sha, unless the recorded head is there or beyond
+// object's sha256 and chain value are head's, unless the recorded head is there or beyond
 // already (a replay never rewinds it). It returns only once the HeadStore
 // has it, so that the runtime's commit never runs ahead of the head.
-func (w *Writer) recordHead(ctx context.Context, partition int32, last int64, sha string) error {
+func (w *Writer) recordHead(ctx context.Context, partition int32, last int64, head link) error {
 	if w.store == nil {
 		return nil
 	}
@@ -244,8 +244,8 @@ func (w *Writer) recordHead(ctx context.Context, partition int32, last int64, sh
 	if ok && h.Last >= last {
 		return nil
 	}
-	h = Head{Connector: w.layout.connector, Partition: partition, Identity: w.identity, Last: last, SHA256: sha,
-		Manifest: w.layout.manifestKey(partition, last+1)}
+	h = Head{Connector: w.layout.connector, Partition: partition, Identity: w.identity, Last: last, SHA256: head.sha256,
+		Chain: head.chain, Manifest: w.layout.manifestKey(partition, last+1)}
 	if err := w.store.Record(ctx, h); err != nil {
 		return err
 	}
@@ -265,11 +265,11 @@ func itemsAfter(items []batch.Item, last int64) []batch.Item {
 }
 
 // cachedHead returns the chain head this writer left at start, if it did.
-func (w *Writer) cachedHead(partition int32, start int64) (string, bool) {
+func (w *Writer) cachedHead(partition int32, start int64) (link, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	h, ok := w.heads[partition]
-	return h.sha, ok && h.next == start
+	return h.link, ok && h.next == start
 }
 
 func (w *Writer) setHead(partition int32, h chainHead) {
