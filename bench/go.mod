@@ -6,6 +6,7 @@ require (
 	github.com/auditstream/auditstream/config v0.0.0
 	github.com/auditstream/auditstream/producer v0.1.0
 	github.com/auditstream/auditstream/proto v0.1.0
+	github.com/auditstream/auditstream/service v0.0.0
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.10
@@ -44,3 +45,5 @@ replace (
 	github.com/auditstream/auditstream/proto => ../proto
 	github.com/auditstream/auditstream/stack => ../stack
 )
+
+replace github.com/auditstream/auditstream/service => ../service

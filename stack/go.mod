@@ -3,6 +3,7 @@ module github.com/auditstream/auditstream/stack
 go 1.26.0
 
 require (
+	github.com/auditstream/auditstream/service v0.0.0
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.19.0
 	github.com/twmb/franz-go/pkg/kfake v0.0.0-20260918054303-01f206a7e32c
@@ -43,3 +44,5 @@ replace (
 	github.com/auditstream/auditstream/config => ../config
 	github.com/auditstream/auditstream/proto => ../proto
 )
+
+replace github.com/auditstream/auditstream/service => ../service

@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/auditstream/auditstream/service/buildinfo"
 )
 
 const usage = `bench measures Auditstream against raw franz-go on the same broker.
@@ -37,6 +39,9 @@ Run "bench COMMAND -h" for a command's flags.
 `
 
 func main() {
+	if buildinfo.Asked("bench", os.Args[1:], os.Stdout) {
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("prog", "bench")

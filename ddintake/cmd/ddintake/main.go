@@ -22,9 +22,13 @@ import (
 	"syscall"
 
 	"github.com/auditstream/auditstream/ddintake"
+	"github.com/auditstream/auditstream/service/buildinfo"
 )
 
 func main() {
+	if buildinfo.Asked("ddintake", os.Args[1:], os.Stdout) {
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, logger)

@@ -15,9 +15,14 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/auditstream/auditstream/service/buildinfo"
 )
 
 func main() {
+	if buildinfo.Asked("healthcheck", os.Args[1:], os.Stdout) {
+		return
+	}
 	if len(os.Args) != 2 {
 		fmt.Fprintln(os.Stderr, "usage: healthcheck URL")
 		os.Exit(2)

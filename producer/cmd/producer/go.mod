@@ -10,6 +10,7 @@ require (
 	github.com/auditstream/auditstream/config v0.0.0
 	github.com/auditstream/auditstream/producer v0.1.0
 	github.com/auditstream/auditstream/proto v0.1.0
+	github.com/auditstream/auditstream/service v0.0.0
 	github.com/auditstream/auditstream/stack v0.0.0
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.19.0
@@ -46,3 +47,5 @@ replace (
 	github.com/auditstream/auditstream/proto => ../../../proto
 	github.com/auditstream/auditstream/stack => ../../../stack
 )
+
+replace github.com/auditstream/auditstream/service => ../../../service

@@ -13,8 +13,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
+
+	"github.com/auditstream/auditstream/service/buildinfo"
 )
 
 // Exit codes.
@@ -73,7 +74,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	case "version", "--version":
-		fmt.Fprintln(stdout, "producer", version())
+		fmt.Fprintln(stdout, "producer", buildinfo.Version())
 		return exitOK
 	default:
 		fmt.Fprintf(stderr, "producer: unknown command %q\n\n%s", args[0], usage)
@@ -98,21 +99,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 	}
 	return code
-}
-
-// version is the module version and VCS revision the binary was built from.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			v += " " + s.Value
-		}
-	}
-	return v
 }
 
 // usageError is bad flags or configuration (exit 2), or --help (exit 0).

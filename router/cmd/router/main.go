@@ -30,6 +30,7 @@ import (
 	"github.com/auditstream/auditstream/router/internal/route"
 	"github.com/auditstream/auditstream/router/internal/topics"
 	"github.com/auditstream/auditstream/service/admin"
+	"github.com/auditstream/auditstream/service/buildinfo"
 )
 
 const usage = `router routes audit events from audit.events to one topic per connector,
@@ -97,6 +98,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if buildinfo.Asked("router", args, stdout) {
+		return 0
 	}
 	cmd := args[0]
 	switch cmd {

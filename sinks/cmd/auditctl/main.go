@@ -25,7 +25,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -33,6 +32,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/auditstream/auditstream/config"
+	"github.com/auditstream/auditstream/service/buildinfo"
 	"github.com/auditstream/auditstream/service/kafkalog"
 )
 
@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, e env) int {
 		fmt.Fprint(e.stdout, usage)
 		return exitOK
 	case "version", "--version":
-		fmt.Fprintln(e.stdout, "auditctl", version())
+		fmt.Fprintln(e.stdout, "auditctl", buildinfo.Version())
 		return exitOK
 	case "status":
 		code = statusCmd(ctx, rest, e)
@@ -115,21 +115,6 @@ func run(ctx context.Context, args []string, e env) int {
 		return exitInterrupted
 	}
 	return code
-}
-
-// version is the module version and VCS revision the binary was built from.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			v += " " + s.Value
-		}
-	}
-	return v
 }
 
 func isTerminal(f *os.File) bool {

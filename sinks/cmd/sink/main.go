@@ -31,6 +31,7 @@ import (
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/service/admin"
+	"github.com/auditstream/auditstream/service/buildinfo"
 	"github.com/auditstream/auditstream/service/kafkalog"
 	"github.com/auditstream/auditstream/sinks/internal/ddsink"
 	"github.com/auditstream/auditstream/sinks/internal/s3sink"
@@ -62,6 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
+	}
+	if buildinfo.Asked("sink", args, stdout) {
+		return 0
 	}
 	cmd := args[0]
 	switch cmd {

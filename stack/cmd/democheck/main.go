@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/config"
+	"github.com/auditstream/auditstream/service/buildinfo"
 )
 
 const usage = `Usage: democheck --config FILE --published FILE [--wait 60s] [--json]
@@ -58,6 +59,9 @@ const (
 )
 
 func main() {
+	if buildinfo.Asked("democheck", os.Args[1:], os.Stdout) {
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

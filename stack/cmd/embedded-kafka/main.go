@@ -18,9 +18,14 @@ import (
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/auditstream/auditstream/service/buildinfo"
 )
 
 func main() {
+	if buildinfo.Asked("embedded-kafka", os.Args[1:], os.Stdout) {
+		return
+	}
 	port := flag.Int("port", 19092, "port to listen on, on 127.0.0.1 (0: any free port)")
 	dataDir := flag.String("data-dir", ".stack/kfake", "directory that persists the cluster's state")
 	addrFile := flag.String("addr-file", "", "write the listen address to this file once ready")

@@ -29,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/auditstream/auditstream/proto/record"
+	"github.com/auditstream/auditstream/service/buildinfo"
 )
 
 // report is what inspect prints.
@@ -43,6 +44,9 @@ type report struct {
 }
 
 func main() {
+	if buildinfo.Asked("inspect", os.Args[1:], os.Stdout) {
+		return
+	}
 	brokerFlag := flag.String("brokers", "", "comma-separated brokers (default $AUDITSTREAM_BROKERS, else the running local stack's from .stack/env, else 127.0.0.1:9092)")
 	topic := flag.String("topic", "audit.events", "topic to read")
 	expect := flag.Int("expect", 0, "wait for at least this many records (exit 1 if they do not come)")
