@@ -4,11 +4,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os/exec"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -32,7 +37,18 @@ import (
 // it writes nothing over it and commits nothing past it, dead-letters the
 // record, and is not ready, naming the offset. Once the build that began
 // the delivery has finished it (and committed past it), this build goes on
-// from there: every event is in exactly one object, and verify is clean.
+// from there: every event is in exactly one object.
+//
+// The disagreement stays on the record, as it should: offset 19 is then
+// both in the earlier build's object and in this build's dead-letter topic
+// (this build dead-letters a record when it reads it, before any write
+// tells it that an earlier delivery covers it). sink verify reports exactly
+// that, on delivery 0-19 and nothing else: dlq_overlap (an object of the
+// delivery ends at offset 19, which Kafka's DLQ holds) and count (the
+// delivery holds 20 records where Kafka has 19 data records, one being
+// dead-lettered: the same record, seen from the delivery's size). An
+// auditor must see it: the earlier build archived an event that this build
+// finds is not the connector's.
 func TestS3RollingUpgradeBuildsDisagree(t *testing.T) {
 	const id, group = "upgrade", "auditstream-sink-upgrade"
 	base, prefix, topic := connectorTopic(t, id, 1)
@@ -152,7 +168,49 @@ func TestS3RollingUpgradeBuildsDisagree(t *testing.T) {
 	eventually(t, 10*time.Second, "ready", sink.Ready)
 	objects := st.assertExactlyOnce(t, "e2e", pub.want)
 	t.Logf("all %d events exactly once in %d objects", len(pub.want), objects)
-	verifyS3(t, cfg, id, len(pub.want))
+	verifyDisagreement(t, cfg, id, len(pub.want), 0, 19, 19)
+}
+
+// verifyDisagreement runs sink verify and wants, as the only problems, the
+// two that a rolling upgrade's disagreement on one record leaves on the
+// delivery first-last that holds it: the record (at offset dead) is in an
+// object and in the DLQ (dlq_overlap), and so the delivery holds one record
+// more than Kafka has data records in its range (count).
+func verifyDisagreement(t *testing.T, cfg, connector string, wantEvents int, first, last, dead int64) {
+	t.Helper()
+	cmd := exec.Command(sinkBin, "verify", "--json", "--config", cfg, "--connector", connector)
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
+		t.Fatalf("sink verify: %v\n%s", err, out)
+	}
+	var rep s3sink.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("sink verify's report: %v\n%s", err, out)
+	}
+	if err == nil {
+		t.Errorf("sink verify exited 0; want 1 (it found problems)")
+	}
+	var got []string
+	for _, p := range rep.BucketProblems {
+		got = append(got, "bucket "+p.Kind+": "+p.Detail)
+	}
+	for _, pr := range rep.Partitions {
+		for _, p := range pr.Problems {
+			got = append(got, fmt.Sprintf("partition %d %s: %s", pr.Partition, p.Kind, p.Detail))
+		}
+	}
+	want := []string{
+		fmt.Sprintf("partition 0 %s: delivery %d-%d holds %d records, Kafka has %d data records there (1 dead-lettered, 0 markers, 0 aborted): "+
+			"records that Kafka does not have there (duplicates or foreign records)", s3sink.ProblemCount, first, last, last-first+1, last-first),
+		fmt.Sprintf("partition 0 %s: an object of delivery %d-%d begins or ends at offset %d, which Kafka holds as dlq, not a data record",
+			s3sink.ProblemDLQOverlap, first, last, dead),
+	}
+	slices.Sort(got)
+	if rep.Events != int64(wantEvents) || !slices.Equal(got, want) {
+		t.Fatalf("verify: %d events, problems\n\t%s\nwant %d events, problems\n\t%s\n%s",
+			rep.Events, strings.Join(got, "\n\t"), wantEvents, strings.Join(want, "\n\t"), out)
+	}
 }
 
 // readyz returns /readyz's answer.

@@ -178,6 +178,23 @@
 // change: another build of the sink (whose compression library produces
 // other bytes) or other redaction settings wrote it.
 //
+// A rolling upgrade whose builds disagree on a record (the earlier build
+// delivers it, this one dead-letters it, e.g. a stricter filter re-check)
+// inside a delivery the earlier build claimed and did not finish cannot be
+// adopted: this build's records give another delivery. The runtime
+// dead-letters the record as it reads it, before the write learns of the
+// delivery; the write asks for more records than this build delivers, and
+// the partition stops, not ready, naming the dead-lettered offsets
+// (sink.worker.adoptionError). Nothing is written over the delivery or
+// committed past it. When the earlier build then finishes it, the record is
+// in an object and in the DLQ, and Verify reports exactly that on the
+// delivery: ProblemCount (one record more than Kafka has data records in
+// the delivery's range) and, when an object of the delivery begins or ends
+// at the record's offset, ProblemDLQOverlap there (Verify knows the offsets
+// inside an object only by their count). This is
+// not cleaned up: it is the disagreement, on the record
+// (TestS3RollingUpgradeBuildsDisagree in cmd/sink).
+//
 // # Errors
 //
 // The SDK retries a request at most three times, with at most two

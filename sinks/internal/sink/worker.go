@@ -449,7 +449,10 @@ const maxDeadNoted = 16
 // dead-letter topic, the rest in Kafka) and nothing committed, and the sink
 // is not ready, saying which offsets. Either the build that began the
 // delivery finishes it, or an operator moves the partition's offset past
-// it (sink verify then reports the unfinished delivery).
+// it (sink verify then reports the unfinished delivery). After the first,
+// the record is in the earlier build's object and in the DLQ, and sink
+// verify reports that on the delivery (count, and dlq_overlap when an
+// object ends or begins at it): the disagreement stays on the record.
 func (w *worker) adoptionError(err error) error {
 	dead := slices.DeleteFunc(slices.Clone(w.dead), func(o int64) bool { return o > w.hold })
 	if len(dead) == 0 {
