@@ -17,11 +17,12 @@ func (l *headLog) Record(_ context.Context, h Head) error                  { l.g
 // (a replay of a deleted tail with other batch boundaries), never for a
 // delivery found in the bucket.
 func TestRecordHead(t *testing.T) {
-	old, other := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	old, other, otherChain := link{sha256: a, chain: a}, link{sha256: b, chain: b}, link{sha256: a, chain: b}
 	tests := []struct {
 		name  string
 		last  int64
-		sha   string
+		head  link
 		wrote bool
 		want  bool // a head is recorded
 	}{
@@ -30,22 +31,23 @@ func TestRecordHead(t *testing.T) {
 		{"behind", 1000, other, true, false},
 		{"same offset, same bytes", 1507, old, true, false},
 		{"same offset, other bytes written", 1507, other, true, true},
+		{"same offset, other chain value written", 1507, otherChain, true, true},
 		{"same offset, other bytes found", 1507, other, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &headLog{}
 			w := &Writer{store: store, layout: newLayout("arch", "c"), recorded: map[int32]Head{
-				1: {Connector: "c", Partition: 1, Last: 1507, SHA256: old},
+				1: {Connector: "c", Partition: 1, Last: 1507, SHA256: a, Chain: a},
 			}}
-			if err := w.recordHead(t.Context(), 1, tt.last, tt.sha, tt.wrote); err != nil {
+			if err := w.recordHead(t.Context(), 1, tt.last, tt.head, tt.wrote); err != nil {
 				t.Fatal(err)
 			}
 			if got := len(store.got) == 1; got != tt.want {
 				t.Fatalf("recorded %v, want %v", store.got, tt.want)
 			}
-			if tt.want && (w.recorded[1].Last != tt.last || w.recorded[1].SHA256 != tt.sha) {
-				t.Errorf("the writer's head is %+v, want offset %d sha256 %s", w.recorded[1], tt.last, tt.sha)
+			if h := w.recorded[1]; tt.want && (h.Last != tt.last || h.SHA256 != tt.head.sha256 || h.Chain != tt.head.chain) {
+				t.Errorf("the writer's head is %+v, want offset %d and %+v", h, tt.last, tt.head)
 			}
 		})
 	}
