@@ -157,7 +157,9 @@
 //     new head (Head: last offset, the sha256 and the chain value of its
 //     object, the manifest, the identity) in the HeadStore, a compacted Kafka topic the
 //     bucket's credentials cannot write, and wait for its acknowledgement.
-//     A replay never rewinds it.
+//     A replay never rewinds it; a replay that writes the delivery ending
+//     at the head with other bytes (a deleted tail, other batch
+//     boundaries) records it again at the same offset.
 //  6. Return Through = b.Last(). The runtime commits only then, so a
 //     commit never runs ahead of the recorded head.
 //

@@ -148,6 +148,7 @@ func (w *Writer) Write(ctx context.Context, b *batch.Batch) (sink.Result, error)
 			return sink.Result{}, err
 		}
 	}
+	wrote := false // the delivery that ends the batch is this writer's, not one found
 	for len(items) > 0 {
 		if !known || w.behindHead(b.Partition, items[0].Offset) {
 			h, done, err := w.resume(ctx, b.Partition, start, items)
@@ -156,7 +157,7 @@ func (w *Writer) Write(ctx context.Context, b *batch.Batch) (sink.Result, error)
 			}
 			head, known = h, true
 			if done >= start {
-				items, start = itemsAfter(items, done), done+1
+				items, start, wrote = itemsAfter(items, done), done+1, false
 				continue
 			}
 		}
@@ -164,9 +165,9 @@ func (w *Writer) Write(ctx context.Context, b *batch.Batch) (sink.Result, error)
 		if err != nil {
 			return sink.Result{}, err
 		}
-		items, start, head = itemsAfter(items, last), last+1, next
+		items, start, head, wrote = itemsAfter(items, last), last+1, next, true
 	}
-	if err := w.recordHead(ctx, b.Partition, start-1, head); err != nil {
+	if err := w.recordHead(ctx, b.Partition, start-1, head, wrote); err != nil {
 		return sink.Result{}, err
 	}
 	w.setHead(b.Partition, chainHead{next: start, link: head})
@@ -234,14 +235,20 @@ func (w *Writer) behindHead(partition int32, offset int64) bool {
 // object's sha256 and chain value are head's, unless the recorded head is there or beyond
 // already (a replay never rewinds it). It returns only once the HeadStore
 // has it, so that the runtime's commit never runs ahead of the head.
-func (w *Writer) recordHead(ctx context.Context, partition int32, last int64, head link) error {
+// Exception: when this writer wrote the delivery that ends at the head's
+// offset (wrote) and its last object's sha256 or chain value differs, the
+// head is recorded again at the same offset. That is a replay of a deleted
+// tail with other batch boundaries: the objects are new, and the head must
+// name what the next delivery links to. A delivery found in the bucket
+// never moves the head sideways, or a rewritten tail would become the head.
+func (w *Writer) recordHead(ctx context.Context, partition int32, last int64, head link, wrote bool) error {
 	if w.store == nil {
 		return nil
 	}
 	w.mu.Lock()
 	h, ok := w.recorded[partition]
 	w.mu.Unlock()
-	if ok && h.Last >= last {
+	if ok && (h.Last > last || h.Last == last && (!wrote || h.SHA256 == head.sha256 && h.Chain == head.chain)) {
 		return nil
 	}
 	h = Head{Connector: w.layout.connector, Partition: partition, Identity: w.identity, Last: last, SHA256: head.sha256,
