@@ -191,7 +191,7 @@ func (in *Injector) replay(ctx context.Context, connector string) ([]probe.Group
 // go again.
 func replayedLine(out []byte) string {
 	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(strings.ToLower(l), "total") || strings.Contains(strings.ToLower(l), "again") {
+		if strings.Contains(l, "delivered again") || strings.Contains(l, "nothing to") {
 			return strings.Join(strings.Fields(l), " ")
 		}
 	}

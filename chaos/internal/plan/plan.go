@@ -4,6 +4,7 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -70,7 +71,8 @@ func (s Step) String() string {
 
 // Make returns the plan of a seed: every kind at least once, in an order
 // and at times the seed chooses, spread over the window. A scale-in always
-// follows its scale-out, on the same connector.
+// follows its scale-out, on the same connector, and the replay comes in the
+// middle of the window.
 func Make(seed uint64, o Options) []Step {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	kinds := []Kind{MinIO, Broker, ScaleOut, Replay}
@@ -107,9 +109,13 @@ func Make(seed uint64, o Options) []Step {
 			s.Target = scaled
 		case Replay:
 			s.Target = o.Connectors[rng.IntN(len(o.Connectors))]
+			// In the middle of the run, whatever its slot: the connector
+			// has history to replay, and live traffic follows.
+			s.At = o.Window*2/5 + time.Duration(rng.Int64N(int64(o.Window/5)))
 		}
 		steps = append(steps, s)
 	}
+	slices.SortStableFunc(steps, func(a, b Step) int { return cmp.Compare(a.At, b.At) })
 	return steps
 }
 

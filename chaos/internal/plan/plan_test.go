@@ -26,9 +26,13 @@ func TestMakeInjectsEveryKind(t *testing.T) {
 				t.Fatalf("seed %d: no %s in %v", seed, k, steps)
 			}
 		}
+		r := steps[slices.IndexFunc(steps, func(s Step) bool { return s.Kind == Replay })]
+		if r.At < opts.Window*2/5 || r.At > opts.Window*3/5 {
+			t.Fatalf("seed %d: replay at %s, not in the middle of %s", seed, r.At, opts.Window)
+		}
 		out := slices.IndexFunc(steps, func(s Step) bool { return s.Kind == ScaleOut })
 		in := slices.IndexFunc(steps, func(s Step) bool { return s.Kind == ScaleIn })
-		if in != out+1 || steps[in].Target != steps[out].Target {
+		if in < out || steps[in].Target != steps[out].Target {
 			t.Fatalf("seed %d: scale-in %d (%s) does not follow scale-out %d (%s)", seed, in, steps[in].Target, out, steps[out].Target)
 		}
 		for i, s := range steps {
