@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -71,6 +72,7 @@ type options struct {
 	kcat      string
 	asJSON    bool
 	drainWait time.Duration
+	planOnly  bool
 }
 
 func main() {
@@ -84,6 +86,14 @@ func main() {
 		}
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		os.Exit(2)
+	}
+	if o.planOnly {
+		var ids []string
+		for _, c := range connectors("RUN") {
+			ids = append(ids, c.id)
+		}
+		printPlan(os.Stdout, makePlan(o, ids))
+		os.Exit(0)
 	}
 	res, err := run(ctx, o, log)
 	if err != nil {
@@ -115,6 +125,7 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.kcat, "kcat", "kcat", "the kcat command")
 	fs.BoolVar(&o.asJSON, "json", false, "print the result as JSON instead of tables")
 	fs.DurationVar(&o.drainWait, "drain-timeout", 5*time.Minute, "give up waiting for the pipeline to drain after this long")
+	fs.BoolVar(&o.planOnly, "plan", false, "print the seed's plan and exit")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -131,7 +142,7 @@ func parse(args []string) (options, error) {
 	if o.stackDir == "" {
 		o.stackDir = os.Getenv("AUDITSTREAM_STACK_DIR")
 	}
-	if o.stackDir == "" {
+	if o.stackDir == "" && !o.planOnly {
 		return o, errors.New("no stack: set STACK_DIR (or source the stack's env file)")
 	}
 	return o, nil
@@ -253,7 +264,6 @@ func run(ctx context.Context, o options, log *slog.Logger) (*report.Result, erro
 	defer pr.Close()
 	fl := fleet.New(o.dir, log)
 	defer fl.Close(30 * time.Second)
-	const routers, replicas = 2, 2
 	for i := range routers {
 		if err := fl.Start(fleet.Spec{Name: fmt.Sprintf("router/%d", i), Bin: bin("router"), Args: []string{"run", "--config", cfgPath}}); err != nil {
 			return nil, err
@@ -277,12 +287,8 @@ func run(ctx context.Context, o options, log *slog.Logger) (*report.Result, erro
 	}
 	routerGroup := probe.Group{Name: pipe.Router.Group, Topic: pipe.Topics.Events.Name}
 
-	steps := plan.Make(o.seed, plan.Options{Window: o.window, Kills: map[bool]int{false: 4, true: 1}[o.short],
-		Storms: map[bool]int{false: 2, true: 1}[o.short], Routers: routers, Connectors: ids, Replicas: replicas})
-	fmt.Fprintln(os.Stderr, "chaos: plan")
-	for _, s := range steps {
-		fmt.Fprintln(os.Stderr, "  "+s.String())
-	}
+	steps := makePlan(o, ids)
+	printPlan(os.Stderr, steps)
 
 	gate := &sync.RWMutex{}
 	in := &fault.Injector{Fleet: fl, Probe: pr, Intake: intake, Stack: o.stack, StackDir: o.stackDir,
@@ -409,6 +415,21 @@ func run(ctx context.Context, o options, log *slog.Logger) (*report.Result, erro
 		f.Close()
 	}
 	return res, nil
+}
+
+// The pipeline's replicas at start.
+const routers, replicas = 2, 2
+
+func makePlan(o options, ids []string) []plan.Step {
+	return plan.Make(o.seed, plan.Options{Window: o.window, Kills: map[bool]int{false: 4, true: 1}[o.short],
+		Storms: map[bool]int{false: 2, true: 1}[o.short], Routers: routers, Connectors: ids, Replicas: replicas})
+}
+
+func printPlan(w io.Writer, steps []plan.Step) {
+	fmt.Fprintln(w, "chaos: plan")
+	for _, s := range steps {
+		fmt.Fprintln(w, "  "+s.String())
+	}
 }
 
 // drain waits until every group has consumed its topic, and stays so for

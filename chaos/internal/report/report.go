@@ -56,7 +56,8 @@ type Result struct {
 }
 
 // Judge fills in Failures: any loss, any S3 duplicate, any leak, any bad
-// record not dead-lettered with its reason, a failed verify, a pipeline
+// record not dead-lettered with its reason, a failed verify, a fault that
+// could not be injected, a pipeline
 // that did not drain, or an input that did not all reach the events topic.
 func (r *Result) Judge() {
 	var f []string
@@ -85,6 +86,11 @@ func (r *Result) Judge() {
 	}
 	if r.DLQ.WrongReason > 0 {
 		f = append(f, fmt.Sprintf("%d dead letters have the wrong reason (e.g. %s)", r.DLQ.WrongReason, strings.Join(r.DLQ.WrongReasons, "; ")))
+	}
+	for _, x := range r.Faults {
+		if x.Err != "" {
+			f = append(f, fmt.Sprintf("fault %s %s at t+%s: %s", x.Kind, x.Target, x.At.Round(time.Second), x.Err))
+		}
 	}
 	for _, e := range r.Errors {
 		f = append(f, "run error: "+e)
@@ -128,6 +134,7 @@ func (r *Result) Table(w io.Writer) {
 			dur(f.Down), dur(f.Took), rec, note)
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "  (recovery: from the fault's end until the consumer groups it touched commit again, or are drained)")
 	if len(r.Crashes) > 0 {
 		fmt.Fprintln(w, "\nreplicas that exited on their own (restarted)")
 		for _, c := range r.Crashes {
