@@ -410,6 +410,17 @@ func run(ctx context.Context, o options, log *slog.Logger) (*report.Result, erro
 	res.DLQ = check.CompareDLQ(bad, dls)
 	res.Elapsed = time.Since(began)
 	res.Judge()
+	if res.OK() {
+		// A passing run's topics are of no further use; a failing run's
+		// stay, with the bucket and the run directory, for inspection.
+		topics := []string{pipe.Topics.Events.Name, pipe.Topics.DLQ.Name}
+		for _, c := range cs {
+			topics = append(topics, pipe.ConnectorTopic(c.id))
+		}
+		if _, err := pr.Admin().DeleteTopics(ctx, topics...); err != nil {
+			log.Warn("delete the run's topics", "err", err)
+		}
+	}
 	if f, err := os.Create(filepath.Join(o.dir, "result.json")); err == nil {
 		_ = res.JSON(f)
 		f.Close()
