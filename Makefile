@@ -101,7 +101,7 @@ bench: ## measure against raw franz-go on the same broker (figures are ratios)
 # The run uses the stack's own STACK_DIR: its faults restart that broker and
 # stop that MinIO. SEED=N replays a run; SHORT=1 is the variant of make test.
 chaos: build ## faults on the whole pipeline, 5-10 min (SEED=N to replay, SHORT=1 for the 90 s variant)
-	@./stack/up.sh kafka minio >/dev/null
+	@STACK_DIR="$(STACK_DIR)" ./stack/up.sh kafka minio >/dev/null
 	@set -a; . "$(STACK_DIR)/env"; set +a; STACK_DIR="$(STACK_DIR)" "$(BIN)/chaos" --bin "$(BIN)" --stack stack \
 	  --stack-dir "$(STACK_DIR)" $(if $(SEED),--seed $(SEED)) $(if $(SHORT),--short) $(CHAOS_FLAGS)
 
