@@ -117,7 +117,7 @@ func parse(args []string) (options, error) {
 	seed := fs.Uint64("seed", 0, "the seed of the plan and the input (default: a random one, printed)")
 	fs.BoolVar(&o.short, "short", false, "the short variant: 30,000 events, every fault once over 90 s")
 	fs.IntVar(&o.events, "events", 0, "good events to publish (default 300000, or 30000 with --short)")
-	fs.DurationVar(&o.window, "window", 0, "how long faults are injected and input is published (default 4m30s, or 90s with --short)")
+	fs.DurationVar(&o.window, "window", 0, "how long faults are injected and input is published (default 5m, or 90s with --short)")
 	fs.StringVar(&o.bin, "bin", "bin", "directory of the built commands (router, sink, auditctl, producer)")
 	fs.StringVar(&o.stackDir, "stack-dir", os.Getenv("STACK_DIR"), "the stack's STACK_DIR (default $STACK_DIR, else $AUDITSTREAM_STACK_DIR)")
 	fs.StringVar(&o.stack, "stack", "stack", "directory of the stack scripts")
@@ -137,7 +137,7 @@ func parse(args []string) (options, error) {
 		o.events = map[bool]int{false: 300_000, true: 30_000}[o.short]
 	}
 	if o.window == 0 {
-		o.window = map[bool]time.Duration{false: 270 * time.Second, true: 90 * time.Second}[o.short]
+		o.window = map[bool]time.Duration{false: 300 * time.Second, true: 90 * time.Second}[o.short]
 	}
 	if o.stackDir == "" {
 		o.stackDir = os.Getenv("AUDITSTREAM_STACK_DIR")
