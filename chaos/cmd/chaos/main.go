@@ -124,7 +124,7 @@ func parse(args []string) (options, error) {
 	fs.StringVar(&o.dir, "dir", "", "where the run writes its files (default $STACK_DIR/chaos/<run id>)")
 	fs.StringVar(&o.kcat, "kcat", "kcat", "the kcat command")
 	fs.BoolVar(&o.asJSON, "json", false, "print the result as JSON instead of tables")
-	fs.DurationVar(&o.drainWait, "drain-timeout", 5*time.Minute, "give up waiting for the pipeline to drain after this long")
+	fs.DurationVar(&o.drainWait, "drain-timeout", 3*time.Minute, "give up waiting for the pipeline to drain after this long")
 	fs.BoolVar(&o.planOnly, "plan", false, "print the seed's plan and exit")
 	if err := fs.Parse(args); err != nil {
 		return o, err

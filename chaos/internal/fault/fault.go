@@ -51,7 +51,7 @@ type Injector struct {
 }
 
 // RecoveryLimit bounds the wait for a recovery.
-const RecoveryLimit = 3 * time.Minute
+const RecoveryLimit = 90 * time.Second
 
 // Inject runs one fault to its end and measures the recovery.
 func (in *Injector) Inject(ctx context.Context, s plan.Step) report.Fault {
