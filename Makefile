@@ -97,6 +97,14 @@ demo: ## the pipeline end to end for DURATION s (60), checked from the outside (
 bench: ## measure against raw franz-go on the same broker (figures are ratios)
 	@./bench/run.sh
 
+.PHONY: chaos
+# The run uses the stack's own STACK_DIR: its faults restart that broker and
+# stop that MinIO. SEED=N replays a run; SHORT=1 is the variant of make test.
+chaos: build ## faults on the whole pipeline, 5-10 min (SEED=N to replay, SHORT=1 for the 90 s variant)
+	@STACK_DIR="$(STACK_DIR)" ./stack/up.sh kafka minio >/dev/null
+	@set -a; . "$(STACK_DIR)/env"; set +a; STACK_DIR="$(STACK_DIR)" "$(BIN)/chaos" --bin "$(BIN)" --stack stack \
+	  --stack-dir "$(STACK_DIR)" $(if $(SEED),--seed $(SEED)) $(if $(SHORT),--short) $(CHAOS_FLAGS)
+
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s; FUZZ=REGEXP picks targets)
 	@./stack/fuzz.sh
