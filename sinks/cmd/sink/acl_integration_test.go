@@ -472,15 +472,25 @@ func TestLeastPrivilege(t *testing.T) {
 					missing, len(want), s3missing, stages, wantStages, tail(routerLog.String(), 30), tail(sink.Log(), 30), tail(s3sink.Log(), 30))
 			}
 		}
-		// The S3 sink recorded its chain heads.
-		ends, err := kadm.NewClient(admin).ListEndOffsets(ctx, n.heads)
-		if err == nil {
-			err = ends.Error()
+		// The S3 sink recorded its chain heads. A delivery's objects are
+		// visible before its manifest and its head are written: wait.
+		var heads int64
+		var err error
+		for end := time.Now().Add(30 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+			var ends kadm.ListedOffsets
+			ends, err = kadm.NewClient(admin).ListEndOffsets(ctx, n.heads)
+			if err == nil {
+				err = ends.Error()
+			}
+			heads = 0
+			ends.Each(func(o kadm.ListedOffset) { heads += o.Offset })
+			if err == nil && heads > 0 || time.Now().After(end) {
+				break
+			}
 		}
-		heads := int64(0)
-		ends.Each(func(o kadm.ListedOffset) { heads += o.Offset })
 		if err != nil || heads == 0 {
-			t.Errorf("heads topic %s: %d records (%v), want the S3 sink's chain heads", n.heads, heads, err)
+			t.Errorf("heads topic %s: %d records after 30s (%v), want the S3 sink's chain heads\nS3 sink log:\n%s",
+				n.heads, heads, err, tail(s3sink.Log(), 30))
 		}
 	})
 
