@@ -16,11 +16,9 @@
 package replay
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -340,7 +338,7 @@ func checkArchive(ctx context.Context, a Archive, hidden func(context.Context, i
 			if err != nil {
 				return err
 			}
-			pp.Missing, _ = missing(pp.From, to, merge(spans, h))
+			pp.Missing = trim(pp.Missing, h)
 			// Overlap is about archived deliveries only: a marker or
 			// aborted record after a missing span is never written.
 			pp.Overlap = follows(spans, pp.Missing, to)
@@ -371,11 +369,22 @@ func missing(from, to int64, spans []s3sink.Span) (out []s3sink.Span, overlap bo
 	return out, overlap
 }
 
-// merge returns the spans of a and b, sorted by their first offset, for
-// missing (which takes overlapping spans).
-func merge(a, b []s3sink.Span) []s3sink.Span {
-	out := append(slices.Clip(a), b...)
-	slices.SortFunc(out, func(x, y s3sink.Span) int { return cmp.Compare(x.First, y.First) })
+// trim narrows each gap to its first and last offsets that are not
+// hidden, and drops a gap that is hidden whole. A marker inside a gap
+// stays in it: the writer re-creates the stretch as one delivery.
+func trim(gaps, hidden []s3sink.Span) []s3sink.Span {
+	var out []s3sink.Span
+	for _, g := range gaps {
+		var in []s3sink.Span // the hidden spans that touch g
+		for _, h := range hidden {
+			if h.Last >= g.First && h.First <= g.Last {
+				in = append(in, h)
+			}
+		}
+		if left, _ := missing(g.First, g.Last+1, in); len(left) > 0 {
+			out = append(out, s3sink.Span{First: left[0].First, Last: left[len(left)-1].Last})
+		}
+	}
 	return out
 }
 

@@ -98,6 +98,9 @@ func TestCheckArchiveLeavesOutHiddenOffsets(t *testing.T) {
 		// 0-4 lost data, 5-10 aborted and marker: 0-4 missing, and the
 		// archived 11-20 after it is an overlap.
 		{"lost before aborted", []s3sink.Span{{First: 11, Last: 20}}, []s3sink.Span{{First: 5, Last: 10}, {First: 21, Last: 21}}, "[{0 4}]", true},
+		// A marker inside a lost stretch stays in it (one delivery), and
+		// the aborted head of it is trimmed.
+		{"marker inside", []s3sink.Span{{First: 21, Last: 21}}, []s3sink.Span{{First: 0, Last: 3}, {First: 10, Last: 10}}, "[{4 20}]", true},
 		// 11-20 lost, followed by a marker only: no archived delivery follows.
 		{"lost then marker", []s3sink.Span{{First: 0, Last: 10}}, []s3sink.Span{{First: 21, Last: 21}}, "[{11 20}]", false},
 	} {
