@@ -284,7 +284,7 @@ func writePlan(w io.Writer, pl *replay.Plan) {
 			}
 			fmt.Fprintf(w, "    missing from the bucket, written again: offsets %s\n", strings.Join(spans, ", "))
 		} else if !p.Unchanged && pl.Type == "s3" && strings.HasPrefix(pl.Archive, "checked") {
-			fmt.Fprintln(w, "    nothing missing from the bucket: every delivery is skipped")
+			fmt.Fprintln(w, "    the bucket holds every delivery of the range: each is skipped")
 		}
 		for _, o := range p.Orphans {
 			fmt.Fprintf(w, "    objects gone while the manifest remains (skipped): %s (offsets %d-%d), %d of %d objects gone: %s\n",

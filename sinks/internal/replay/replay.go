@@ -196,6 +196,10 @@ type Options struct {
 	Archive Archive
 	// Progress, when set, is told how many records were read to count.
 	Progress func(read int64)
+	// Hidden, when set, says which offsets of the given spans hold no
+	// record a read_committed reader gets (markers, aborted records);
+	// nil reads them from the topic (s3sink.Hidden). Used with Archive.
+	Hidden func(ctx context.Context, partition int32, within []s3sink.Span, until int64) ([]s3sink.Span, error)
 }
 
 // MakePlan works out, per partition, where the group is, where the replay
@@ -281,7 +285,13 @@ func MakePlan(ctx context.Context, o Options, from From) (*Plan, error) {
 		pl.Again += pp.Again
 	}
 	if o.Archive != nil {
-		if err := checkArchive(ctx, o.Archive, pl); err != nil {
+		hidden := o.Hidden
+		if hidden == nil {
+			hidden = func(ctx context.Context, partition int32, within []s3sink.Span, until int64) ([]s3sink.Span, error) {
+				return s3sink.Hidden(ctx, o.Opts, pl.Topic, partition, within, until, hiddenIdle)
+			}
+		}
+		if err := checkArchive(ctx, o.Archive, hidden, pl); err != nil {
 			pl.Archive = "not checked: " + err.Error()
 		}
 	} else if c.Type == config.TypeS3 {
@@ -290,8 +300,27 @@ func MakePlan(ctx context.Context, o Options, from From) (*Plan, error) {
 	return pl, nil
 }
 
+// hiddenIdle is how long reading the offsets missing from the bucket may
+// go without a record before it stops short (what is unread stays missing).
+const hiddenIdle = 5 * time.Second
+
+// hiddenSlack is how far past the replayed range the offsets missing from
+// the bucket are read, to find the markers of their transactions.
+const hiddenSlack = 1000
+
 // checkArchive fills in what the bucket lacks of each rewound range.
-func checkArchive(ctx context.Context, a Archive, pl *Plan) error {
+//
+// An offset that holds no record a read_committed reader gets, a
+// transaction marker or a record of an aborted transaction, is in no
+// delivery, and is not missing either: hidden says which of the offsets
+// outside the archived spans those are, and they are taken out.
+//
+// The markers of the transactions a missing span ends in lie after it,
+// usually before the committed offset, else just after it (a
+// read_committed reader's position can stop short of a marker): the read
+// goes on to hiddenSlack offsets past the committed offset, and no
+// further than the last stable offset.
+func checkArchive(ctx context.Context, a Archive, hidden func(context.Context, int32, []s3sink.Span, int64) ([]s3sink.Span, error), pl *Plan) error {
 	pl.Archive = "checked: the manifests of the replayed ranges were read, and their objects looked up"
 	for i := range pl.Partitions {
 		pp := &pl.Partitions[i]
@@ -304,6 +333,16 @@ func checkArchive(ctx context.Context, a Archive, pl *Plan) error {
 			return err
 		}
 		pp.Missing, pp.Overlap = missing(pp.From, to, spans)
+		if len(pp.Missing) > 0 {
+			h, err := hidden(ctx, pp.Partition, pp.Missing, min(to+hiddenSlack, max(pp.End, to)))
+			if err != nil {
+				return err
+			}
+			pp.Missing = trim(pp.Missing, h)
+			// Overlap is about archived deliveries only: a marker or
+			// aborted record after a missing span is never written.
+			pp.Overlap = follows(spans, pp.Missing, to)
+		}
 		pl.Overlap = pl.Overlap || pp.Overlap
 		if pp.Orphans, err = a.Orphans(ctx, pp.Partition, pp.From, to, ManifestBound); err != nil {
 			return err
@@ -328,6 +367,39 @@ func missing(from, to int64, spans []s3sink.Span) (out []s3sink.Span, overlap bo
 		out = append(out, s3sink.Span{First: at, Last: to - 1})
 	}
 	return out, overlap
+}
+
+// trim narrows each gap to its first and last offsets that are not
+// hidden, and drops a gap that is hidden whole. A marker inside a gap
+// stays in it: the writer re-creates the stretch as one delivery.
+func trim(gaps, hidden []s3sink.Span) []s3sink.Span {
+	var out []s3sink.Span
+	for _, g := range gaps {
+		var in []s3sink.Span // the hidden spans that touch g
+		for _, h := range hidden {
+			if h.Last >= g.First && h.First <= g.Last {
+				in = append(in, h)
+			}
+		}
+		if left, _ := missing(g.First, g.Last+1, in); len(left) > 0 {
+			out = append(out, s3sink.Span{First: left[0].First, Last: left[len(left)-1].Last})
+		}
+	}
+	return out
+}
+
+// follows reports whether an archived span begins, before to, after a
+// missing one.
+func follows(archived, missing []s3sink.Span, to int64) bool {
+	if len(missing) == 0 {
+		return false
+	}
+	for _, s := range archived {
+		if s.First > missing[0].Last && s.First < to {
+			return true
+		}
+	}
+	return false
 }
 
 // Resolve turns f into an offset per partition of topic, whose first and

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -65,6 +66,59 @@ func TestMissing(t *testing.T) {
 		got, overlap := missing(tc.from, tc.to, tc.spans)
 		if s := fmt.Sprint(got); (s != tc.want && !(tc.want == "[]" && got == nil)) || overlap != tc.overlap {
 			t.Errorf("%s: got %v overlap %v, want %s %v", tc.name, got, overlap, tc.want, tc.overlap)
+		}
+	}
+}
+
+// fakeArchive holds fixed archived spans of partition 0.
+type fakeArchive []s3sink.Span
+
+func (f fakeArchive) Archived(context.Context, int32, int64, int64, int) ([]s3sink.Span, error) {
+	return f, nil
+}
+
+func (f fakeArchive) Orphans(context.Context, int32, int64, int64, int) ([]s3sink.Orphan, error) {
+	return nil, nil
+}
+
+// TestCheckArchiveLeavesOutHiddenOffsets: markers and aborted records are
+// in no delivery and are not missing either; archived deliveries after
+// them are no overlap.
+func TestCheckArchiveLeavesOutHiddenOffsets(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		archived []s3sink.Span
+		hidden   []s3sink.Span
+		want     string
+		overlap  bool
+	}{
+		// Offsets 0-9 aborted, marker 10, 11-20 committed and archived, marker 21.
+		{"aborted then committed", []s3sink.Span{{First: 11, Last: 20}}, []s3sink.Span{{First: 0, Last: 10}, {First: 21, Last: 21}}, "[]", false},
+		{"nothing hidden", []s3sink.Span{{First: 11, Last: 20}}, nil, "[{0 10} {21 21}]", true},
+		// 0-4 lost data, 5-10 aborted and marker: 0-4 missing, and the
+		// archived 11-20 after it is an overlap.
+		{"lost before aborted", []s3sink.Span{{First: 11, Last: 20}}, []s3sink.Span{{First: 5, Last: 10}, {First: 21, Last: 21}}, "[{0 4}]", true},
+		// A marker inside a lost stretch stays in it (one delivery), and
+		// the aborted head of it is trimmed.
+		{"marker inside", []s3sink.Span{{First: 21, Last: 21}}, []s3sink.Span{{First: 0, Last: 3}, {First: 10, Last: 10}}, "[{4 20}]", true},
+		// 11-20 lost, followed by a marker only: no archived delivery follows.
+		{"lost then marker", []s3sink.Span{{First: 0, Last: 10}}, []s3sink.Span{{First: 21, Last: 21}}, "[{11 20}]", false},
+	} {
+		pl := &Plan{Partitions: []Partition{{Partition: 0, Committed: 22, From: 0}}}
+		var asked []s3sink.Span
+		hidden := func(_ context.Context, _ int32, within []s3sink.Span, _ int64) ([]s3sink.Span, error) {
+			asked = within
+			return tc.hidden, nil
+		}
+		if err := checkArchive(context.Background(), fakeArchive(tc.archived), hidden, pl); err != nil {
+			t.Fatal(err)
+		}
+		pp := pl.Partitions[0]
+		if s := fmt.Sprint(pp.Missing); (s != tc.want && !(tc.want == "[]" && pp.Missing == nil)) || pp.Overlap != tc.overlap || pl.Overlap != tc.overlap {
+			t.Errorf("%s: got %v overlap %v (plan %v), want %s %v", tc.name, pp.Missing, pp.Overlap, pl.Overlap, tc.want, tc.overlap)
+		}
+		if len(asked) == 0 {
+			t.Errorf("%s: hidden was not asked about the gaps", tc.name)
 		}
 	}
 }
