@@ -27,7 +27,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,6 +46,7 @@ import (
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/stack/kafkatest"
+	"github.com/auditstream/auditstream/stack/proctest"
 )
 
 func TestEveryQueriedMetricIsServed(t *testing.T) {
@@ -132,10 +132,8 @@ func buildServices(t *testing.T) map[string]string {
 	for name, pkg := range map[string][2]string{"router": {"../router", "./cmd/router"}, "sink": {"../sinks", "./cmd/sink"}} {
 		start := time.Now()
 		bins[name] = filepath.Join(dir, name)
-		cmd := exec.Command("go", "build", "-tags", "goccy_gojson", "-o", bins[name], pkg[1])
-		cmd.Dir = pkg[0]
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", name, err, out)
+		if err := proctest.Build(pkg[0], pkg[1], bins[name], "goccy_gojson"); err != nil {
+			t.Fatalf("build %s: %v", name, err)
 		}
 		t.Logf("built %s in %s", name, time.Since(start).Round(time.Millisecond))
 	}
@@ -176,11 +174,11 @@ func newObsPipeline(t *testing.T) *obsPipeline {
 		t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topic) })
 	}
 
-	s3Endpoint, akFile, skFile := stackEnv(t, "AUDITSTREAM_S3_ENDPOINT"), stackEnv(t, "AUDITSTREAM_S3_ACCESS_KEY_FILE"), stackEnv(t, "AUDITSTREAM_S3_SECRET_KEY_FILE")
+	s3Endpoint, akFile, skFile := proctest.Env(t, "AUDITSTREAM_S3_ENDPOINT"), proctest.Env(t, "AUDITSTREAM_S3_ACCESS_KEY_FILE"), proctest.Env(t, "AUDITSTREAM_S3_SECRET_KEY_FILE")
 	bucket := "obs-" + id
 	s3c := s3.New(s3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(s3Endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(fileText(t, akFile), fileText(t, skFile), ""),
+		Credentials: credentials.NewStaticCredentialsProvider(proctest.ReadFile(t, akFile), proctest.ReadFile(t, skFile), ""),
 	})
 	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatalf("create bucket %s: %v", bucket, err)
@@ -334,44 +332,15 @@ func (p *obsPipeline) publish(t *testing.T) (good int) {
 	return n + 1
 }
 
-func stackEnv(t *testing.T, name string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		t.Fatalf("%s is not set: this test needs the local stack (make test)", name)
-	}
-	return v
-}
-
-func fileText(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
-
 // service is a running router or sink.
 type service struct {
 	name string
 	cmd  *exec.Cmd
 
-	mu  sync.Mutex
-	log bytes.Buffer
+	log proctest.Log
 }
 
-func (s *service) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.Write(b)
-}
-
-func (s *service) logText() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.log.String()
-}
+func (s *service) logText() string { return s.log.String() }
 
 // startService runs a binary until the end of the test (SIGTERM, then
 // SIGKILL after 20 s).
@@ -379,7 +348,7 @@ func startService(t *testing.T, bin string, args ...string) *service {
 	t.Helper()
 	s := &service{name: filepath.Base(bin) + " " + strings.Join(args, " ")}
 	s.cmd = exec.Command(bin, args...)
-	s.cmd.Stdout, s.cmd.Stderr = s, s
+	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +363,7 @@ func startService(t *testing.T, bin string, args ...string) *service {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("%s log:\n%s", s.name, tailLines(s.logText(), 30))
+			t.Logf("%s log:\n%s", s.name, proctest.Tail(s.logText(), 30))
 		}
 	})
 	return s
@@ -413,7 +382,7 @@ func (s *service) scrape(t *testing.T) map[string]*dto.MetricFamily {
 			break
 		}
 		if s.cmd.ProcessState != nil || time.Now().After(deadline) {
-			t.Fatalf("%s logged no admin address:\n%s", s.name, tailLines(s.logText(), 30))
+			t.Fatalf("%s logged no admin address:\n%s", s.name, proctest.Tail(s.logText(), 30))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -483,12 +452,4 @@ func countNames(qs []query) int {
 		}
 	}
 	return len(names)
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -122,7 +122,7 @@ func TestBackfillAddedConnector(t *testing.T) {
 	// A first run, throttled so that it is killed mid-way.
 	p := &proc{}
 	p.cmd = exec.Command(routerBin, "backfill", "--config", tp.path, "--connector", "archive", "--from", "earliest", "--rate", "15000")
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestBackfillFromTo(t *testing.T) {
 	p := &proc{}
 	var stdout bytes.Buffer
 	p.cmd = exec.Command(routerBin, "backfill", "--json", "--config", tp.path, "--connector", "archive", "--from", "earliest", "--to", mid, "--rate", "2000")
-	p.cmd.Stdout, p.cmd.Stderr = &stdout, p
+	p.cmd.Stdout, p.cmd.Stderr = &stdout, &p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,14 +3,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/stack/kafkatest"
+	"github.com/auditstream/auditstream/stack/proctest"
 )
 
 // routerBin is the router binary the tests run, built once by TestMain.
@@ -34,8 +33,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	routerBin = filepath.Join(dir, "router")
-	if out, err := exec.Command("go", "build", "-o", routerBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build router: %v\n%s", err, out)
+	if err := proctest.Build(".", ".", routerBin); err != nil {
+		fmt.Fprintf(os.Stderr, "build router: %v\n", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -116,13 +115,10 @@ func (tp *testPipeline) write(t *testing.T, conns []config.Connector) {
 // proc is a router process whose stderr the test can wait on.
 type proc struct {
 	cmd *exec.Cmd
-	mu  sync.Mutex
-	out bytes.Buffer
+	out proctest.Log
 }
 
-func (p *proc) Write(b []byte) (int, error) { p.mu.Lock(); defer p.mu.Unlock(); return p.out.Write(b) }
-
-func (p *proc) log() string { p.mu.Lock(); defer p.mu.Unlock(); return p.out.String() }
+func (p *proc) log() string { return p.out.String() }
 
 // waitFor waits until the process has logged s, n times in all.
 func (p *proc) waitFor(t *testing.T, s string, n int, timeout time.Duration) {
@@ -140,7 +136,7 @@ func startRouter(t *testing.T, cfg string) *proc {
 	t.Helper()
 	p := &proc{}
 	p.cmd = exec.Command(routerBin, "run", "--config", cfg)
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

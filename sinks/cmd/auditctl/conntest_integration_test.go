@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/auditstream/auditstream/sinks/internal/conntest"
+	"github.com/auditstream/auditstream/stack/proctest"
 )
 
 // readOnlyCredentials returns temporary credentials from MinIO's STS
@@ -22,7 +23,7 @@ import (
 func readOnlyCredentials(t *testing.T, st *s3Store) (id, secret, token string) {
 	t.Helper()
 	c := sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(st.endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider(readFile(t, st.akFile), readFile(t, st.skFile), "")})
+		Credentials: credentials.NewStaticCredentialsProvider(proctest.ReadFile(t, st.akFile), proctest.ReadFile(t, st.skFile), "")})
 	out, err := c.AssumeRole(context.Background(), &sts.AssumeRoleInput{
 		RoleArn: aws.String("arn:minio:iam:::role/ctl-test"), RoleSessionName: aws.String("ctl-test"),
 		Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow",` +
@@ -69,7 +70,7 @@ func TestConnectorTest(t *testing.T) {
 			return strings.Replace(b, "bucket: "+plain.bucket, "bucket: "+plain.bucket+"-missing", 1)
 		}, "")+
 		s3("lock-absent", plain, nil, lock)+
-		s3("refused", plain, func(b string) string { return strings.Replace(b, plain.endpoint, "http://"+freeAddr(t), 1) }, "")+
+		s3("refused", plain, func(b string) string { return strings.Replace(b, plain.endpoint, "http://"+proctest.FreeAddr(t), 1) }, "")+
 		s3("no-dns", plain, func(b string) string {
 			return strings.Replace(b, plain.endpoint, "http://auditstream-no-such-host.invalid:9000", 1)
 		}, "")+
@@ -116,7 +117,7 @@ func TestConnectorTest(t *testing.T) {
 			if code != tc.code || v.Failed != tc.step || v.Problem != tc.problem || v.OK != (tc.code == exitOK) {
 				t.Fatalf("got exit %d, step %q, problem %q; want %d, %q, %q\n%s%s", code, v.Failed, v.Problem, tc.code, tc.step, tc.problem, out, errs)
 			}
-			if strings.Contains(out, readFile(t, plain.skFile)) || strings.Contains(out, ddKey) {
+			if strings.Contains(out, proctest.ReadFile(t, plain.skFile)) || strings.Contains(out, ddKey) {
 				t.Fatal("the verdict quotes a secret")
 			}
 			t.Logf("%s: %s", tc.id, v.Message)

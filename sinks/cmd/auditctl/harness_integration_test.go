@@ -12,14 +12,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,6 +34,7 @@ import (
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/stack/kafkatest"
+	"github.com/auditstream/auditstream/stack/proctest"
 )
 
 var sinkBin string
@@ -46,8 +45,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	sinkBin = filepath.Join(dir, "sink")
-	if out, err := exec.Command("go", "build", "-tags", "goccy_gojson", "-o", sinkBin, "../sink").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build sink: %v\n%s", err, out)
+	if err := proctest.Build(".", "../sink", sinkBin, "goccy_gojson"); err != nil {
+		fmt.Fprintf(os.Stderr, "build sink: %v\n", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -67,35 +66,6 @@ func ctlCtx(ctx context.Context, t *testing.T, args ...string) (int, string, str
 	var out, errb bytes.Buffer
 	code := run(ctx, args, env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb})
 	return code, out.String(), errb.String()
-}
-
-func envVar(t *testing.T, name string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		t.Fatalf("%s is not set: this test needs the local stack (source /work/main/.stack/env)", name)
-	}
-	return v
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// freeAddr is a 127.0.0.1 address nothing listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // topics are one test's topics: a base name, the connector prefix, the
@@ -160,14 +130,14 @@ type s3Store struct {
 func newBucket(t *testing.T, lock bool) *s3Store {
 	t.Helper()
 	st := &s3Store{
-		endpoint: envVar(t, "AUDITSTREAM_S3_ENDPOINT"),
-		akFile:   envVar(t, "AUDITSTREAM_S3_ACCESS_KEY_FILE"),
-		skFile:   envVar(t, "AUDITSTREAM_S3_SECRET_KEY_FILE"),
+		endpoint: proctest.Env(t, "AUDITSTREAM_S3_ENDPOINT"),
+		akFile:   proctest.Env(t, "AUDITSTREAM_S3_ACCESS_KEY_FILE"),
+		skFile:   proctest.Env(t, "AUDITSTREAM_S3_SECRET_KEY_FILE"),
 		bucket:   fmt.Sprintf("ctl-%d", time.Now().UnixNano()),
 	}
 	st.client = s3.New(s3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(st.endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(readFile(t, st.akFile), readFile(t, st.skFile), ""),
+		Credentials: credentials.NewStaticCredentialsProvider(proctest.ReadFile(t, st.akFile), proctest.ReadFile(t, st.skFile), ""),
 	})
 	in := &s3.CreateBucketInput{Bucket: aws.String(st.bucket)}
 	if lock {
@@ -230,8 +200,7 @@ func (st *s3Store) delete(t *testing.T, key string) {
 type sinkProc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	mu     sync.Mutex
-	log    bytes.Buffer
+	log    proctest.Log
 	exited chan struct{}
 }
 
@@ -240,7 +209,7 @@ func startSink(t *testing.T, cfg, connector string) *sinkProc {
 	t.Helper()
 	p := &sinkProc{t: t, exited: make(chan struct{})}
 	p.cmd = exec.Command(sinkBin, "run", "--config", cfg, "--connector", connector)
-	p.cmd.Stderr = (*procLog)(p)
+	p.cmd.Stderr = &p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -249,25 +218,13 @@ func startSink(t *testing.T, cfg, connector string) *sinkProc {
 		_ = p.cmd.Process.Kill()
 		<-p.exited
 		if t.Failed() {
-			t.Logf("sink %s log tail:\n%s", connector, tail(p.Log(), 30))
+			t.Logf("sink %s log tail:\n%s", connector, proctest.Tail(p.Log(), 30))
 		}
 	})
 	return p
 }
 
-type procLog sinkProc
-
-func (l *procLog) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.log.Write(b)
-}
-
-func (p *sinkProc) Log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
-}
+func (p *sinkProc) Log() string { return p.log.String() }
 
 // Stop sends SIGTERM and waits for the sink to leave.
 func (p *sinkProc) Stop() {
@@ -276,16 +233,8 @@ func (p *sinkProc) Stop() {
 	select {
 	case <-p.exited:
 	case <-time.After(60 * time.Second):
-		p.t.Fatalf("sink did not exit within 60s of SIGTERM:\n%s", tail(p.Log(), 30))
+		p.t.Fatalf("sink did not exit within 60s of SIGTERM:\n%s", proctest.Tail(p.Log(), 30))
 	}
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // publisher writes loadgen events to a topic and remembers their ids.

@@ -23,6 +23,7 @@ import (
 	"github.com/auditstream/auditstream/sinks/internal/replay"
 	"github.com/auditstream/auditstream/sinks/internal/s3sink"
 	"github.com/auditstream/auditstream/stack/kafkatest"
+	"github.com/auditstream/auditstream/stack/proctest"
 )
 
 // archived reads every event of every data object under prefix, by id.
@@ -216,7 +217,7 @@ func TestReplayS3RestoresDeleted(t *testing.T) {
 		}
 		st.delete(t, k)
 	}
-	cfg = writeConfig(t, strings.Replace(readFile(t, cfg), "max_events: 250", "max_events: 400", 1))
+	cfg = writeConfig(t, strings.Replace(proctest.ReadFile(t, cfg), "max_events: 250", "max_events: 400", 1))
 	code, out, errs = ctl(t, "replay", "--config", cfg, "--connector", id, "--from", "earliest", "--yes", "--json")
 	res = replayResult{}
 	jsonOut(t, out, &res)
@@ -271,7 +272,7 @@ func TestReplayS3RestoresDeleted(t *testing.T) {
 	if err := os.WriteFile(wrong, []byte("wrong\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	bad := writeConfig(t, strings.Replace(readFile(t, cfg), "secret_access_key: {file: "+st.skFile, "secret_access_key: {file: "+wrong, 1))
+	bad := writeConfig(t, strings.Replace(proctest.ReadFile(t, cfg), "secret_access_key: {file: "+st.skFile, "secret_access_key: {file: "+wrong, 1))
 	code, _, errs = ctl(t, "replay", "--config", bad, "--connector", id, "--from", "earliest", "--yes")
 	if code != exitProblem || !strings.Contains(errs, "could not be read") {
 		t.Fatalf("replay with a bucket it cannot read: exit %d, want 1\n%s", code, errs)

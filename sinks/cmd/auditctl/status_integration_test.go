@@ -17,6 +17,7 @@ import (
 	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/sinks/internal/status"
 	"github.com/auditstream/auditstream/stack/kafkatest"
+	"github.com/auditstream/auditstream/stack/proctest"
 )
 
 // TestStatus: a Datadog connector whose topic is written in transactions,
@@ -36,8 +37,8 @@ func TestStatus(t *testing.T) {
 	tp := newTopics(t)
 	topic := tp.connector(t, id, 3)
 	in := startIntake(t)
-	listen := freeAddr(t)
-	cfg := writeConfig(t, tp.header(t, freeAddr(t))+fmt.Sprintf(`  - id: %s
+	listen := proctest.FreeAddr(t)
+	cfg := writeConfig(t, tp.header(t, proctest.FreeAddr(t))+fmt.Sprintf(`  - id: %s
     type: datadog
     listen: %s
     filter: {actions: {include: ["Login*"]}}
@@ -161,7 +162,7 @@ func TestStatusFindsReplicas(t *testing.T) {
 	tp := newTopics(t)
 	topic := tp.connector(t, id, 3)
 	in := startIntake(t)
-	cfg := writeConfig(t, tp.header(t, freeAddr(t))+fmt.Sprintf(`  - id: %s
+	cfg := writeConfig(t, tp.header(t, proctest.FreeAddr(t))+fmt.Sprintf(`  - id: %s
     type: datadog
     batch: {max_events: 100, max_age: 500ms}
 %s

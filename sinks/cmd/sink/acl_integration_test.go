@@ -36,6 +36,7 @@ import (
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/proto/record"
+	"github.com/auditstream/auditstream/stack/proctest"
 	"github.com/auditstream/auditstream/stack/securekafka"
 )
 
@@ -401,7 +402,7 @@ func TestLeastPrivilege(t *testing.T) {
 			})
 			cancel()
 			if !routed && time.Now().After(deadline) {
-				t.Fatalf("after 45s the event is not in %s; router log:\n%s", n.connectorTopic(), tail(routerLog.String(), 30))
+				t.Fatalf("after 45s the event is not in %s; router log:\n%s", n.connectorTopic(), proctest.Tail(routerLog.String(), 30))
 			}
 		}
 		t.Logf("the router without Create routed, %v after start", time.Since(t0).Round(time.Millisecond))
@@ -469,7 +470,7 @@ func TestLeastPrivilege(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("after 90s: %d of %d events missing at the intake, %d in the bucket, dead letters of %v (want %v)\nrouter log:\n%s\nsink log:\n%s\nS3 sink log:\n%s",
-					missing, len(want), s3missing, stages, wantStages, tail(routerLog.String(), 30), tail(sink.Log(), 30), tail(s3sink.Log(), 30))
+					missing, len(want), s3missing, stages, wantStages, proctest.Tail(routerLog.String(), 30), proctest.Tail(sink.Log(), 30), proctest.Tail(s3sink.Log(), 30))
 			}
 		}
 		// The S3 sink recorded its chain heads. A delivery's objects are
@@ -504,11 +505,11 @@ func TestLeastPrivilege(t *testing.T) {
 		}
 		i := strings.Index(out, "{\n  \"connector\"") // stderr is mixed in
 		if code != 0 || i < 0 {
-			t.Fatalf("router backfill: exit %d after %v, want 0 and a summary:\n%s", code, took.Round(time.Millisecond), tail(out, 30))
+			t.Fatalf("router backfill: exit %d after %v, want 0 and a summary:\n%s", code, took.Round(time.Millisecond), proctest.Tail(out, 30))
 		}
 		if err := json.NewDecoder(strings.NewReader(out[i:])).Decode(&sum); err != nil || !sum.Complete || sum.Sent != int64(len(history)) {
 			t.Errorf("router backfill: summary %+v (%v), want complete with the %d events published before the router started:\n%s",
-				sum, err, len(history), tail(out, 30))
+				sum, err, len(history), proctest.Tail(out, 30))
 		}
 		t.Logf("router backfill: %d sent in %v", sum.Sent, took.Round(time.Millisecond))
 	})
@@ -531,7 +532,7 @@ func TestLeastPrivilege(t *testing.T) {
 			len(st.Errors) > 0 || st.Router == nil || len(st.Connectors) != 2 || len(st.Router.DLQ) == 0 || !slices.ContainsFunc(st.Connectors, func(c statusConnector) bool {
 			return c.ID == n.connector && len(c.DLQ) > 0
 		}) {
-			t.Fatalf("auditctl status: exit %d (%v), want 0 with no errors, the router's and the connector's dead letters counted:\n%s", code, err, tail(out, 40))
+			t.Fatalf("auditctl status: exit %d (%v), want 0 with no errors, the router's and the connector's dead letters counted:\n%s", code, err, proctest.Tail(out, 40))
 		}
 		committed := int64(0)
 		for _, p := range st.Router.Partitions {
@@ -543,13 +544,13 @@ func TestLeastPrivilege(t *testing.T) {
 
 		code, out, _ = runCmd(t, time.Minute, nil, auditctlBin, "dlq", "list", "--config", cfgs["auditctl-dlq"])
 		if code != 0 || !strings.Contains(out, "sink:"+n.connector) || !strings.Contains(out, "router") {
-			t.Errorf("auditctl dlq list: exit %d, want 0 listing the router's and the sink's letters:\n%s", code, tail(out, 20))
+			t.Errorf("auditctl dlq list: exit %d, want 0 listing the router's and the sink's letters:\n%s", code, proctest.Tail(out, 20))
 		}
 
 		code, out, took := runCmd(t, 2*time.Minute, nil, auditctlBin, "replay", "--config", cfgs["auditctl-replay"],
 			"--connector", n.connector, "--from", "earliest", "--wait", "--every", "500ms", "--yes")
 		if code != 0 {
-			t.Errorf("auditctl replay: exit %d after %v, want 0:\n%s", code, took.Round(time.Millisecond), tail(out, 20))
+			t.Errorf("auditctl replay: exit %d after %v, want 0:\n%s", code, took.Round(time.Millisecond), proctest.Tail(out, 20))
 		}
 		admin := kadm.NewClient(mustClient(t, kgo.SeedBrokers(b.Plain)))
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -569,11 +570,11 @@ func TestLeastPrivilege(t *testing.T) {
 
 		code, out, _ = runCmd(t, time.Minute, nil, auditctlBin, "dlq", "redrive", "--config", cfgs["auditctl-redrive"], "--all", "--yes")
 		if code != 0 {
-			t.Errorf("auditctl dlq redrive: exit %d, want 0:\n%s", code, tail(out, 20))
+			t.Errorf("auditctl dlq redrive: exit %d, want 0:\n%s", code, proctest.Tail(out, 20))
 		}
 		code, out, _ = runCmd(t, time.Minute, nil, auditctlBin, "dlq", "list", "--config", cfgs["auditctl-dlq"], "--json")
 		if code != 0 || strings.Count(out, n.connectorTopic()+"/") == 0 || strings.Count(out, n.events+"/") == 0 {
-			t.Errorf("auditctl dlq list after the redrive: exit %d, want both letters redriven (to %s and %s):\n%s", code, n.events, n.connectorTopic(), tail(out, 40))
+			t.Errorf("auditctl dlq list after the redrive: exit %d, want both letters redriven (to %s and %s):\n%s", code, n.events, n.connectorTopic(), proctest.Tail(out, 40))
 		}
 	})
 
@@ -613,7 +614,7 @@ func TestLeastPrivilege(t *testing.T) {
 			code, out, _ := runCmd(t, time.Minute, nil, auditctlBin, "replay", "--config", cfgs["auditctl-dlq"],
 				"--connector", n.connector, "--from", "earliest", "--dry-run")
 			if want := "missing ACL: Read on Topic " + n.connectorTopic(); code != 2 || !strings.Contains(out, want) {
-				t.Errorf("auditctl replay without its ACLs: exit %d, want 2 and a message with %q:\n%s", code, want, tail(out, 10))
+				t.Errorf("auditctl replay without its ACLs: exit %d, want 2 and a message with %q:\n%s", code, want, proctest.Tail(out, 10))
 			}
 		})
 		t.Run("the producer cannot read the events topic", func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"github.com/auditstream/auditstream/ddintake"
 	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/stack/kafkatest"
+	"github.com/auditstream/auditstream/stack/proctest"
 )
 
 // TestDDPausedPartitionsSurviveScaleOutAndIn: the destination is slow, so
@@ -187,7 +188,7 @@ func lie(hs []kgo.RecordHeader) []kgo.RecordHeader {
 // appendConfig appends lines to a pipeline file.
 func appendConfig(t *testing.T, path, lines string) {
 	t.Helper()
-	b := readFile(t, path)
+	b := proctest.ReadFile(t, path)
 	if err := os.WriteFile(path, []byte(b+"\n"+lines), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ import (
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/stack/kafkatest"
+	"github.com/auditstream/auditstream/stack/proctest"
 )
 
 var sinkBin string
@@ -46,31 +47,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	sinkBin = filepath.Join(dir, "sink")
-	if out, err := exec.Command("go", "build", "-o", sinkBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build sink: %v\n%s", err, out)
+	if err := proctest.Build(".", ".", sinkBin); err != nil {
+		fmt.Fprintf(os.Stderr, "build sink: %v\n", err)
 		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func env(t *testing.T, name string) string {
-	t.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		t.Fatalf("%s is not set: this test needs the local stack (make test)", name)
-	}
-	return v
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
 }
 
 // connectorTopic creates a fresh connector topic for connector id and
@@ -110,9 +93,9 @@ type s3Store struct {
 func newBucket(t *testing.T) *s3Store {
 	t.Helper()
 	st := &s3Store{
-		endpoint: env(t, "AUDITSTREAM_S3_ENDPOINT"),
-		akFile:   env(t, "AUDITSTREAM_S3_ACCESS_KEY_FILE"),
-		skFile:   env(t, "AUDITSTREAM_S3_SECRET_KEY_FILE"),
+		endpoint: proctest.Env(t, "AUDITSTREAM_S3_ENDPOINT"),
+		akFile:   proctest.Env(t, "AUDITSTREAM_S3_ACCESS_KEY_FILE"),
+		skFile:   proctest.Env(t, "AUDITSTREAM_S3_SECRET_KEY_FILE"),
 		bucket:   fmt.Sprintf("e2e-%d", time.Now().UnixNano()),
 	}
 	st.open(t)
@@ -124,7 +107,7 @@ func (st *s3Store) open(t *testing.T) {
 	t.Helper()
 	st.client = s3.New(s3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(st.endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(readFile(t, st.akFile), readFile(t, st.skFile), ""),
+		Credentials: credentials.NewStaticCredentialsProvider(proctest.ReadFile(t, st.akFile), proctest.ReadFile(t, st.skFile), ""),
 		// A test may stop MinIO; keep retrying long enough to read back
 		// after it restarts.
 		RetryMaxAttempts: 10,
@@ -272,7 +255,7 @@ func startSink(t *testing.T, cfg, connector string, extraEnv ...string) *sinkPro
 		_ = p.cmd.Process.Kill()
 		<-p.exited
 		if t.Failed() {
-			t.Logf("sink pid %d log tail:\n%s", p.cmd.Process.Pid, tail(p.Log(), 40))
+			t.Logf("sink pid %d log tail:\n%s", p.cmd.Process.Pid, proctest.Tail(p.Log(), 40))
 		}
 	})
 	return p
@@ -312,10 +295,10 @@ func (p *sinkProc) Stop(timeout time.Duration) {
 	select {
 	case <-p.exited:
 		if p.err != nil {
-			p.t.Fatalf("sink exited after SIGTERM with %v:\n%s", p.err, tail(p.Log(), 30))
+			p.t.Fatalf("sink exited after SIGTERM with %v:\n%s", p.err, proctest.Tail(p.Log(), 30))
 		}
 	case <-time.After(timeout):
-		p.t.Fatalf("sink did not exit within %s of SIGTERM:\n%s", timeout, tail(p.Log(), 30))
+		p.t.Fatalf("sink did not exit within %s of SIGTERM:\n%s", timeout, proctest.Tail(p.Log(), 30))
 	}
 }
 
@@ -325,7 +308,7 @@ func (p *sinkProc) Wait(timeout time.Duration) int {
 	select {
 	case <-p.exited:
 	case <-time.After(timeout):
-		p.t.Fatalf("sink still running after %s:\n%s", timeout, tail(p.Log(), 30))
+		p.t.Fatalf("sink still running after %s:\n%s", timeout, proctest.Tail(p.Log(), 30))
 	}
 	return p.cmd.ProcessState.ExitCode()
 }
@@ -357,7 +340,7 @@ func (p *sinkProc) adminURL(path string) string {
 			return "http://" + a + path
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("the sink logged no admin address:\n%s", tail(p.Log(), 30))
+			p.t.Fatalf("the sink logged no admin address:\n%s", proctest.Tail(p.Log(), 30))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -406,14 +389,6 @@ func (p *sinkProc) Metric(name string, labels ...string) float64 {
 		}
 	}
 	return sum
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // publisher writes loadgen events to a topic and remembers their ids.

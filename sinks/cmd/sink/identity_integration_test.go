@@ -16,6 +16,7 @@ import (
 
 	"github.com/auditstream/auditstream/sinks/internal/s3sink"
 	"github.com/auditstream/auditstream/stack/kafkatest"
+	"github.com/auditstream/auditstream/stack/proctest"
 )
 
 // headsPipeline is s3Pipeline with a heads topic of the test's own, under
@@ -46,12 +47,12 @@ func refused(t *testing.T, cfg, id, topic string) {
 	t.Helper()
 	p := startSink(t, cfg, id)
 	if code := p.Wait(60 * time.Second); code != 2 {
-		t.Fatalf("sink exited %d, want 2 (refused at startup):\n%s", code, tail(p.Log(), 20))
+		t.Fatalf("sink exited %d, want 2 (refused at startup):\n%s", code, proctest.Tail(p.Log(), 20))
 	}
 	log := p.Log()
 	if !strings.Contains(log, "belongs to topic ID") || !strings.Contains(log, "but this sink consumes topic ID") ||
 		!strings.Contains(log, "s3.prefix") {
-		t.Fatalf("the refusal does not name both identities and the way out:\n%s", tail(log, 10))
+		t.Fatalf("the refusal does not name both identities and the way out:\n%s", proctest.Tail(log, 10))
 	}
 	adm := kadm.NewClient(kafkatest.Client(t))
 	if got := committed(t, adm, "auditstream-sink-"+id, topic); len(got) != 0 {

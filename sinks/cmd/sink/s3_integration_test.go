@@ -32,6 +32,7 @@ import (
 
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/stack/kafkatest"
+	"github.com/auditstream/auditstream/stack/proctest"
 )
 
 // s3Pipeline is a pipeline file with one s3 connector, id, writing to st
@@ -361,7 +362,7 @@ func TestS3SinkStartupCheck(t *testing.T) {
 		cfg := writeConfig(t, s3Pipeline(t, c.store, "check", base, prefix, "{max_age: 1s}"))
 		sink := startSink(t, cfg, "check")
 		if code := sink.Wait(90 * time.Second); code != 2 {
-			t.Fatalf("%s: exit code %d; want 2:\n%s", c.name, code, tail(sink.Log(), 20))
+			t.Fatalf("%s: exit code %d; want 2:\n%s", c.name, code, proctest.Tail(sink.Log(), 20))
 		}
 		log := sink.Log()
 		if !strings.Contains(log, c.want) || !strings.Contains(log, "startup check failed") {
@@ -373,7 +374,7 @@ func TestS3SinkStartupCheck(t *testing.T) {
 		if got := committed(t, adm, "auditstream-sink-check", topic); len(got) != 0 {
 			t.Fatalf("%s: offsets committed: %v", c.name, got)
 		}
-		t.Logf("%s: exit 2: %s", c.name, tail(log, 1))
+		t.Logf("%s: exit 2: %s", c.name, proctest.Tail(log, 1))
 	}
 }
 
@@ -531,20 +532,20 @@ func TestS3SinkAssumeRole(t *testing.T) {
 	cfg := writeConfig(t, pipeline)
 	pub := newPublisher(t, topic, 91)
 	pub.publish(1_000, nil)
-	env := []string{"AWS_ACCESS_KEY_ID=" + readFile(t, st.akFile), "AWS_SECRET_ACCESS_KEY=" + readFile(t, st.skFile),
+	env := []string{"AWS_ACCESS_KEY_ID=" + proctest.ReadFile(t, st.akFile), "AWS_SECRET_ACCESS_KEY=" + proctest.ReadFile(t, st.skFile),
 		"AWS_REGION=us-east-1", "E2E_EXTERNAL_ID=ext-1234", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
 
 	// With STS unreachable there are no credentials: the startup check
 	// fails, which shows that the writes below do go through STS.
 	noSTS := startSink(t, cfg, id, append(env, "AWS_ENDPOINT_URL_STS=http://127.0.0.1:1")...)
 	if code := noSTS.Wait(90 * time.Second); code != 2 {
-		t.Fatalf("with STS unreachable the sink exited %d; want 2:\n%s", code, tail(noSTS.Log(), 10))
+		t.Fatalf("with STS unreachable the sink exited %d; want 2:\n%s", code, proctest.Tail(noSTS.Log(), 10))
 	}
 
 	sink := startSink(t, cfg, id, append(env, "AWS_ENDPOINT_URL_STS="+st.endpoint)...)
 	waitCommitted(t, group, topic, 60*time.Second)
 	st.assertExactlyOnce(t, "e2e", pub.want)
-	if strings.Contains(sink.Log(), readFile(t, st.skFile)) {
+	if strings.Contains(sink.Log(), proctest.ReadFile(t, st.skFile)) {
 		t.Fatal("the secret key is in the log")
 	}
 }

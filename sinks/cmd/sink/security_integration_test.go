@@ -30,6 +30,7 @@ import (
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/producer"
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
+	"github.com/auditstream/auditstream/stack/proctest"
 	"github.com/auditstream/auditstream/stack/securekafka"
 	"github.com/auditstream/auditstream/stack/testpki"
 )
@@ -224,7 +225,7 @@ func TestKafkaSecurity(t *testing.T) {
 				}
 				if time.Now().After(deadline) {
 					t.Fatalf("%d of %d events never reached the intake over %s\nrouter log:\n%s\nsink log:\n%s",
-						missing, len(want), l.name, tail(rlog.String(), 30), tail(sink.Log(), 30))
+						missing, len(want), l.name, proctest.Tail(rlog.String(), 30), proctest.Tail(sink.Log(), 30))
 				}
 				time.Sleep(250 * time.Millisecond)
 			}
@@ -280,7 +281,7 @@ func TestKafkaSecurity(t *testing.T) {
 					code, out, took := runCmd(t, 30*time.Second, env, c.bin, c.args...)
 					t.Logf("%s: exit %d after %v", c.what, code, took.Round(time.Millisecond))
 					if code != 2 || !strings.Contains(out, tc.want) || took > 15*time.Second {
-						t.Errorf("%s: exit %d after %v, want exit 2 within 15s saying %q; output:\n%s", c.what, code, took.Round(time.Millisecond), tc.want, tail(out, 10))
+						t.Errorf("%s: exit %d after %v, want exit 2 within 15s saying %q; output:\n%s", c.what, code, took.Round(time.Millisecond), tc.want, proctest.Tail(out, 10))
 					}
 				}
 				// The SDK: Publish retries a failed login until its context

@@ -12,7 +12,6 @@ package dlq
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -24,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/auditstream/auditstream/proto/record"
+	"github.com/auditstream/auditstream/sinks/internal/offsets"
 )
 
 // Header names a redrive writes.
@@ -201,8 +201,7 @@ func Read(ctx context.Context, adm *kadm.Client, topic string, f Filter, o ScanO
 		after.Each(func(l kadm.ListedOffset) { from[l.Partition] = max(from[l.Partition], l.Offset) })
 	}
 	s := &Scan{Markers: map[Ref]string{}}
-	at := map[int32]kgo.Offset{}
-	to := map[int32]int64{}
+	ranges := map[int32]offsets.Range{}
 	ends.Each(func(l kadm.ListedOffset) {
 		f := from[l.Partition]
 		if o.Last > 0 && l.Offset-f > o.Last {
@@ -210,52 +209,11 @@ func Read(ctx context.Context, adm *kadm.Client, topic string, f Filter, o ScanO
 			s.Bounded = true
 		}
 		if l.Offset > f {
-			at[l.Partition] = kgo.NewOffset().At(f)
-			to[l.Partition] = l.Offset
+			ranges[l.Partition] = offsets.Range{From: f, To: l.Offset}
 		}
 	})
-	if len(at) == 0 {
-		return s, nil
-	}
-	cl, err := kgo.NewClient(append(slices.Clip(o.Opts),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: at}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(), // the end of a range may be a marker
-		kgo.FetchMaxWait(200*time.Millisecond),
-	)...)
-	if err != nil {
-		return nil, fmt.Errorf("kafka client: %w", err)
-	}
-	defer cl.Close()
-	left := len(at)
-	last := time.Now()
-	for left > 0 {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var ferr error
-		fs.EachError(func(_ string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-				ferr = fmt.Errorf("read %s partition %d: %w", topic, p, err)
-			}
-		})
-		if ferr != nil {
-			return nil, ferr
-		}
-		n := 0
-		fs.EachRecord(func(r *kgo.Record) {
-			end, ok := to[r.Partition]
-			if !ok || r.Offset >= end {
-				return
-			}
-			n++
-			if r.Offset >= end-1 {
-				delete(to, r.Partition)
-				left--
-			}
+	err = offsets.ReadRanges(ctx, o.Opts, topic, ranges, offsets.Reader{
+		Record: func(r *kgo.Record) {
 			if r.Attrs.IsControl() {
 				return
 			}
@@ -269,16 +227,16 @@ func Read(ctx context.Context, adm *kadm.Client, topic string, f Filter, o ScanO
 			if f.Match(l) {
 				s.Letters = append(s.Letters, l)
 			}
-		})
-		s.Read += int64(n)
-		if n > 0 {
-			last = time.Now()
+		},
+		Progress: func(read int64) {
+			s.Read = read
 			if o.Progress != nil {
 				o.Progress(s.Read)
 			}
-		} else if time.Since(last) > 30*time.Second {
-			return nil, fmt.Errorf("read %s: no progress for 30s", topic)
-		}
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, l := range s.Letters {
 		l.Redriven = s.Markers[l.Ref]

@@ -13,11 +13,8 @@ package offsets
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"sort"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -157,9 +154,6 @@ type Range struct {
 	To   int64 `json:"to"`
 }
 
-// countTimeout bounds a Count that stops making progress.
-const countTimeout = 30 * time.Second
-
 // Count reads the ranges of topic with read_committed isolation and counts
 // their records: control records (transaction markers) and records of
 // aborted transactions are not counted. To should be at most the last
@@ -167,79 +161,22 @@ const countTimeout = 30 * time.Second
 // far.
 func Count(ctx context.Context, opts []kgo.Opt, topic string, ranges map[int32]Range, progress func(read int64)) (map[int32]int64, error) {
 	counts := map[int32]int64{}
-	at := map[int32]kgo.Offset{}
-	for p, r := range ranges {
-		if r.To > r.From {
-			at[p] = kgo.NewOffset().At(r.From)
-			counts[p] = 0
-		} else {
-			counts[p] = 0
-		}
+	for p := range ranges {
+		counts[p] = 0
 	}
-	if len(at) == 0 {
-		return counts, nil
-	}
-	cl, err := kgo.NewClient(append(slices.Clip(opts),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: at}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	err := ReadRanges(ctx, opts, topic, ranges, Reader{
 		// The marker at the end of a range is the only sign that it was
-		// read through: keep control records, and leave them out of the
-		// count here.
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(200*time.Millisecond),
-	)...)
-	if err != nil {
-		return nil, fmt.Errorf("kafka client: %w", err)
-	}
-	defer cl.Close()
-	left := len(at)
-	done := map[int32]bool{}
-	var read int64
-	last := time.Now()
-	for left > 0 {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var ferr error
-		fs.EachError(func(_ string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-				ferr = fmt.Errorf("read %s partition %d: %w", topic, p, err)
-			}
-		})
-		if ferr != nil {
-			return nil, ferr
-		}
-		progressed := false
-		fs.EachRecord(func(r *kgo.Record) {
-			rg := ranges[r.Partition]
-			if done[r.Partition] || r.Offset >= rg.To {
-				if !done[r.Partition] {
-					done[r.Partition] = true
-					left--
-				}
-				return
-			}
-			progressed = true
-			read++
+		// read through: ReadRanges keeps control records; leave them out
+		// of the count here.
+		Record: func(r *kgo.Record) {
 			if !r.Attrs.IsControl() {
 				counts[r.Partition]++
 			}
-			if r.Offset >= rg.To-1 {
-				done[r.Partition] = true
-				left--
-			}
-		})
-		if progressed {
-			last = time.Now()
-			if progress != nil {
-				progress(read)
-			}
-		} else if time.Since(last) > countTimeout {
-			return nil, fmt.Errorf("count records of %s: no progress for %s (is a transaction open?)", topic, countTimeout)
-		}
+		},
+		Progress: progress,
+	})
+	if err != nil {
+		return nil, err
 	}
 	return counts, nil
 }

@@ -18,8 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sort"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -76,25 +74,6 @@ func Run(ctx context.Context, o Options, ranges map[int32]offsets.Range, total i
 		return res, err
 	}
 	topic := o.Pipeline.ConnectorTopic(o.Connector.ID)
-	at := map[int32]kgo.Offset{}
-	for p, r := range ranges {
-		if r.To > r.From {
-			at[p] = kgo.NewOffset().At(r.From)
-		}
-	}
-	if len(at) == 0 {
-		return res, nil
-	}
-	cl, err := kgo.NewClient(append(slices.Clip(o.Opts),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: at}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(), // the end of a range may be a marker
-		kgo.FetchMaxWait(200*time.Millisecond),
-	)...)
-	if err != nil {
-		return res, fmt.Errorf("kafka client: %w", err)
-	}
-	defer cl.Close()
 	maxEvents := o.Connector.Batch.MaxEvents
 	if maxEvents <= 0 || maxEvents > config.DatadogMaxEntries {
 		maxEvents = config.DatadogMaxEntries
@@ -114,39 +93,9 @@ func Run(ctx context.Context, o Options, ranges map[int32]offsets.Range, total i
 		res.Rejected += int64(len(r.Rejected))
 		return nil
 	}
-	left := len(at)
 	var done int64
-	last := time.Now()
-	for left > 0 {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
-		var ferr error
-		fs.EachError(func(_ string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-				ferr = fmt.Errorf("read %s partition %d: %w", topic, p, err)
-			}
-		})
-		if ferr != nil {
-			return res, ferr
-		}
-		var ended []int32
-		n := 0
-		fs.EachRecord(func(rec *kgo.Record) {
-			rg, ok := ranges[rec.Partition]
-			if !ok || rec.Offset >= rg.To {
-				if ok {
-					ended = append(ended, rec.Partition)
-				}
-				return
-			}
-			n++
-			if rec.Offset >= rg.To-1 {
-				ended = append(ended, rec.Partition)
-			}
+	err = offsets.ReadRanges(ctx, o.Opts, topic, ranges, offsets.Reader{
+		Record: func(rec *kgo.Record) {
 			if rec.Attrs.IsControl() {
 				return
 			}
@@ -171,34 +120,31 @@ func Run(ctx context.Context, o Options, ranges map[int32]offsets.Range, total i
 			}
 			b.Items = append(b.Items, batch.Item{Offset: rec.Offset, LeaderEpoch: rec.LeaderEpoch, Event: ev, Size: len(rec.Value)})
 			b.Bytes += len(rec.Value)
-		})
-		for p, b := range pending {
-			if b.Len() >= maxEvents {
-				if err := flush(p); err != nil {
-					return res, err
+		},
+		Polled: func(ended []int32) error {
+			for p, b := range pending {
+				if b.Len() >= maxEvents {
+					if err := flush(p); err != nil {
+						return err
+					}
 				}
 			}
-		}
-		sort.Slice(ended, func(i, j int) bool { return ended[i] < ended[j] })
-		for _, p := range slices.Compact(ended) {
-			if _, ok := ranges[p]; !ok {
-				continue
+			for _, p := range ended {
+				if err := flush(p); err != nil {
+					return err
+				}
+				delete(ranges, p)
 			}
-			if err := flush(p); err != nil {
-				return res, err
-			}
-			delete(ranges, p)
-			cl.PauseFetchPartitions(map[string][]int32{topic: {p}})
-			left--
-		}
-		if n > 0 {
-			last = time.Now()
+			return nil
+		},
+		Progress: func(int64) {
 			if o.Progress != nil {
 				o.Progress(done, total)
 			}
-		} else if time.Since(last) > 30*time.Second {
-			return res, fmt.Errorf("read %s: no progress for 30s (is a transaction open?)", topic)
-		}
+		},
+	})
+	if err != nil {
+		return res, err
 	}
 	return res, nil
 }
