@@ -491,7 +491,7 @@ func TestLeastPrivilege(t *testing.T) {
 		}
 		if err != nil || heads == 0 {
 			t.Errorf("heads topic %s: %d records after 30s (%v), want the S3 sink's chain heads\nS3 sink log:\n%s",
-				n.heads, heads, err, tail(s3sink.Log(), 30))
+				n.heads, heads, err, proctest.Tail(s3sink.Log(), 30))
 		}
 	})
 
