@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/auditstream/auditstream/config"
@@ -211,14 +212,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	// Shutdown order: end the open transaction (inside the loop), then
 	// leave the group and close (Close does both).
 	defer r.sess.Close()
-	if created, err := topics.Ensure(ctx, r.adm, topics.ForPipeline(r.pipeline)); err != nil {
-		return err
-	} else if len(created) > 0 {
-		r.log.Info("created topics", "topics", created)
-	}
-	src, err := state.SourceOf(ctx, r.adm, r.pipeline.Topics.Events.Name)
+	src, err := r.prepare(ctx)
 	if err != nil {
 		return err
+	}
+	if ctx.Err() != nil {
+		return nil
 	}
 	r.source = src
 	var startsWarned time.Time
@@ -256,6 +255,68 @@ func (r *Runner) Run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// WaitingPrefix starts the not-ready reason while Run waits for the
+// cluster at start (the admin endpoint's public reason keys on it).
+const WaitingPrefix = "waiting for Kafka"
+
+// prepare creates the pipeline's topics and reads the events topic's id.
+// A cluster that cannot be reached yet (a broker restarting, a router
+// started before Kafka) is waited for, with capped backoff, until ctx ends:
+// the router is not ready meanwhile. Only an error the cluster itself
+// says will not change (a kerr error that is not retriable: no ACL, an
+// invalid topic setting) stops it. It returns a zero Source and no error
+// when ctx ends first.
+func (r *Runner) prepare(ctx context.Context) (state.Source, error) {
+	backoff := startBackoff
+	for attempt := 1; ; attempt++ {
+		src, err := r.prepareOnce(ctx)
+		if err == nil {
+			r.failed.Store(nil)
+			return src, nil
+		}
+		if ctx.Err() != nil {
+			return state.Source{}, nil
+		}
+		if fatalAtStart(err) {
+			return state.Source{}, err
+		}
+		werr := fmt.Errorf("%s: %w", WaitingPrefix, err)
+		r.failed.Store(&werr)
+		r.log.Warn("kafka not usable yet; retrying", "attempt", attempt, "in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return state.Source{}, nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxStartBackoff)
+	}
+}
+
+// Backoff between attempts of prepare.
+const (
+	startBackoff    = 500 * time.Millisecond
+	maxStartBackoff = 15 * time.Second
+)
+
+func (r *Runner) prepareOnce(ctx context.Context) (state.Source, error) {
+	created, err := topics.Ensure(ctx, r.adm, topics.ForPipeline(r.pipeline))
+	if err != nil {
+		return state.Source{}, err
+	}
+	if len(created) > 0 {
+		r.log.Info("created topics", "topics", created)
+	}
+	return state.SourceOf(ctx, r.adm, r.pipeline.Topics.Events.Name)
+}
+
+// fatalAtStart reports whether err, from prepare, will not go away by
+// waiting: a broker's answer that is not retriable. Network errors
+// ("unable to dial") and retriable broker errors are waited out.
+func fatalAtStart(err error) bool {
+	var ke *kerr.Error
+	return errors.As(err, &ke) && !ke.Retriable
 }
 
 // idlePoll bounds a poll that returns nothing.
