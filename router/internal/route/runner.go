@@ -65,6 +65,7 @@ type Runner struct {
 	starts    *liveStarts
 	source    state.Source // the events topic, set by Run before it routes
 	kafkaOpts []kgo.Opt    // reach the cluster, for reading the state topic
+	sessOpts  []kgo.Opt    // the session's, for renewSession
 	now       func() time.Time
 }
 
@@ -133,13 +134,56 @@ func New(o Options) (*Runner, error) {
 		}),
 	)
 	opts = append(opts, o.KafkaOpts...)
+	r.sessOpts = opts
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka transactional session: %w", err)
 	}
 	r.sess = sess
-	r.adm = kadm.NewClient(sess.Client())
+	// The admin client is its own: Reload uses it from another goroutine,
+	// and the session may be replaced (renewSession).
+	admCl, err := kgo.NewClient(r.kafkaOpts...)
+	if err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	r.adm = kadm.NewClient(admCl)
 	return r, nil
+}
+
+// renewSession replaces a session whose transaction could not be ended
+// (cause): the old one is closed, which leaves the group, and a new one,
+// with a new transactional id, joins it again, as a restarted process
+// would. That keeps exactly-once: the new member reads the group's
+// committed offsets with RequireStableFetchOffsets, so it waits until the
+// old transaction is settled (committed, or aborted by the broker after
+// the transaction timeout) and starts after what it committed; nothing an
+// aborted transaction consumed counts as done. franz-go's own remedy,
+// retrying End with TryAbort, is not enough here: when the commit's
+// outcome is unknown (the broker went away after receiving EndTxn), End
+// rewinds to the offsets this client last saw committed, and a commit
+// that did land would then be routed twice.
+//
+// It waits backoff first, and returns an error only if the new session
+// cannot be created (bad options, which a restart would not fix either).
+func (r *Runner) renewSession(ctx context.Context, cause error, backoff time.Duration) error {
+	r.log.Warn("transaction could not be ended; replacing the Kafka session (the transaction is aborted or settled by the broker, and its records are routed again if it did not commit)",
+		"err", cause, "in", backoff)
+	r.sess.Close()
+	r.joined.Store(false)
+	r.starts.revokeAll()
+	select {
+	case <-ctx.Done():
+	case <-time.After(backoff):
+	}
+	opts := append(r.sessOpts[:len(r.sessOpts):len(r.sessOpts)], kgo.TransactionalID(uniqueID(r.pipeline.Router.Group)))
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("kafka transactional session: %w", err)
+	}
+	r.sess = sess
+	r.m.renewals.Inc()
+	return nil
 }
 
 func uniqueID(prefix string) string {
@@ -211,7 +255,9 @@ func ids(t *Table) []string {
 func (r *Runner) Run(ctx context.Context) error {
 	// Shutdown order: end the open transaction (inside the loop), then
 	// leave the group and close (Close does both).
-	defer r.sess.Close()
+	// r.sess may be replaced (renewSession): close the last one.
+	defer func() { r.sess.Close() }()
+	defer r.adm.Close()
 	src, err := r.prepare(ctx)
 	if err != nil {
 		return err
@@ -221,6 +267,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.source = src
 	var startsWarned time.Time
+	renewBackoff := startBackoff
 	for {
 		// The poll is bounded so that a live start waiting on an idle
 		// topic (a connector added by a reload while no events flow) is
@@ -252,8 +299,16 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		if err := r.transact(ctx, table, fs, starts, recorded); err != nil {
 			r.failed.Store(&err)
-			return err
+			if fatal(err) || ctx.Err() != nil {
+				return err
+			}
+			if err := r.renewSession(ctx, err, renewBackoff); err != nil {
+				return err
+			}
+			renewBackoff = min(2*renewBackoff, maxStartBackoff)
+			continue
 		}
+		renewBackoff = startBackoff
 	}
 }
 
@@ -279,7 +334,7 @@ func (r *Runner) prepare(ctx context.Context) (state.Source, error) {
 		if ctx.Err() != nil {
 			return state.Source{}, nil
 		}
-		if fatalAtStart(err) {
+		if fatal(err) {
 			return state.Source{}, err
 		}
 		werr := fmt.Errorf("%s: %w", WaitingPrefix, err)
@@ -311,10 +366,10 @@ func (r *Runner) prepareOnce(ctx context.Context) (state.Source, error) {
 	return state.SourceOf(ctx, r.adm, r.pipeline.Topics.Events.Name)
 }
 
-// fatalAtStart reports whether err, from prepare, will not go away by
+// fatal reports whether err, from prepare, will not go away by
 // waiting: a broker's answer that is not retriable. Network errors
 // ("unable to dial") and retriable broker errors are waited out.
-func fatalAtStart(err error) bool {
+func fatal(err error) bool {
 	var ke *kerr.Error
 	return errors.As(err, &ke) && !ke.Retriable
 }
