@@ -250,8 +250,10 @@ func ids(t *Table) []string {
 }
 
 // Run routes until ctx ends, then finishes the open transaction and leaves
-// the group. It returns an error when a transaction cannot be ended: the
-// transactional producer is then unusable, and a restart is the remedy.
+// the group. It waits for a cluster that cannot be reached (prepare), and
+// replaces its session when a transaction cannot be ended (renewSession).
+// It returns an error only for what waiting will not fix: a broker's
+// non-retriable answer (fenced producer, missing ACL, invalid setting).
 func (r *Runner) Run(ctx context.Context) error {
 	// Shutdown order: end the open transaction (inside the loop), then
 	// leave the group and close (Close does both).
