@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -82,17 +83,18 @@ func TestRouteSurvivesKafkaOutage(t *testing.T) {
 		}
 	}()
 
-	publish(t, tp.events, evs[:10_000])
+	publish(t, tp.events, evs[:5_000])
 	time.Sleep(3 * time.Second)
+	// Events keep flowing, so that the cut lands in an open transaction.
 	published := make(chan struct{})
 	go func() {
 		defer close(published)
-		for i := 10_000; i < 20_000; i += 2_000 {
-			publish(t, tp.events, evs[i:i+2_000])
-			time.Sleep(time.Second)
+		for i := 5_000; i < len(evs); i += 500 {
+			publish(t, tp.events, evs[i:i+500])
+			time.Sleep(100 * time.Millisecond)
 		}
 	}()
-	time.Sleep(time.Second)
+	time.Sleep(1500 * time.Millisecond)
 	cut.set(true)
 	t.Log("network to Kafka cut")
 	select {
@@ -104,7 +106,6 @@ func TestRouteSurvivesKafkaOutage(t *testing.T) {
 	t.Logf("during the outage: ready %v (%s)", ok, why)
 	cut.set(false)
 	t.Log("network to Kafka healed")
-	publish(t, tp.events, evs[20_000:])
 	<-published
 	want := expected(t, overlapping, evs)
 	for _, c := range overlapping {
@@ -115,6 +116,7 @@ func TestRouteSurvivesKafkaOutage(t *testing.T) {
 		t.Fatalf("got the router's Run returned (%v) after the outage, want it routing", err)
 	default:
 	}
+	t.Logf("sessions replaced: %d", strings.Count(logs.log(), "replacing the Kafka session"))
 	cancel()
 	if err := <-ran; err != nil {
 		t.Errorf("got Run returned %v at shutdown, want nil", err)
