@@ -372,8 +372,17 @@ func (r *Runner) prepareOnce(ctx context.Context) (state.Source, error) {
 // waiting: a broker's answer that is not retriable. Network errors
 // ("unable to dial") and retriable broker errors are waited out.
 func fatal(err error) bool {
-	var ke *kerr.Error
-	return errors.As(err, &ke) && !ke.Retriable
+	// errors.As would stop at the first kerr error; an offset commit joins
+	// one per partition, and any non-retriable one is fatal.
+	switch e := err.(type) {
+	case nil:
+		return false
+	case *kerr.Error:
+		return !e.Retriable
+	case interface{ Unwrap() []error }:
+		return slices.ContainsFunc(e.Unwrap(), fatal)
+	}
+	return fatal(errors.Unwrap(err))
 }
 
 // idlePoll bounds a poll that returns nothing.
