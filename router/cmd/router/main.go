@@ -235,6 +235,8 @@ func publicReason(reason string) string {
 		return "not joined its group yet"
 	case strings.Contains(reason, "transactions in a row aborted"):
 		return "transactions aborting"
+	case strings.HasPrefix(reason, route.WaitingPrefix):
+		return "waiting for Kafka"
 	}
 	return "routing failed"
 }

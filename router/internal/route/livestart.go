@@ -65,6 +65,14 @@ func (s *liveStarts) revoke(ps []int32) {
 	}
 }
 
+// revokeAll forgets every partition, as when a session is replaced.
+func (s *liveStarts) revokeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.assigned)
+	clear(s.verified)
+}
+
 // pending returns what t needs recorded on the partitions owned here.
 func (s *liveStarts) pending(t *Table) []start {
 	s.mu.Lock()

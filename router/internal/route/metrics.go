@@ -21,6 +21,7 @@ type metrics struct {
 	unknown    *prometheus.CounterVec
 	aborting   prometheus.Gauge
 	starts     prometheus.Gauge
+	renewals   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -65,6 +66,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		starts: f.NewGauge(prometheus.GaugeOpts{
 			Name: "auditstream_router_live_starts_pending",
 			Help: "Connector and partition pairs owned here whose live start (where backfill stops) is not recorded yet; recorded at the next transaction.",
+		}),
+		renewals: f.NewCounter(prometheus.CounterOpts{
+			Name: "auditstream_router_session_renewals_total",
+			Help: "Kafka sessions replaced because a transaction could not be ended (the cluster was unreachable).",
 		}),
 	}
 }

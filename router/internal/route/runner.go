@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/auditstream/auditstream/config"
@@ -64,6 +65,7 @@ type Runner struct {
 	starts    *liveStarts
 	source    state.Source // the events topic, set by Run before it routes
 	kafkaOpts []kgo.Opt    // reach the cluster, for reading the state topic
+	sessOpts  []kgo.Opt    // the session's, for renewSession
 	now       func() time.Time
 }
 
@@ -132,13 +134,56 @@ func New(o Options) (*Runner, error) {
 		}),
 	)
 	opts = append(opts, o.KafkaOpts...)
+	r.sessOpts = opts
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka transactional session: %w", err)
 	}
 	r.sess = sess
-	r.adm = kadm.NewClient(sess.Client())
+	// The admin client is its own: Reload uses it from another goroutine,
+	// and the session may be replaced (renewSession).
+	admCl, err := kgo.NewClient(r.kafkaOpts...)
+	if err != nil {
+		sess.Close()
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	r.adm = kadm.NewClient(admCl)
 	return r, nil
+}
+
+// renewSession replaces a session whose transaction could not be ended
+// (cause): the old one is closed, which leaves the group, and a new one,
+// with a new transactional id, joins it again, as a restarted process
+// would. That keeps exactly-once: the new member reads the group's
+// committed offsets with RequireStableFetchOffsets, so it waits until the
+// old transaction is settled (committed, or aborted by the broker after
+// the transaction timeout) and starts after what it committed; nothing an
+// aborted transaction consumed counts as done. franz-go's own remedy,
+// retrying End with TryAbort, is not enough here: when the commit's
+// outcome is unknown (the broker went away after receiving EndTxn), End
+// rewinds to the offsets this client last saw committed, and a commit
+// that did land would then be routed twice.
+//
+// It waits backoff first, and returns an error only if the new session
+// cannot be created (bad options, which a restart would not fix either).
+func (r *Runner) renewSession(ctx context.Context, cause error, backoff time.Duration) error {
+	r.log.Warn("transaction could not be ended; replacing the Kafka session (the transaction is aborted or settled by the broker, and its records are routed again if it did not commit)",
+		"err", cause, "in", backoff)
+	r.sess.Close()
+	r.joined.Store(false)
+	r.starts.revokeAll()
+	select {
+	case <-ctx.Done():
+	case <-time.After(backoff):
+	}
+	opts := append(r.sessOpts[:len(r.sessOpts):len(r.sessOpts)], kgo.TransactionalID(uniqueID(r.pipeline.Router.Group)))
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("kafka transactional session: %w", err)
+	}
+	r.sess = sess
+	r.m.renewals.Inc()
+	return nil
 }
 
 func uniqueID(prefix string) string {
@@ -205,23 +250,26 @@ func ids(t *Table) []string {
 }
 
 // Run routes until ctx ends, then finishes the open transaction and leaves
-// the group. It returns an error when a transaction cannot be ended: the
-// transactional producer is then unusable, and a restart is the remedy.
+// the group. It waits for a cluster that cannot be reached (prepare), and
+// replaces its session when a transaction cannot be ended (renewSession).
+// It returns an error only for what waiting will not fix: a broker's
+// non-retriable answer (fenced producer, missing ACL, invalid setting).
 func (r *Runner) Run(ctx context.Context) error {
 	// Shutdown order: end the open transaction (inside the loop), then
 	// leave the group and close (Close does both).
-	defer r.sess.Close()
-	if created, err := topics.Ensure(ctx, r.adm, topics.ForPipeline(r.pipeline)); err != nil {
-		return err
-	} else if len(created) > 0 {
-		r.log.Info("created topics", "topics", created)
-	}
-	src, err := state.SourceOf(ctx, r.adm, r.pipeline.Topics.Events.Name)
+	// r.sess may be replaced (renewSession): close the last one.
+	defer func() { r.sess.Close() }()
+	defer r.adm.Close()
+	src, err := r.prepare(ctx)
 	if err != nil {
 		return err
 	}
+	if ctx.Err() != nil {
+		return nil
+	}
 	r.source = src
 	var startsWarned time.Time
+	renewBackoff := startBackoff
 	for {
 		// The poll is bounded so that a live start waiting on an idle
 		// topic (a connector added by a reload while no events flow) is
@@ -253,9 +301,88 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		if err := r.transact(ctx, table, fs, starts, recorded); err != nil {
 			r.failed.Store(&err)
-			return err
+			if fatal(err) || ctx.Err() != nil {
+				return err
+			}
+			if err := r.renewSession(ctx, err, renewBackoff); err != nil {
+				return err
+			}
+			renewBackoff = min(2*renewBackoff, maxStartBackoff)
+			continue
 		}
+		renewBackoff = startBackoff
 	}
+}
+
+// WaitingPrefix starts the not-ready reason while Run waits for the
+// cluster at start (the admin endpoint's public reason keys on it).
+const WaitingPrefix = "waiting for Kafka"
+
+// prepare creates the pipeline's topics and reads the events topic's id.
+// A cluster that cannot be reached yet (a broker restarting, a router
+// started before Kafka) is waited for, with capped backoff, until ctx ends:
+// the router is not ready meanwhile. Only an error the cluster itself
+// says will not change (a kerr error that is not retriable: no ACL, an
+// invalid topic setting) stops it. It returns a zero Source and no error
+// when ctx ends first.
+func (r *Runner) prepare(ctx context.Context) (state.Source, error) {
+	backoff := startBackoff
+	for attempt := 1; ; attempt++ {
+		src, err := r.prepareOnce(ctx)
+		if err == nil {
+			r.failed.Store(nil)
+			return src, nil
+		}
+		if ctx.Err() != nil {
+			return state.Source{}, nil
+		}
+		if fatal(err) {
+			return state.Source{}, err
+		}
+		werr := fmt.Errorf("%s: %w", WaitingPrefix, err)
+		r.failed.Store(&werr)
+		r.log.Warn("kafka not usable yet; retrying", "attempt", attempt, "in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return state.Source{}, nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxStartBackoff)
+	}
+}
+
+// Backoff between attempts of prepare.
+const (
+	startBackoff    = 500 * time.Millisecond
+	maxStartBackoff = 15 * time.Second
+)
+
+func (r *Runner) prepareOnce(ctx context.Context) (state.Source, error) {
+	created, err := topics.Ensure(ctx, r.adm, topics.ForPipeline(r.pipeline))
+	if err != nil {
+		return state.Source{}, err
+	}
+	if len(created) > 0 {
+		r.log.Info("created topics", "topics", created)
+	}
+	return state.SourceOf(ctx, r.adm, r.pipeline.Topics.Events.Name)
+}
+
+// fatal reports whether err, from prepare, will not go away by
+// waiting: a broker's answer that is not retriable. Network errors
+// ("unable to dial") and retriable broker errors are waited out.
+func fatal(err error) bool {
+	// errors.As would stop at the first kerr error; an offset commit joins
+	// one per partition, and any non-retriable one is fatal.
+	switch e := err.(type) {
+	case nil:
+		return false
+	case *kerr.Error:
+		return !e.Retriable
+	case interface{ Unwrap() []error }:
+		return slices.ContainsFunc(e.Unwrap(), fatal)
+	}
+	return fatal(errors.Unwrap(err))
 }
 
 // idlePoll bounds a poll that returns nothing.
