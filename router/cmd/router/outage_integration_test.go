@@ -17,6 +17,7 @@ import (
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/router/internal/route"
+	"github.com/auditstream/auditstream/stack/proctest"
 )
 
 // cutDialer dials Kafka until cut: then it closes every connection it
@@ -66,7 +67,7 @@ func TestRouteSurvivesKafkaOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs proc // a locked buffer
+	var logs proctest.Log
 	cut := &cutDialer{}
 	r, err := route.New(route.Options{Pipeline: p, Log: slog.New(slog.NewTextHandler(&logs, nil)),
 		Registerer: prometheus.NewRegistry(), KafkaOpts: []kgo.Opt{kgo.Dialer(cut.dial)}})
@@ -79,7 +80,7 @@ func TestRouteSurvivesKafkaOutage(t *testing.T) {
 	go func() { ran <- r.Run(ctx) }()
 	defer func() {
 		if t.Failed() {
-			t.Logf("router log (last lines):\n%s", lastLines(logs.log(), 60))
+			t.Logf("router log (last lines):\n%s", lastLines(logs.String(), 60))
 		}
 	}()
 
@@ -116,7 +117,7 @@ func TestRouteSurvivesKafkaOutage(t *testing.T) {
 		t.Fatalf("got the router's Run returned (%v) after the outage, want it routing", err)
 	default:
 	}
-	t.Logf("sessions replaced: %d", strings.Count(logs.log(), "replacing the Kafka session"))
+	t.Logf("sessions replaced: %d", strings.Count(logs.String(), "replacing the Kafka session"))
 	cancel()
 	if err := <-ran; err != nil {
 		t.Errorf("got Run returned %v at shutdown, want nil", err)
