@@ -190,7 +190,9 @@ admin: {token: {env: AUDITSTREAM_TEST_ADMIN_TOKEN}}
 	second := startSink(t, cfg, id)
 
 	var c status.Connector
-	eventually(t, 60*time.Second, "status to find both replicas, ready", func() bool {
+	// A replica is ready before it has written anything: wait for the
+	// last write too (the 30 events go out within max_age).
+	eventually(t, 60*time.Second, "status to find both replicas, ready, and a last write", func() bool {
 		code, out, errs := ctl(t, "status", "--config", cfg, "--connector", id, "--json")
 		if code != exitOK {
 			t.Logf("status exit %d: %s", code, errs)
@@ -205,7 +207,7 @@ admin: {token: {env: AUDITSTREAM_TEST_ADMIN_TOKEN}}
 				ready++
 			}
 		}
-		return len(c.Members) == 2 && len(c.Replicas) == 2 && ready == 2
+		return len(c.Members) == 2 && len(c.Replicas) == 2 && ready == 2 && c.LastWrite != nil
 	})
 	admins := map[string]bool{}
 	for _, m := range c.Members {
