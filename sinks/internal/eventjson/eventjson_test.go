@@ -174,13 +174,42 @@ func TestMatchesProtojson(t *testing.T) {
 	}
 }
 
+// messageSeed is one seed of FuzzMessage: the event's strings, a number
+// in its data, and its time.
+type messageSeed struct {
+	id, tenant, key, value string
+	n                      float64
+	secs                   int64
+	nanos                  int32
+}
+
+// messageSeeds are FuzzMessage's seeds.
+func messageSeeds() []messageSeed {
+	return []messageSeed{
+		{"evt", "T1", "key", "value", 1.5, 1_700_000_000, 5},
+		{"\"\\\x00\u2028", "\xff", "<&>", "日本\ufffd", math.Inf(1), -62135596801, -1},
+		{"a b,c", "", "", "", math.Copysign(0, -1), 0, 1e9},
+		{"a long id, \"quoted\" <b> & more\x7f", "tenant\twith\ttabs", "key\u2028long", "日本語のテキスト 😀\\", 1e21, 1, 0},
+	}
+}
+
+// TestMessageSeedsNegativeZero: one seed of FuzzMessage is −0, not +0 (the
+// Go constant -0.0 is +0; staticcheck SA4026).
+func TestMessageSeedsNegativeZero(t *testing.T) {
+	for _, s := range messageSeeds() {
+		if s.n == 0 && math.Signbit(s.n) {
+			return
+		}
+	}
+	t.Error("FuzzMessage seeds: got no −0, want one")
+}
+
 // FuzzMessage compares the hand-written messages with protojson's on
 // events built from arbitrary strings and a number.
 func FuzzMessage(f *testing.F) {
-	f.Add("evt", "T1", "key", "value", 1.5, int64(1_700_000_000), int32(5))
-	f.Add("\"\\\x00\u2028", "\xff", "<&>", "日本\ufffd", math.Inf(1), int64(-62135596801), int32(-1))
-	f.Add("a b,c", "", "", "", -0.0, int64(0), int32(1e9))
-	f.Add("a long id, \"quoted\" <b> & more\x7f", "tenant\twith\ttabs", "key\u2028long", "日本語のテキスト 😀\\", 1e21, int64(1), int32(0))
+	for _, s := range messageSeeds() {
+		f.Add(s.id, s.tenant, s.key, s.value, s.n, s.secs, s.nanos)
+	}
 	f.Fuzz(func(t *testing.T, id, tenant, key, value string, n float64, secs int64, nanos int32) {
 		ev := &auditv1.Event{
 			Id: id, Tenants: []string{tenant, id}, Occurred: &timestamppb.Timestamp{Seconds: secs, Nanos: nanos},
