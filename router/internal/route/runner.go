@@ -95,8 +95,9 @@ func New(o Options) (*Runner, error) {
 		kgo.ConsumeTopics(p.Topics.Events.Name),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// A new owner of a partition must not read offsets that a
-		// transaction still in flight may yet commit (KIP-447).
-		kgo.RequireStableFetchOffsets(),
+		// transaction still in flight may yet commit (KIP-447): franz-go
+		// always fetches them stable (RequireStableFetchOffsets is a
+		// deprecated no-op), so there is nothing to set.
 		// A replica killed mid-transaction holds back read_committed
 		// readers until its transaction times out; keep that short.
 		kgo.TransactionTimeout(10*time.Second),
@@ -154,9 +155,9 @@ func New(o Options) (*Runner, error) {
 // renewSession replaces a session whose transaction could not be ended
 // (cause): the old one is closed, which leaves the group, and a new one,
 // with a new transactional id, joins it again, as a restarted process
-// would. That keeps exactly-once: the new member reads the group's
-// committed offsets with RequireStableFetchOffsets, so it waits until the
-// old transaction is settled (committed, or aborted by the broker after
+// would. That keeps exactly-once: the new member fetches the group's
+// committed offsets stable (KIP-447; franz-go always does), so it waits
+// until the old transaction is settled (committed, or aborted by the broker after
 // the transaction timeout) and starts after what it committed; nothing an
 // aborted transaction consumed counts as done. franz-go's own remedy,
 // retrying End with TryAbort, is not enough here: when the commit's
