@@ -368,7 +368,7 @@ func TestReplayDatadog(t *testing.T) {
 		c := committed(t, tp.adm, group, topic)
 		return c[0] == 300 && c[1] == 100
 	})
-	sink = startSink(t, cfg, id)
+	startSink(t, cfg, id) // stopped by its cleanup
 	var r result
 	select {
 	case r = <-done:

@@ -56,8 +56,8 @@ func (b *logBuffer) String() string {
 
 // writeAgainst writes a batch through a Writer whose ceiling is
 // maxRetryWait (zero: the default) to an intake answering 429 with header,
-// and returns the Write's error and the Writer's logs.
-func writeAgainst(t *testing.T, header http.Header, maxRetryWait time.Duration) (error, string) {
+// and returns the Writer's logs and the Write's error.
+func writeAgainst(t *testing.T, header http.Header, maxRetryWait time.Duration) (string, error) {
 	t.Helper()
 	in := &headerIntake{status: http.StatusTooManyRequests, header: header}
 	ts := httptest.NewServer(in)
@@ -73,7 +73,7 @@ func writeAgainst(t *testing.T, header http.Header, maxRetryWait time.Duration) 
 	if err == nil {
 		t.Fatal("Write against a 429: got no error, want one")
 	}
-	return err, logs.String()
+	return logs.String(), err
 }
 
 // TestRetryWaitHeaders reads the wait out of the headers of a 429: the
@@ -133,7 +133,7 @@ func TestRetryWaitHeaders(t *testing.T) {
 			if tt.reset != "" {
 				h.Set("X-RateLimit-Reset", tt.reset)
 			}
-			err, logs := writeAgainst(t, h, 0)
+			logs, err := writeAgainst(t, h, 0)
 			var ra *sink.RetryAfterError
 			switch {
 			case tt.wantWait < 0 && errors.As(err, &ra):
@@ -174,7 +174,7 @@ func TestRetryWaitCeiling(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err, logs := writeAgainst(t, http.Header{"Retry-After": {tt.retryAfter}}, tt.ceiling)
+			logs, err := writeAgainst(t, http.Header{"Retry-After": {tt.retryAfter}}, tt.ceiling)
 			var ra *sink.RetryAfterError
 			if !errors.As(err, &ra) || ra.Wait != tt.wantWait {
 				t.Fatalf("got %v, want a RetryAfterError of %v", err, tt.wantWait)

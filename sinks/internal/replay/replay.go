@@ -46,7 +46,7 @@ func ParseFrom(s string) (From, error) {
 	case s == "earliest":
 		return From{Earliest: true}, nil
 	case s == "":
-		return From{}, errors.New("--from is required: earliest, an RFC 3339 time, or PARTITION:OFFSET,...")
+		return From{}, errors.New("--from is required (earliest, an RFC 3339 time, or PARTITION:OFFSET,...)")
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return From{Time: t}, nil

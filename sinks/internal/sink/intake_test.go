@@ -101,8 +101,11 @@ func TestIntakeTakesInOrder(t *testing.T) {
 // giving it up wakes those waiting.
 func TestBudgetOverdraft(t *testing.T) {
 	b := newBudget(100)
-	if !b.overdraw(1) || !b.overdraw(1) {
+	if !b.overdraw(1) {
 		t.Fatal("partition 1: got no overdraft, want it")
+	}
+	if !b.overdraw(1) {
+		t.Fatal("partition 1, asking again: got no overdraft, want the one it holds")
 	}
 	if b.overdraw(2) {
 		t.Fatal("partition 2: got the overdraft partition 1 holds")

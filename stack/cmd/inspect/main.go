@@ -92,7 +92,7 @@ func inspect(ctx context.Context, brokers []string, topic string, expect int, id
 	err = cl.Ping(pctx)
 	cancel()
 	if err != nil && ctx.Err() == nil {
-		return nil, fmt.Errorf("Kafka is unreachable at %s (set --brokers or AUDITSTREAM_BROKERS): %w", strings.Join(brokers, ","), err)
+		return nil, fmt.Errorf("ping %s: Kafka is unreachable (set --brokers or AUDITSTREAM_BROKERS): %w", strings.Join(brokers, ","), err)
 	}
 	r := &report{Topic: topic, Projects: map[string]int{}, Actions: map[string]int{}, Tenants: map[string]int{}, DLQReasons: map[string]int{}}
 	for {
