@@ -88,13 +88,13 @@ func Ensure(ctx context.Context, adm *kadm.Client, specs []Spec) (created []stri
 		resp, err := adm.CreateTopic(ctx, s.Partitions, s.Replication(), cfg, s.Name)
 		switch {
 		case errors.Is(err, kerr.TopicAlreadyExists) || errors.Is(resp.Err, kerr.TopicAlreadyExists):
-		case err != nil:
-			return created, fmt.Errorf("create topic %s: %w", s.Name, err)
-		case errors.Is(resp.Err, kerr.InvalidReplicationFactor):
+		case errors.Is(err, kerr.InvalidReplicationFactor) || errors.Is(resp.Err, kerr.InvalidReplicationFactor):
 			// A configuration error: the file asks for more replicas than
 			// the cluster has brokers.
-			return created, &DurabilityError{fmt.Errorf("create topic %s with replication factor %d (topics.%s.replication_factor): %w (%s): "+
-				"lower replication_factor to at most the number of brokers", s.Name, s.ReplicationFactor, s.Class, resp.Err, resp.ErrMessage)}
+			return created, &DurabilityError{fmt.Errorf("create topic %s with replication factor %d (topics.%s.replication_factor): %w: "+
+				"lower replication_factor to at most the number of brokers", s.Name, s.ReplicationFactor, s.Class, kerr.InvalidReplicationFactor)}
+		case err != nil:
+			return created, fmt.Errorf("create topic %s: %w", s.Name, err)
 		case resp.Err != nil:
 			return created, fmt.Errorf("create topic %s: %w", s.Name, resp.Err)
 		default:
