@@ -211,7 +211,7 @@ func TestRouteDurability(t *testing.T) {
 		}
 	})
 
-	t.Run("warns once on the local stack", func(t *testing.T) {
+	t.Run("warns once on the local stack, and refuses a reload that needs an impossible topic", func(t *testing.T) {
 		tp := newPipeline(t, conns)
 		p := startRouter(t, tp.path)
 		p.waitFor(t, "min.insync.replicas 1 is below 2", 1, 60*time.Second)
@@ -223,6 +223,28 @@ func TestRouteDurability(t *testing.T) {
 				t.Errorf("the router says %q %d times, want once:\n%s", s, n, p.log())
 			}
 		}
+
+		// A connector added by a reload whose topic exists with
+		// min.insync.replicas above its replication factor: the reload is
+		// refused, and the running connectors keep routing.
+		added := tp.prefix + "added"
+		resp, err := kadm.NewClient(kafkatest.Client(t)).CreateTopic(t.Context(), 1, 1, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, added)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			t.Fatalf("create topic %s: %v", added, err)
+		}
+		waitMinInsync(t, added, "2")
+		tp.write(t, append(conns, config.Connector{ID: "added"}))
+		_ = p.cmd.Process.Signal(syscallHUP)
+		p.waitFor(t, "config reload failed", 1, 30*time.Second)
+		if want := "topic " + added + ": min.insync.replicas 2 is above its replication factor 1"; !strings.Contains(p.log(), want) {
+			t.Errorf("the reload's refusal does not say %q:\n%s", want, p.log())
+		}
+		more := generate(13, 20)
+		publish(t, tp.events, more)
+		checkTopic(t, tp.prefix+"all", expected(t, conns, append(evs, more...))["all"])
 	})
 }
 
