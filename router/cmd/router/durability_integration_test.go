@@ -211,6 +211,25 @@ func TestRouteDurability(t *testing.T) {
 		}
 	})
 
+	t.Run("backfill refuses min.insync.replicas above the replication factor", func(t *testing.T) {
+		tp := newPipeline(t, conns)
+		connTopic := tp.prefix + "all"
+		resp, err := kadm.NewClient(kafkatest.Client(t)).CreateTopic(t.Context(), 3, 1, map[string]*string{"min.insync.replicas": kadm.StringPtr("2")}, connTopic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			t.Fatalf("create topic %s: %v", connTopic, err)
+		}
+		waitMinInsync(t, connTopic, "2")
+		// Exit 2 comes before exit 3 (no live start recorded: the router
+		// never ran on this pipeline).
+		code, _, stderr := runBackfill(t, "--config", tp.path, "--connector", "all", "--from", "earliest")
+		if want := "topic " + connTopic + ": min.insync.replicas 2 is above its replication factor 1"; code != 2 || !strings.Contains(stderr, want) {
+			t.Fatalf("router backfill: exit %d, want 2 saying %q:\n%s", code, want, stderr)
+		}
+	})
+
 	t.Run("warns once on the local stack, and refuses a reload that needs an impossible topic", func(t *testing.T) {
 		tp := newPipeline(t, conns)
 		p := startRouter(t, tp.path)
