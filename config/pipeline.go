@@ -62,11 +62,28 @@ type Topics struct {
 }
 
 // Topic is one topic's name and creation settings. Existing topics are
-// never altered: partitions and retention apply when the topic is created.
+// never altered: partitions, retention, replication_factor and
+// min_insync_replicas apply when the topic is created. For a topic that
+// exists, the router, `router setup` and the producer CLI read the actual
+// replication factor and min.insync.replicas from the brokers, warn where
+// they differ from the file or are weaker than 3 and 2, and refuse a
+// min.insync.replicas above the replication factor (see durability.go).
 type Topic struct {
 	Name       string   `yaml:"name"`
 	Partitions int32    `yaml:"partitions"`
 	Retention  Duration `yaml:"retention"`
+	// ReplicationFactor is how many brokers hold each partition. Unset,
+	// the brokers' default.replication.factor applies (Kafka's own
+	// default is 1). Production: 3, so that a broker can fail, or be
+	// restarted, without losing or refusing an acknowledged event.
+	ReplicationFactor int16 `yaml:"replication_factor"`
+	// MinInsyncReplicas is the topic's min.insync.replicas: how many
+	// replicas must hold an event before an acks=all write (every
+	// Auditstream producer's) is acknowledged. Unset, the brokers'
+	// min.insync.replicas applies (Kafka's default is 1). Production: 2,
+	// so that no acknowledged event rests on one broker. It may not exceed
+	// ReplicationFactor: no write could ever be acknowledged.
+	MinInsyncReplicas int `yaml:"min_insync_replicas"`
 }
 
 // Router holds the router's settings.

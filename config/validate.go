@@ -100,6 +100,7 @@ func (v *validator) pipeline(p *Pipeline) {
 	if p.Topics.Connector.Partitions < 1 {
 		v.at("partitions must be at least 1", "topics", "connector", "partitions")
 	}
+	v.durability(p.Topics.Connector, "connector")
 	if !topicName.MatchString(p.Topics.ConnectorPrefix + "x") {
 		v.at(fmt.Sprintf("bad prefix %q: topic names use letters, digits, '.', '_' and '-'", p.Topics.ConnectorPrefix), "topics", "connector_prefix")
 	}
@@ -128,6 +129,7 @@ func (v *validator) topic(t Topic, key string) {
 	if t.Retention.D() < 0 {
 		v.at("retention must not be negative", "topics", key, "retention")
 	}
+	v.durability(t, key)
 }
 
 // secret checks that a reference resolves now, so that a missing variable

@@ -31,6 +31,11 @@ func TestDurabilityCheck(t *testing.T) {
 			d:    producer.Durability{Topic: "audit.events", ReplicationFactor: 1, MinInsyncReplicas: 2},
 			err:  "topic audit.events: min.insync.replicas 2 is above its replication factor 1",
 		},
+		{
+			name: "the refusal says what to change",
+			d:    producer.Durability{Topic: "audit.events", ReplicationFactor: 3, MinInsyncReplicas: 4},
+			err:  "lower the topic's min.insync.replicas to at most 3 (kafka-configs.sh --alter --entity-type topics --entity-name audit.events --add-config min.insync.replicas=3)",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

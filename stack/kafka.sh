@@ -211,6 +211,8 @@ log.dirs=$KDATA
 
 auto.create.topics.enable=false
 num.partitions=1
+# One broker: every topic has 1 replica and needs 1 in sync. The router
+# and the producer CLI warn about it once at start (production: 3 and 2).
 default.replication.factor=1
 min.insync.replicas=1
 offsets.topic.replication.factor=1

@@ -120,7 +120,30 @@ func (k *kafkaFlags) connect(ctx context.Context, stderr io.Writer) (*producer.P
 		return nil, o, usageError{err: fmt.Errorf("topic %s does not exist on Kafka at %s (%s): "+
 			"create it with 'router setup --config pipeline.yaml', or choose another with --topic", topic, b.addrs, b.from)}
 	}
+	if err := checkDurability(pctx, p, stderr); err != nil {
+		_ = p.Close(ctx)
+		return nil, o, usageError{err: err}
+	}
 	return p, o, nil
+}
+
+// checkDurability refuses a topic where no acks=all write can be
+// acknowledged (min.insync.replicas above the replication factor): every
+// event would fail, after its retries, with NOT_ENOUGH_REPLICAS. It warns,
+// once each, where the topic is weaker than 3 replicas with 2 in sync. A
+// principal without DescribeConfigs on the topic may still publish: the
+// check is then skipped, and said to be.
+func checkDurability(ctx context.Context, p *producer.Producer, stderr io.Writer) error {
+	d, err := p.Durability(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "producer: warning: replication not checked: %v\n", err)
+		return nil
+	}
+	warnings, err := d.Check()
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "producer: warning: %s\n", w)
+	}
+	return err
 }
 
 // topicMissing says whether Kafka answers that topic does not exist. Any

@@ -13,6 +13,7 @@ import (
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/router/internal/backfill"
+	"github.com/auditstream/auditstream/router/internal/topics"
 )
 
 // backfillCmd runs `router backfill`.
@@ -77,6 +78,9 @@ func backfillCmd(ctx context.Context, args []string, stdout, stderr io.Writer, l
 	case errors.Is(err, backfill.ErrInterrupted):
 		fmt.Fprintf(stderr, "router backfill: %v\n", err)
 		return 4
+	case errors.As(err, new(*topics.DurabilityError)):
+		fmt.Fprintf(stderr, "router backfill: %v\n", err)
+		return 2
 	default:
 		log.Error("backfill", "err", err)
 		return 1

@@ -146,6 +146,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	}
 	if err != nil {
 		log.Error(cmd, "err", err)
+		// A topic that cannot keep an acknowledged event is a
+		// configuration error, like a bad file.
+		if errors.As(err, new(*topics.DurabilityError)) {
+			return 2
+		}
 		return 1
 	}
 	return 0
@@ -178,7 +183,15 @@ func setup(ctx context.Context, p *config.Pipeline, log *slog.Logger) error {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	created, err := topics.Ensure(ctx, kadm.NewClient(cl), topics.ForPipeline(p))
+	specs := topics.ForPipeline(p)
+	created, err := topics.Ensure(ctx, kadm.NewClient(cl), specs)
+	if err != nil {
+		return err
+	}
+	warnings, err := topics.Check(ctx, cl, specs)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
 	if err != nil {
 		return err
 	}

@@ -168,8 +168,19 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	adm := kadm.NewClient(cl)
 	setup, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if _, err := topics.Ensure(setup, adm, topics.ForPipeline(p)); err != nil {
+	specs := topics.ForPipeline(p)
+	if _, err := topics.Ensure(setup, adm, specs); err != nil {
 		return nil, err
+	}
+	// The topics its transactions write (the connector's and the state
+	// topic) must be able to acknowledge them.
+	writes := slices.DeleteFunc(specs, func(s topics.Spec) bool { return s.Name != conn.Topic && s.Name != stateTopic })
+	warnings, err := topics.Check(setup, cl, writes)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		o.Log.Warn(w)
 	}
 	// Fence any earlier run first: its open transaction is aborted, so the
 	// progress read next is final.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/auditstream/auditstream/router/internal/topics"
 )
 
 // TestFatal: only a broker's non-retriable answer stops the router; an
@@ -23,6 +25,7 @@ func TestFatal(t *testing.T) {
 		{"fenced", fmt.Errorf("end transaction: %w", kerr.ProducerFenced), true},
 		{"no acl", fmt.Errorf("create topic x: %w", kerr.TopicAuthorizationFailed), true},
 		{"joined", fmt.Errorf("end transaction: %w", errors.Join(kerr.NotCoordinator, kerr.TransactionalIDAuthorizationFailed)), true},
+		{"min.insync.replicas above the replication factor", fmt.Errorf("prepare: %w", &topics.DurabilityError{Err: errors.New("topic x: min.insync.replicas 2 is above its replication factor 1")}), true},
 	}
 	for _, tt := range tests {
 		if got := fatal(tt.err); got != tt.want {

@@ -53,6 +53,7 @@ type Runner struct {
 	m        *metrics
 	sess     *kgo.GroupTransactSession
 	adm      *kadm.Client
+	admCl    *kgo.Client // adm's, for the requests kadm does not make
 	interval time.Duration
 
 	table    atomic.Pointer[Table] // swapped by Reload, read at each Begin
@@ -148,7 +149,7 @@ func New(o Options) (*Runner, error) {
 		sess.Close()
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	r.adm = kadm.NewClient(admCl)
+	r.admCl, r.adm = admCl, kadm.NewClient(admCl)
 	return r, nil
 }
 
@@ -230,7 +231,13 @@ func (r *Runner) Reload(ctx context.Context, p *config.Pipeline) error {
 	if err != nil {
 		return err
 	}
-	if _, err := topics.Ensure(ctx, r.adm, topics.ForPipeline(p)); err != nil {
+	specs := topics.ForPipeline(p)
+	if _, err := topics.Ensure(ctx, r.adm, specs); err != nil {
+		return err
+	}
+	// The warnings were said at start; a topic that cannot keep an
+	// acknowledged event is refused here too.
+	if _, err := topics.Check(ctx, r.admCl, specs); err != nil {
 		return err
 	}
 	if p.Topics.Events != r.pipeline.Topics.Events || p.Router != r.pipeline.Router {
@@ -359,20 +366,37 @@ const (
 )
 
 func (r *Runner) prepareOnce(ctx context.Context) (state.Source, error) {
-	created, err := topics.Ensure(ctx, r.adm, topics.ForPipeline(r.pipeline))
+	specs := topics.ForPipeline(r.pipeline)
+	created, err := topics.Ensure(ctx, r.adm, specs)
 	if err != nil {
 		return state.Source{}, err
 	}
 	if len(created) > 0 {
 		r.log.Info("created topics", "topics", created)
 	}
-	return state.SourceOf(ctx, r.adm, r.pipeline.Topics.Events.Name)
+	src, err := state.SourceOf(ctx, r.adm, r.pipeline.Topics.Events.Name)
+	if err != nil {
+		return state.Source{}, err
+	}
+	// Last, so that its warnings are said once, when prepare succeeds.
+	warnings, err := topics.Check(ctx, r.admCl, specs)
+	if err != nil {
+		return state.Source{}, err
+	}
+	for _, w := range warnings {
+		r.log.Warn(w)
+	}
+	return src, nil
 }
 
 // fatal reports whether err, from prepare, will not go away by
 // waiting: a broker's answer that is not retriable. Network errors
 // ("unable to dial") and retriable broker errors are waited out.
 func fatal(err error) bool {
+	// A topic that cannot keep an acknowledged event (topics.Check).
+	if errors.As(err, new(*topics.DurabilityError)) {
+		return true
+	}
 	// errors.As would stop at the first kerr error; an offset commit joins
 	// one per partition, and any non-retriable one is fatal.
 	switch e := err.(type) {

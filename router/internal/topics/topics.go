@@ -21,9 +21,13 @@ import (
 
 // Spec is a topic to create.
 type Spec struct {
-	Name       string
-	Partitions int32
-	Retention  config.Duration
+	// Topic is the name and the creation settings, from the pipeline file:
+	// partitions, retention, replication factor and min.insync.replicas
+	// (unset: the brokers' defaults).
+	config.Topic
+	// Class is the topic's key under topics in the pipeline file (events,
+	// dlq, connector, heads, state), for messages.
+	Class string
 	// MaxMessageBytes is the topic's max.message.bytes; 0 leaves the
 	// broker's default.
 	MaxMessageBytes int32
@@ -35,21 +39,25 @@ type Spec struct {
 // ForPipeline lists every topic the pipeline needs. Their record size
 // limits follow the event size cap (config.Pipeline.RecordBytes).
 func ForPipeline(p *config.Pipeline) []Spec {
+	t := p.Topics
 	specs := []Spec{
-		{p.Topics.Events.Name, p.Topics.Events.Partitions, p.Topics.Events.Retention, p.SourceRecordBytes(), false},
-		{p.Topics.DLQ.Name, p.Topics.DLQ.Partitions, p.Topics.DLQ.Retention, p.RecordBytes(), false},
-		{Name: p.Topics.State.Name, Partitions: p.Topics.State.Partitions, Compact: true},
+		{Topic: t.Events, Class: "events", MaxMessageBytes: p.SourceRecordBytes()},
+		{Topic: t.DLQ, Class: "dlq", MaxMessageBytes: p.RecordBytes()},
+		{Topic: t.State, Class: "state", Compact: true},
 		// The S3 sinks' chain heads, kept outside the bucket.
-		{Name: p.Topics.Heads.Name, Partitions: p.Topics.Heads.Partitions, Compact: true},
+		{Topic: t.Heads, Class: "heads", Compact: true},
 	}
 	for _, c := range p.Connectors {
-		specs = append(specs, Spec{p.ConnectorTopic(c.ID), p.Topics.Connector.Partitions, p.Topics.Connector.Retention, p.RecordBytes(), false})
+		ct := t.Connector
+		ct.Name = p.ConnectorTopic(c.ID)
+		specs = append(specs, Spec{Topic: ct, Class: "connector", MaxMessageBytes: p.RecordBytes()})
 	}
 	return specs
 }
 
-// Ensure creates the topics that do not exist yet and returns their names.
-// Replication is the broker's default. Topics that exist are found first
+// Ensure creates the topics that do not exist yet and returns their names,
+// with the replication factor and min.insync.replicas of the file, or the
+// brokers' defaults where it has none. Topics that exist are found first
 // and left alone: Kafka refuses a CreateTopics without the Create ACL even
 // for a topic that exists, so a router whose topics were made by `router
 // setup` runs without it.
@@ -76,9 +84,15 @@ func Ensure(ctx context.Context, adm *kadm.Client, specs []Spec) (created []stri
 		if s.MaxMessageBytes > 0 {
 			cfg["max.message.bytes"] = kadm.StringPtr(strconv.Itoa(int(s.MaxMessageBytes)))
 		}
-		resp, err := adm.CreateTopic(ctx, s.Partitions, -1, cfg, s.Name)
+		s.AddDurabilityConfigs(cfg)
+		resp, err := adm.CreateTopic(ctx, s.Partitions, s.Replication(), cfg, s.Name)
 		switch {
 		case errors.Is(err, kerr.TopicAlreadyExists) || errors.Is(resp.Err, kerr.TopicAlreadyExists):
+		case errors.Is(err, kerr.InvalidReplicationFactor) || errors.Is(resp.Err, kerr.InvalidReplicationFactor):
+			// A configuration error: the file asks for more replicas than
+			// the cluster has brokers.
+			return created, &DurabilityError{fmt.Errorf("create topic %s with replication factor %d (topics.%s.replication_factor): %w: "+
+				"lower replication_factor to at most the number of brokers", s.Name, s.ReplicationFactor, s.Class, kerr.InvalidReplicationFactor)}
 		case err != nil:
 			return created, fmt.Errorf("create topic %s: %w", s.Name, err)
 		case resp.Err != nil:

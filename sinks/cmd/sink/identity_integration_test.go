@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/sinks/internal/s3sink"
 	"github.com/auditstream/auditstream/stack/kafkatest"
 	"github.com/auditstream/auditstream/stack/proctest"
@@ -168,7 +169,7 @@ func TestS3ReplayRestoresDeletedObject(t *testing.T) {
 	pub.publish(2000, nil)
 	archiveTopic(t, cfg, "again", topic)
 	ctx := context.Background()
-	heads, err := s3sink.NewKafkaHeads([]kgo.Opt{kgo.SeedBrokers(kafkatest.Brokers(t)...)}, base+".heads")
+	heads, err := s3sink.NewKafkaHeads([]kgo.Opt{kgo.SeedBrokers(kafkatest.Brokers(t)...)}, config.Topic{Name: base + ".heads"})
 	if err != nil {
 		t.Fatal(err)
 	}

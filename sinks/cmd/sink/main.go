@@ -202,7 +202,7 @@ func s3Writer(ctx context.Context, p *config.Pipeline, c *config.Connector, reg 
 	if err != nil {
 		return nil, nil, err
 	}
-	heads, err := s3sink.NewKafkaHeads(append(base, kgo.WithLogger(kafkalog.New(log))), p.Topics.Heads.Name)
+	heads, err := s3sink.NewKafkaHeads(append(base, kgo.WithLogger(kafkalog.New(log))), p.Topics.Heads)
 	if err != nil {
 		return nil, nil, err
 	}

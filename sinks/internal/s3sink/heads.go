@@ -9,6 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/auditstream/auditstream/config"
 )
 
 // HeadStore keeps each partition's Head outside the bucket. The Writer
@@ -28,6 +30,9 @@ type KafkaHeads struct {
 	cl    *kgo.Client
 	adm   *kadm.Client
 	topic string
+	// spec is how a sink that starts before `router setup` creates the
+	// topic: the pipeline file's topics.heads.
+	spec config.Topic
 	// base makes the short-lived clients that read a head back.
 	base []kgo.Opt
 }
@@ -35,12 +40,13 @@ type KafkaHeads struct {
 // headsTimeout bounds one record or one read of the heads topic.
 const headsTimeout = 30 * time.Second
 
-// NewKafkaHeads returns a HeadStore in topic. base are the pipeline's
+// NewKafkaHeads returns a HeadStore in the topic t (topics.heads). base are the pipeline's
 // client options (brokers, TLS, SASL). The producer is idempotent with
 // acks=all (franz-go's defaults, stated here since the guarantee rests on
 // them), and keys choose partitions with Kafka's own hash, so that any
 // client finds a key's partition.
-func NewKafkaHeads(base []kgo.Opt, topic string) (*KafkaHeads, error) {
+func NewKafkaHeads(base []kgo.Opt, t config.Topic) (*KafkaHeads, error) {
+	topic := t.Name
 	opts := append(append([]kgo.Opt(nil), base...),
 		kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -51,7 +57,7 @@ func NewKafkaHeads(base []kgo.Opt, topic string) (*KafkaHeads, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka client for %s: %w", topic, err)
 	}
-	return &KafkaHeads{cl: cl, adm: kadm.NewClient(cl), topic: topic, base: base}, nil
+	return &KafkaHeads{cl: cl, adm: kadm.NewClient(cl), topic: topic, spec: t, base: base}, nil
 }
 
 // Client is the producer's client, for the caller's other metadata reads.
@@ -69,7 +75,10 @@ func (k *KafkaHeads) Check(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, headsTimeout)
 	defer cancel()
-	resp, err := k.adm.CreateTopic(ctx, 1, -1, HeadsTopicConfig(), k.topic)
+	// The file's replication, as the router would create it.
+	cfg := HeadsTopicConfig()
+	k.spec.AddDurabilityConfigs(cfg)
+	resp, err := k.adm.CreateTopic(ctx, 1, k.spec.Replication(), cfg, k.topic)
 	if err == nil && resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
 		err = resp.Err
 	}

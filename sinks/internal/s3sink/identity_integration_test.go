@@ -258,7 +258,7 @@ func TestKafkaHeads(t *testing.T) {
 	c := m.connector("heads", bucket, "audit")
 	id := Identity{TopicID: "AAAAAAAAAAAAAAAAAAAABg", ClusterID: "c1"}
 	topic := kafkatest.Topic(t, 1)
-	heads, err := NewKafkaHeads([]kgo.Opt{kgo.SeedBrokers(kafkatest.Brokers(t)...)}, topic+".heads")
+	heads, err := NewKafkaHeads([]kgo.Opt{kgo.SeedBrokers(kafkatest.Brokers(t)...)}, config.Topic{Name: topic + ".heads"})
 	if err != nil {
 		t.Fatal(err)
 	}
