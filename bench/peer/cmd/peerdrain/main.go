@@ -17,6 +17,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -72,6 +73,10 @@ type result struct {
 	PeakRSSBytes int64   `json:"peak_rss_bytes"`
 	Objects      int     `json:"objects"`
 	Version      string  `json:"version"`
+	// StartupSeconds is when the worker logged "Kafka Connect started"
+	// (plugins scanned, REST server up), from its start; 0 if it was not
+	// seen. It is part of Seconds.
+	StartupSeconds float64 `json:"startup_seconds"`
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -120,7 +125,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	stat, err := waitDrained(ctx, cl, procs, p, *topic, *group, end, start, *timeout)
+	started := &logWatch{path: *logPath, want: []byte("Kafka Connect started")}
+	stat, startup, err := waitDrained(ctx, cl, procs, p, started, *topic, *group, end, start, *timeout)
 	elapsed := time.Since(start)
 	if errors.Is(err, errExited) {
 		return err // nothing left to stop
@@ -137,7 +143,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	return json.NewEncoder(stdout).Encode(result{
 		Events: *events, Seconds: elapsed.Seconds(), CPUSeconds: stat.CPU.Seconds(),
-		PeakRSSBytes: stat.PeakRSS, Objects: len(keys), Version: *version,
+		PeakRSSBytes: stat.PeakRSS, Objects: len(keys), Version: *version, StartupSeconds: startup.Seconds(),
 	})
 }
 
@@ -146,22 +152,26 @@ var errExited = errors.New("the worker exited")
 
 // waitDrained polls the group's committed offsets every 50 ms, as
 // drain.Watcher does, and reads the child's resource use once they reach
-// end.
-func waitDrained(ctx context.Context, cl *cluster.Cluster, procs *procstat.Reader, p *drain.Proc, topic, group string, end map[int32]int64, start time.Time, timeout time.Duration) (procstat.Stat, error) {
+// end. It also returns when the worker said it had started (0 if unseen).
+func waitDrained(ctx context.Context, cl *cluster.Cluster, procs *procstat.Reader, p *drain.Proc, started *logWatch, topic, group string, end map[int32]int64, start time.Time, timeout time.Duration) (procstat.Stat, time.Duration, error) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var lastErr error
 	var committed int64
+	var startup time.Duration
 	for {
 		select {
 		case <-ctx.Done():
-			return procstat.Stat{}, ctx.Err()
+			return procstat.Stat{}, startup, ctx.Err()
 		case err := <-p.Exited():
-			return procstat.Stat{}, fmt.Errorf("%w: %w", errExited, p.Failed("exited before draining "+topic, err))
+			return procstat.Stat{}, startup, fmt.Errorf("%w: %w", errExited, p.Failed("exited before draining "+topic, err))
 		case <-tick.C:
 		}
+		if startup == 0 && started.seen() {
+			startup = time.Since(start)
+		}
 		if time.Since(start) > timeout {
-			return procstat.Stat{}, p.Failed("did not drain "+topic, fmt.Errorf("committed %d of %d within %v (last offset check: %v)",
+			return procstat.Stat{}, startup, p.Failed("did not drain "+topic, fmt.Errorf("committed %d of %d within %v (last offset check: %v)",
 				committed, cluster.Sum(end), timeout, lastErr))
 		}
 		offsets, err := cl.Committed(ctx, group, topic)
@@ -171,9 +181,43 @@ func waitDrained(ctx context.Context, cl *cluster.Cluster, procs *procstat.Reade
 		}
 		committed = cluster.Sum(offsets)
 		if cluster.Reached(offsets, end) {
-			return procs.Read(p.Pid())
+			stat, err := procs.Read(p.Pid())
+			return stat, startup, err
 		}
 	}
+}
+
+// logWatch looks for a string in a growing log, reading only what was
+// added since the last look.
+type logWatch struct {
+	path  string
+	want  []byte
+	off   int64
+	tail  []byte // the last len(want)-1 bytes read, for a match across reads
+	found bool
+}
+
+func (w *logWatch) seen() bool {
+	if w.found {
+		return true
+	}
+	f, err := os.Open(w.path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.NewSectionReader(f, w.off, 1<<40))
+	if err != nil {
+		return false
+	}
+	w.off += int64(len(b))
+	buf := append(w.tail, b...)
+	w.found = bytes.Contains(buf, w.want)
+	if keep := len(w.want) - 1; len(buf) > keep {
+		buf = buf[len(buf)-keep:]
+	}
+	w.tail = append([]byte(nil), buf...)
+	return w.found
 }
 
 // stopJVM stops the worker with SIGTERM. The JVM runs Connect's shutdown
