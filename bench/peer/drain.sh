@@ -285,6 +285,9 @@ if ! "$CACHE/bin/peerdrain" run --topic "$TOPIC" --group "$GROUP" --events "$EVE
   --bucket "$BUCKET" --prefix "$KEY_PREFIX" --version "$VERSION" --log "$WORK/connect.log" -- \
   java "${HEAP[@]}" "${JVM[@]}" -cp "$CACHE/worker/*" org.apache.kafka.connect.cli.ConnectStandalone \
   "$WORK/worker.properties" "$WORK/s3.properties"; then
-  PEER_KEEP=1
-  die "the drain failed; the worker's log is in $WORK/connect.log"
+  if [[ -s $WORK/connect.log ]]; then
+    PEER_KEEP=1
+    die "the drain failed; the worker's log is in $WORK/connect.log"
+  fi
+  die "the drain failed"
 fi
