@@ -16,6 +16,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 CACHE="${AUDITSTREAM_CACHE:-$HOME/.cache/auditstream}/peer"
 readonly CACHE
+SRC_CACHE="$CACHE-src-$AIVEN_VERSION" # the connector's source, kept for rebuilds
+readonly SRC_CACHE
 
 usage() {
   cat <<EOF
@@ -36,8 +38,9 @@ Environment:
   AUDITSTREAM_CACHE                     cache root (default ~/.cache/auditstream);
                                         the built worker and plugin live in <cache>/peer
   AUDITSTREAM_PEER_SRC                  a checkout of $AIVEN_REPO
-                                        at v$AIVEN_VERSION, used for the first build; without it
-                                        the build clones that tag with git
+                                        at v$AIVEN_VERSION, for the first build (a copy is kept in
+                                        <cache>/peer-src-$AIVEN_VERSION); without either, the build
+                                        clones that tag with git
   KAFKA_HEAP_OPTS                       as in Kafka's connect-standalone.sh (default -Xms256M -Xmx2G)
   PEER_FLUSH_INTERVAL_MS                the worker's offset.flush.interval.ms (default 10000)
   PEER_TASKS_MAX                        the connector's tasks.max (default 1)
@@ -126,7 +129,10 @@ mvn_copy() {
   fi
 }
 
-# source_tree DIR puts the connector's source at v$AIVEN_VERSION in DIR.
+# source_tree DIR puts the connector's source at v$AIVEN_VERSION in DIR
+# (src/, LICENSE): from AUDITSTREAM_PEER_SRC, else from the copy an earlier
+# build kept in $SRC_CACHE, else from a clone of the tag. It keeps a copy in
+# $SRC_CACHE, so that a rebuild needs neither.
 source_tree() {
   local dir=$1
   if [[ -n ${AUDITSTREAM_PEER_SRC:-} ]]; then
@@ -139,14 +145,24 @@ source_tree() {
     grep -qx "version=$AIVEN_VERSION" "$AUDITSTREAM_PEER_SRC/gradle.properties" ||
       die "AUDITSTREAM_PEER_SRC/gradle.properties does not say version=$AIVEN_VERSION"
     cp -r "$AUDITSTREAM_PEER_SRC/src" "$AUDITSTREAM_PEER_SRC/LICENSE" "$dir/"
+  elif [[ -f $SRC_CACHE/COMMIT && $(<"$SRC_CACHE/COMMIT") == "$AIVEN_COMMIT" ]]; then
+    cp -r "$SRC_CACHE/src" "$SRC_CACHE/LICENSE" "$dir/"
     return
+  else
+    command -v git >/dev/null || die "git is needed to fetch the connector's source (or set AUDITSTREAM_PEER_SRC)"
+    git clone -q --depth 1 --branch "v$AIVEN_VERSION" "$AIVEN_REPO" "$dir/git" </dev/null >&2 ||
+      die "could not clone $AIVEN_REPO v$AIVEN_VERSION; set AUDITSTREAM_PEER_SRC to a checkout of it"
+    [[ $(git -C "$dir/git" rev-parse HEAD) == "$AIVEN_COMMIT" ]] ||
+      die "tag v$AIVEN_VERSION of $AIVEN_REPO is $(git -C "$dir/git" rev-parse HEAD), not $AIVEN_COMMIT"
+    mv "$dir/git/src" "$dir/git/LICENSE" "$dir/"
+    rm -rf "$dir/git"
   fi
-  command -v git >/dev/null || die "git is needed to fetch the connector's source (or set AUDITSTREAM_PEER_SRC)"
-  git clone -q --depth 1 --branch "v$AIVEN_VERSION" "$AIVEN_REPO" "$dir/git" </dev/null >&2 ||
-    die "could not clone $AIVEN_REPO v$AIVEN_VERSION; set AUDITSTREAM_PEER_SRC to a checkout of it"
-  [[ $(git -C "$dir/git" rev-parse HEAD) == "$AIVEN_COMMIT" ]] ||
-    die "tag v$AIVEN_VERSION of $AIVEN_REPO is $(git -C "$dir/git" rev-parse HEAD), not $AIVEN_COMMIT"
-  mv "$dir/git/src" "$dir/git/LICENSE" "$dir/"
+  rm -rf "$SRC_CACHE.tmp"
+  mkdir -p "$SRC_CACHE.tmp"
+  cp -r "$dir/src" "$dir/LICENSE" "$SRC_CACHE.tmp/"
+  echo "$AIVEN_COMMIT" >"$SRC_CACHE.tmp/COMMIT"
+  rm -rf "$SRC_CACHE"
+  mv "$SRC_CACHE.tmp" "$SRC_CACHE"
 }
 
 # build fetches the worker's jars, compiles the connector and lays out
