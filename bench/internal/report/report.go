@@ -19,6 +19,9 @@ type Goal struct {
 // RatioAtLeast is the goal "ours/raw >= v".
 func RatioAtLeast(v float64) *Goal { return &Goal{Of: "ratio", Op: ">=", Value: v} }
 
+// RatioAtMost is the goal "ours/raw <= v".
+func RatioAtMost(v float64) *Goal { return &Goal{Of: "ratio", Op: "<=", Value: v} }
+
 // AtLeast is the goal "ours >= v".
 func AtLeast(v float64) *Goal { return &Goal{Of: "ours", Op: ">=", Value: v} }
 
