@@ -120,13 +120,14 @@ func e2eCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(context.C
 	c.register(fs)
 	routerBin := fs.String("router", "", "the router binary (required)")
 	sinkBin := fs.String("sink", "", "the sink binary (required)")
+	intakeBin := fs.String("intake", "", "the Datadog intake test server binary (required)")
 	rate := fs.Float64("rate", 2000, "events published per second")
 	secs := fs.Duration("duration", 40*time.Second, "how long to publish")
 	list := fs.Duration("list-every", 250*time.Millisecond, "how often the bucket is listed for new objects")
 	logDir := fs.String("logdir", "", "where the runs' logs and pipeline files go (default: a temporary directory)")
 	return func(ctx context.Context) error {
-		if *routerBin == "" || *sinkBin == "" {
-			return usageError{"--router and --sink are required"}
+		if *routerBin == "" || *sinkBin == "" || *intakeBin == "" {
+			return usageError{"--router, --sink and --intake are required"}
 		}
 		if *rate <= 0 || *secs <= 0 || *list <= 0 {
 			return usageError{"--rate, --duration and --list-every must be positive"}
@@ -140,7 +141,7 @@ func e2eCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(context.C
 			return err
 		}
 		return measure(ctx, &c, stdout, log, func(cl *cluster.Cluster) ([]report.Result, error) {
-			return sink.Latency(ctx, sink.LatencyOptions{Cluster: cl, S3: s3, RouterBin: *routerBin, SinkBin: *sinkBin,
+			return sink.Latency(ctx, sink.LatencyOptions{Cluster: cl, S3: s3, RouterBin: *routerBin, SinkBin: *sinkBin, IntakeBin: *intakeBin,
 				Rate: *rate, Duration: *secs, List: *list, Seed: c.seed, LogDir: dir, Log: log})
 		})
 	}
