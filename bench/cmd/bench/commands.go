@@ -235,6 +235,9 @@ func reportCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(contex
 			}
 			rep.Results = append(rep.Results, rs...)
 		}
+		if enc, ok := report.CompareEncodings(rep.Results); ok {
+			rep.Results = append(rep.Results, enc)
+		}
 		if *out != "" {
 			b, err := json.MarshalIndent(rep, "", "  ")
 			if err != nil {
