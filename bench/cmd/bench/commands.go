@@ -238,6 +238,7 @@ func reportCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(contex
 		if enc, ok := report.CompareEncodings(rep.Results); ok {
 			rep.Results = append(rep.Results, enc)
 		}
+		report.SortResults(rep.Results)
 		if *out != "" {
 			b, err := json.MarshalIndent(rep, "", "  ")
 			if err != nil {

@@ -1,6 +1,13 @@
 package report
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // The project's performance goals (issue 14). A figure checked for one of
 // them names it in its Claim; the summary lists every goal, measured or not.
@@ -67,4 +74,17 @@ func (f Figure) checked() string {
 		return fmt.Sprintf("%.2fx (%s against %s %s)", f.Ratio, value(f.Ours, f.Unit), f.Baseline, value(f.Raw, f.Unit))
 	}
 	return value(f.Ours, f.Unit)
+}
+
+// SortResults orders results by the number their scenario name starts
+// with, keeping the order of those with the same number (or none, last).
+func SortResults(rs []Result) {
+	num := func(r Result) int {
+		n, err := strconv.Atoi(strings.SplitN(r.Scenario, " ", 2)[0])
+		if err != nil {
+			return math.MaxInt
+		}
+		return n
+	}
+	slices.SortStableFunc(rs, func(a, b Result) int { return cmp.Compare(num(a), num(b)) })
 }

@@ -92,3 +92,16 @@ func TestMarkdown(t *testing.T) {
 		}
 	}
 }
+
+func TestSortResults(t *testing.T) {
+	rs := []Result{{Scenario: "3 router, protobuf"}, {Scenario: "12 peer"}, {Scenario: "x"}, {Scenario: "3 router, JSON"}, {Scenario: "7 e2e"}, {Scenario: "1 producer"}}
+	SortResults(rs)
+	var got []string
+	for _, r := range rs {
+		got = append(got, r.Scenario)
+	}
+	want := []string{"1 producer", "3 router, protobuf", "3 router, JSON", "7 e2e", "12 peer", "x"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

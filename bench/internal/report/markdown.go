@@ -51,7 +51,11 @@ func (r *Report) Markdown(w io.Writer) error {
 
 	b.WriteString("## Goals\n\n| goal | result | figures |\n|---|---|---|\n")
 	for _, g := range r.Goals() {
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", cell(g.Claim), g.Verdict, cell(strings.Join(g.Checks, "; ")))
+		checks := make([]string, len(g.Checks))
+		for i, c := range g.Checks {
+			checks[i] = cell(c)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", cell(g.Claim), g.Verdict, strings.Join(checks, "<br>"))
 	}
 
 	b.WriteString("\n## Figures\n\nRatios are ours/baseline from the same run; * marks a scenario's headline figure.\n\n")
