@@ -52,10 +52,11 @@ func parsePeer(stdout []byte, want int64) (peerRun, error) {
 	return p, nil
 }
 
-// peerTimeout is how long the peer may take to drain n events: Kafka
-// Connect's start, plus far more than the sink takes.
+// peerTimeout is how long the peer may take to drain n events: a first
+// build of the worker and the connector (cached afterwards), Kafka
+// Connect's start, and far more than the sink takes.
 func peerTimeout(n int64) time.Duration {
-	return 3*time.Minute + time.Duration(n/2000)*time.Second
+	return 15*time.Minute + time.Duration(n/2000)*time.Second
 }
 
 // peer runs the peer's runner once on the backlog, into the same MinIO,
