@@ -130,10 +130,15 @@ func runPeer(ctx context.Context, script string, args []string, log string, want
 	// The runner starts Kafka Connect: on a timeout, its whole process
 	// group goes, not the script alone.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	// A process of the group that ignores SIGTERM is killed 20 s later.
+	cmd.Cancel = func() error {
+		pgid := cmd.Process.Pid
+		time.AfterFunc(20*time.Second, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+		return syscall.Kill(-pgid, syscall.SIGTERM)
+	}
 	cmd.WaitDelay = 30 * time.Second
 	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return peerRun{}, fmt.Errorf("no result within %v: %w", peerTimeout(want), err)
 		}
 		return peerRun{}, err
