@@ -56,7 +56,7 @@ func parsePeer(stdout []byte, want int64) (peerRun, error) {
 // build of the worker and the connector (cached afterwards), Kafka
 // Connect's start, and far more than the sink takes.
 func peerTimeout(n int64) time.Duration {
-	return 15*time.Minute + time.Duration(n/2000)*time.Second
+	return 8*time.Minute + time.Duration(n/2000)*time.Second
 }
 
 // peer runs the peer's runner once on the backlog, into the same MinIO,
