@@ -96,7 +96,9 @@ func (sc *scenario) results(k Kind, done []outcome, fast *outcome, took time.Dur
 	case S3Sink:
 		objects := drain.Sum(sink.Metrics, "auditstream_s3_objects_written_total")
 		if objects > 0 {
-			thr.Notes = append(thr.Notes, fmt.Sprintf("the fastest drain wrote %.0f objects, %.0f events each on average", objects, drain.Sum(sink.Metrics, "auditstream_s3_events_written_total")/objects))
+			per := drain.Sum(sink.Metrics, "auditstream_s3_events_written_total") / objects
+			thr.Figures = append(thr.Figures, report.Compare("objects: mean events per object, in % of max_events (fastest run)", "%", 100*per/float64(batch.MaxEvents), 0, "", nil))
+			thr.Notes = append(thr.Notes, fmt.Sprintf("the fastest drain wrote %.0f objects, %.0f events each on average (max_events %d): 100%% means every object was full", objects, per, batch.MaxEvents))
 		}
 	case DatadogSink:
 		share, st := fullShare(done)
