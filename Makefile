@@ -105,7 +105,7 @@ demo: ## the pipeline end to end for DURATION s (60), checked from the outside (
 	@./demo/run.sh
 
 .PHONY: bench
-bench: ## measure against raw franz-go on the same broker (figures are ratios)
+bench: ## measure against raw franz-go, the floor and the peer on one broker; rewrites BENCHMARKS.md (BENCH_SCALE=0.1 for a quick look)
 	@./bench/run.sh
 
 .PHONY: chaos

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# make bench: measure Auditstream against raw franz-go on the same broker, in
-# one run, and report ratios (the method is in DESIGN.md, "Performance
-# method").
+# make bench: measure Auditstream against raw franz-go, the floor and the
+# peer (Kafka Connect + Aiven's S3 sink, bench/peer/drain.sh) on the same
+# broker, in one run, and report ratios (the method is in DESIGN.md,
+# "Performance method"). Writes BENCHMARKS.md at the repo root.
 #
 # Starts Kafka and MinIO when they are not running, and then stops what it
 # started at the end; a running stack is left alone. Builds the router, the
 # sink, the Datadog intake test server and the bench driver, runs the
-# scenarios, prints a table and writes bench/results/latest.json (plus a
-# timestamped copy; the last 10 are kept, git-ignored). The runs' logs and
-# pipeline files go to bench/results/logs/.
+# scenarios, prints a table and writes BENCHMARKS.md and
+# bench/results/latest.json (plus a timestamped copy; the last 10 are kept,
+# git-ignored). The runs' logs and pipeline files go to bench/results/logs/.
 #
 #   BENCH_SCALE=0.2 make bench   scale event counts and durations (default 1:
 #                                1M events per producer run and in each
 #                                backlog, 20 s per side and load for latency,
-#                                40 s of publishing for the S3 end-to-end
-#                                latency; about 6.5 minutes on 2 cores)
+#                                40 s of publishing for the end-to-end
+#                                latency; about 15 minutes on 2 cores,
+#                                more when the peer runs)
 #   BENCH_PROFILE=1 make bench   also profile the SDK in-process, one extra
 #                                router drain and one extra drain by each
 #                                sink, into bench/results/*.pprof
@@ -120,11 +122,23 @@ if [[ -s $work/produce.json ]]; then
 else
   failed+=(latency)
 fi
-scenario route route --events "$route_events" --router "$work/router" --broker-pid "$broker_pid" --logdir "$logs" \
-  ${route_profile[@]+"${route_profile[@]}"}
-scenario s3 sink --type s3 --events "$sink_events" --sink "$work/sink" --broker-pid "$broker_pid" --minio-pid "$minio_pid" \
-  --logdir "$logs" ${sink_profile[@]+"${sink_profile[@]}"}
-scenario e2e e2e --router "$work/router" --sink "$work/sink" --duration "$e2e_seconds" --logdir "$logs"
+# The router on protobuf values, then on JSON values (contract headers on
+# both): each at the default commit interval and in the sweep, against PIPE.
+for enc in protobuf json; do
+  scenario "route-$enc" route --encoding "$enc" --events "$route_events" --router "$work/router" --broker-pid "$broker_pid" \
+    --logdir "$logs" ${route_profile[@]+"${route_profile[@]}"}
+done
+# One backlog per encoding, queued while every sink is stopped, drained in
+# turn by the raw consumer, the S3 sink, the Datadog sink and the floor;
+# the JSON one also by the peer, once.
+for enc in protobuf json; do
+  peer=()
+  if [[ $enc == json ]]; then peer=(--peer "$PWD/bench/peer/drain.sh"); fi
+  scenario "sinks-$enc" sink --encoding "$enc" --types s3,datadog --floor ${peer[@]+"${peer[@]}"} --events "$sink_events" \
+    --sink "$work/sink" --intake "$work/ddintake" --broker-pid "$broker_pid" --minio-pid "$minio_pid" --logdir "$logs" \
+    ${sink_profile[@]+"${sink_profile[@]}"}
+done
+scenario e2e e2e --router "$work/router" --sink "$work/sink" --intake "$work/ddintake" --duration "$e2e_seconds" --logdir "$logs"
 # The compressor's benchmark is the S3 sink's own (a go test benchmark in
 # its package); its output becomes a result like the others.
 echo "bench: == gzip" >&2
@@ -135,16 +149,21 @@ else
   cat "$work/gzip.txt" >&2
   failed+=(gzip)
 fi
-scenario datadog sink --type datadog --events "$sink_events" --sink "$work/sink" --intake "$work/ddintake" \
-  --broker-pid "$broker_pid" --logdir "$logs" ${sink_profile[@]+"${sink_profile[@]}"}
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-"$work/bench" report --scale "$scale" --started "$began" --out "$out/latest.json" ${results[@]+"${results[@]}"}
+command="make bench"
+if [[ $scale != 1 ]]; then command="BENCH_SCALE=$scale make bench"; fi
+if [[ ${BENCH_PROFILE:-0} == 1 ]]; then command="BENCH_PROFILE=1 $command"; fi
+kafka_version=$(sed -n 's/^readonly KAFKA_VERSION=//p' stack/kafka.sh)
+minio_version=$(sed -n 's/^readonly MINIO_VERSION=//p' stack/minio.sh)
+"$work/bench" report --scale "$scale" --started "$began" --command "$command" \
+  --version "Apache Kafka=$kafka_version" --version "MinIO=$minio_version" \
+  --out "$out/latest.json" --markdown BENCHMARKS.md ${results[@]+"${results[@]}"}
 cp "$out/latest.json" "$out/$stamp.json"
 # Keep the 10 newest timestamped copies.
 ls -1 "$out"/[0-9]*T*Z.json 2>/dev/null | sort -r | tail -n +11 | xargs -r rm --
 echo
-echo "bench: wrote $out/latest.json and $out/$stamp.json"
+echo "bench: wrote BENCHMARKS.md, $out/latest.json and $out/$stamp.json"
 if ((${#failed[@]})); then
   echo "bench: FAILED to measure: ${failed[*]}" >&2
   exit 1

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -200,16 +203,28 @@ func pipeCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(context.
 
 func reportCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(context.Context) error {
 	out := fs.String("out", "", "write the gathered report here as JSON")
+	md := fs.String("markdown", "", "write the report here as Markdown (BENCHMARKS.md)")
 	scale := fs.Float64("scale", 1, "the BENCH_SCALE of the run, for the record")
 	started := fs.String("started", "", "when the run started (RFC 3339; default now)")
+	command := fs.String("command", "", "the command that made the run, for the record")
+	versions := map[string]string{}
+	fs.Func("version", "NAME=VERSION of a component of the run, for the record (repeatable)", func(s string) error {
+		name, v, ok := strings.Cut(s, "=")
+		if !ok || name == "" || v == "" {
+			return fmt.Errorf("want NAME=VERSION, got %q", s)
+		}
+		versions[name] = v
+		return nil
+	})
 	return func(context.Context) error {
-		rep := report.Report{Started: time.Now(), Scale: *scale, Host: report.Host{CPUs: runtime.NumCPU(), Go: runtime.Version(), Brokers: os.Getenv("AUDITSTREAM_BROKERS")}}
+		rep := report.Report{Started: time.Now(), Scale: *scale, Command: *command, Host: host(os.Getenv("AUDITSTREAM_BROKERS"), versions)}
 		if *started != "" {
 			t, err := time.Parse(time.RFC3339, *started)
 			if err != nil {
 				return usageError{fmt.Sprintf("--started: %v", err)}
 			}
 			rep.Started = t
+			rep.Seconds = time.Since(t).Seconds()
 		}
 		var errs []error
 		for _, path := range fs.Args() {
@@ -220,16 +235,26 @@ func reportCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(contex
 			}
 			rep.Results = append(rep.Results, rs...)
 		}
+		if enc, ok := report.CompareEncodings(rep.Results); ok {
+			rep.Results = append(rep.Results, enc)
+		}
+		report.SortResults(rep.Results)
 		if *out != "" {
 			b, err := json.MarshalIndent(rep, "", "  ")
 			if err != nil {
 				return fmt.Errorf("encode report: %w", err)
 			}
-			if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
-				return fmt.Errorf("write report: %w", err)
+			if err := writeFile(*out, append(b, '\n')); err != nil {
+				return err
 			}
-			if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
-				return fmt.Errorf("write report: %w", err)
+		}
+		if *md != "" {
+			var b bytes.Buffer
+			if err := rep.Markdown(&b); err != nil {
+				return err
+			}
+			if err := writeFile(*md, b.Bytes()); err != nil {
+				return err
 			}
 		}
 		if err := rep.Print(stdout); err != nil {
@@ -240,6 +265,53 @@ func reportCmd(fs *flag.FlagSet, stdout io.Writer, log *slog.Logger) func(contex
 		}
 		return nil
 	}
+}
+
+func writeFile(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// host describes this machine, and the versions of the libraries this
+// program was built with that the router and the sinks share.
+func host(brokers string, versions map[string]string) report.Host {
+	h := report.Host{CPUs: runtime.NumCPU(), Go: runtime.Version(), Brokers: brokers, Versions: map[string]string{}}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		h.CPUModel = procField(string(b), "model name")
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if kb, err := strconv.ParseInt(strings.TrimSuffix(procField(string(b), "MemTotal"), " kB"), 10, 64); err == nil {
+			h.MemoryBytes = kb << 10
+		}
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			switch d.Path {
+			case "github.com/twmb/franz-go":
+				h.Versions["franz-go"] = d.Version
+			case "github.com/aws/aws-sdk-go-v2/service/s3":
+				h.Versions["aws-sdk-go-v2/service/s3"] = d.Version
+			}
+		}
+	}
+	maps.Copy(h.Versions, versions)
+	return h
+}
+
+// procField is the value of the first "name : value" line of a /proc file.
+func procField(text, name string) string {
+	for line := range strings.Lines(text) {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(k) == name {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // readResults reads the results in a file: a scenario's --json output (a

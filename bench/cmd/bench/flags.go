@@ -22,6 +22,7 @@ type common struct {
 	pool    int
 	seed    uint64
 	cpuProf string
+	enc     string
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -30,6 +31,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.pool, "pool", 50_000, "distinct events generated and cycled through")
 	fs.Uint64Var(&c.seed, "seed", 1, "loadgen seed")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a CPU profile of this process (the in-process scenarios: produce, latency) to `file`")
+	fs.StringVar(&c.enc, "encoding", "protobuf", "the encoding of the events' values: protobuf or json (with the contract headers either way)")
 }
 
 // registerBrokers registers --brokers alone, for the passthrough.
@@ -62,7 +64,11 @@ func (c *common) brokerList() ([]string, error) {
 }
 
 func (c *common) newPool(events int) (*workload.Pool, error) {
-	return workload.NewPool(min(c.pool, max(events, 1)), c.seed)
+	enc, err := workload.ParseEncoding(c.enc)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	return workload.NewPool(min(c.pool, max(events, 1)), c.seed, enc)
 }
 
 // emit prints results: JSON for run.sh, or a table for a person.

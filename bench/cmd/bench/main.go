@@ -28,9 +28,10 @@ Usage:
   bench latency [flags]   2: SDK Publish latency vs franz-go ProduceSync, open loop
   bench route   [flags]   3 and 4: router drain rate, CPU and memory vs a passthrough
   bench pipe    [flags]   the passthrough itself (run by bench route), or a bare consumer (run by bench sink)
-  bench sink --type s3       [flags]   5 and 6: S3 sink drain rate, CPU and memory vs a raw consumer
-  bench sink --type datadog  [flags]   9 and 10: the same for the Datadog sink, with full batches
-  bench e2e     [flags]   7: publish to S3 object visible, behind the router
+  bench sink    [flags]   5, 6, 9-12: on one backlog (--encoding), the S3 and Datadog sinks' drains, CPU
+                          and memory vs a raw consumer, the floor (--floor) and the peer (--peer)
+  bench floor   [flags]   the floor itself (run by bench sink --floor): consume, gzip, PUT
+  bench e2e     [flags]   7: publish to S3 object visible and to intake accepted, behind the router
   bench gzip    [flags]   8: the S3 sink's compressor benchmark (go test output) as a result
   bench report  [flags] RESULT.json...   gather results into one table and file
 
@@ -59,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		"route":   routeCmd,
 		"pipe":    pipeCmd,
 		"sink":    sinkCmd,
+		"floor":   floorCmd,
 		"e2e":     e2eCmd,
 		"gzip":    gzipCmd,
 		"report":  reportCmd,

@@ -19,6 +19,9 @@ type Goal struct {
 // RatioAtLeast is the goal "ours/raw >= v".
 func RatioAtLeast(v float64) *Goal { return &Goal{Of: "ratio", Op: ">=", Value: v} }
 
+// RatioAtMost is the goal "ours/raw <= v".
+func RatioAtMost(v float64) *Goal { return &Goal{Of: "ratio", Op: "<=", Value: v} }
+
 // AtLeast is the goal "ours >= v".
 func AtLeast(v float64) *Goal { return &Goal{Of: "ours", Op: ">=", Value: v} }
 
@@ -59,6 +62,9 @@ type Figure struct {
 	Goal     *Goal   `json:"goal,omitempty"`
 	Pass     *bool   `json:"pass,omitempty"`
 	Headline bool    `json:"headline,omitempty"`
+	// Claim is the project goal (one of Claims) the figure is checked
+	// for, when it is one of them.
+	Claim string `json:"claim,omitempty"`
 }
 
 // Compare makes a figure of ours against raw, checked against goal (nil:
@@ -105,19 +111,31 @@ type Result struct {
 	Differences []string `json:"differences"`
 	Notes       []string `json:"notes,omitempty"`
 	Seconds     float64  `json:"seconds"`
+	// NotRun, when set, says why the scenario was not measured; it then
+	// has no figures.
+	NotRun string `json:"not_run,omitempty"`
 }
 
 // Host is where the report was made.
 type Host struct {
-	CPUs    int    `json:"cpus"`
-	Go      string `json:"go"`
-	Brokers string `json:"brokers"`
+	CPUs        int    `json:"cpus"`
+	CPUModel    string `json:"cpu_model,omitempty"`
+	MemoryBytes int64  `json:"memory_bytes,omitempty"`
+	Go          string `json:"go"`
+	Brokers     string `json:"brokers"`
+	// Versions are the versions of what ran, by name (Kafka, MinIO,
+	// franz-go, ...).
+	Versions map[string]string `json:"versions,omitempty"`
 }
 
 // Report is a whole `make bench`.
 type Report struct {
 	Started time.Time `json:"started"`
-	Host    Host      `json:"host"`
-	Scale   float64   `json:"scale"`
-	Results []Result  `json:"results"`
+	// Seconds is how long the whole run took, when known.
+	Seconds float64 `json:"seconds,omitempty"`
+	// Command is how the run was started.
+	Command string   `json:"command,omitempty"`
+	Host    Host     `json:"host"`
+	Scale   float64  `json:"scale"`
+	Results []Result `json:"results"`
 }

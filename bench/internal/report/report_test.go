@@ -11,6 +11,8 @@ func TestCompare(t *testing.T) {
 		wantPass  bool
 	}{
 		{"ratio met", 90, 100, RatioAtLeast(0.9), 0.9, true},
+		{"ratio ceiling met", 150, 100, RatioAtMost(1.5), 1.5, true},
+		{"ratio ceiling missed", 151, 100, RatioAtMost(1.5), 1.51, false},
 		{"ratio missed", 89, 100, RatioAtLeast(0.9), 0.89, false},
 		{"ceiling met", 150, 300, AtMost(150), 0.5, true},
 		{"ceiling missed", 151, 100, AtMost(150), 1.51, false},

@@ -17,6 +17,9 @@ func (r *Report) Print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tFIGURE\tOURS\tRAW\tBASELINE\tRATIO\tGOAL\tRESULT")
 	for _, res := range r.Results {
+		if res.NotRun != "" {
+			fmt.Fprintf(tw, "%s\tnot run: %s\t-\t-\t-\t-\t-\tnot run\n", res.Scenario, res.NotRun)
+		}
 		for _, f := range res.Figures {
 			name := f.Name
 			if f.Headline {
@@ -41,6 +44,13 @@ func (r *Report) Print(w io.Writer) error {
 		return fmt.Errorf("print table: %w", err)
 	}
 	fmt.Fprintln(w, "\n* headline figure. Ratios are ours/raw from the same run on the same broker.")
+	fmt.Fprintln(w, "\nGoals:")
+	for _, g := range r.Goals() {
+		fmt.Fprintf(w, "  [%s] %s\n", g.Verdict, g.Claim)
+		for _, c := range g.Checks {
+			fmt.Fprintf(w, "      %s\n", c)
+		}
+	}
 	for _, res := range r.Results {
 		took := ""
 		if res.Seconds > 0 {

@@ -95,6 +95,35 @@ func (in *intake) stats(ctx context.Context) (intakeStats, error) {
 	return s, nil
 }
 
+// intakeLog is the part of one log of GET /_intake/logs that the
+// benchmark reads.
+type intakeLog struct {
+	ID       uint64    `json:"id"`
+	Received time.Time `json:"received"`
+	Message  string    `json:"message"`
+}
+
+// logsPage is the body of GET /_intake/logs.
+type logsPage struct {
+	Logs []intakeLog `json:"logs"`
+	Next uint64      `json:"next"`
+	More bool        `json:"more"`
+}
+
+// logs reads up to 10,000 of the logs accepted after the one numbered since.
+func (in *intake) logs(ctx context.Context, since uint64) (logsPage, error) {
+	var p logsPage
+	resp, err := in.do(ctx, http.MethodGet, fmt.Sprintf("/_intake/logs?since=%d&limit=10000", since))
+	if err != nil {
+		return p, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		return p, fmt.Errorf("intake logs: %w", err)
+	}
+	return p, nil
+}
+
 // reset drops the intake's logs, stats and faults.
 func (in *intake) reset(ctx context.Context) error {
 	resp, err := in.do(ctx, http.MethodPost, "/_intake/reset")

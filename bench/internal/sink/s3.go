@@ -47,8 +47,9 @@ type bucket struct {
 	client *s3.Client
 }
 
-// newBucket creates a bucket.
-func newBucket(ctx context.Context, s S3, name string) (*bucket, error) {
+// Client returns an S3 client of the endpoint, path-style, with its
+// static credentials.
+func (s S3) Client() (*s3.Client, error) {
 	ak, err := readKey(s.AccessKeyFile)
 	if err != nil {
 		return nil, err
@@ -57,10 +58,19 @@ func newBucket(ctx context.Context, s S3, name string) (*bucket, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bucket{S3: s, name: name, client: s3.New(s3.Options{
+	return s3.New(s3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(s.Endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(ak, sk, ""),
-	})}
+	}), nil
+}
+
+// newBucket creates a bucket.
+func newBucket(ctx context.Context, s S3, name string) (*bucket, error) {
+	client, err := s.Client()
+	if err != nil {
+		return nil, err
+	}
+	b := &bucket{S3: s, name: name, client: client}
 	if _, err := b.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
 		return nil, fmt.Errorf("create bucket %s at %s: %w", name, s.Endpoint, err)
 	}

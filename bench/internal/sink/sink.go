@@ -1,8 +1,11 @@
 // Package sink measures the S3 and the Datadog sinks. Each drains a backlog
-// of its connector topic as a child process, timed and read from /proc
-// like the router, against a raw franz-go consumer of the same backlog
-// (scenarios 5, 6, 9 and 10). The S3 sink's end-to-end latency is measured
-// behind the router (scenario 7), and its compressor's benchmark is read
+// of a connector topic, queued while it was stopped, as a child process
+// timed and read from /proc like the router, against a raw franz-go
+// consumer of the same backlog (scenarios 5, 6, 9 and 10), the floor (a
+// minimal consume+gzip+PUT, scenario 11) and the peer (Kafka Connect with
+// Aiven's S3 sink, scenario 12), all on one backlog per value encoding.
+// The end-to-end latency, to an S3 object and to the intake, is measured
+// behind the router (scenario 7), and the S3 compressor's benchmark is read
 // into the report (scenario 8).
 package sink
 
@@ -12,6 +15,7 @@ import (
 	"log/slog"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +29,7 @@ import (
 	"github.com/auditstream/auditstream/bench/internal/report"
 	"github.com/auditstream/auditstream/bench/internal/workload"
 	"github.com/auditstream/auditstream/config"
+	"github.com/auditstream/auditstream/proto/record"
 )
 
 // Kind is the sink measured: a connector type of the pipeline file.
@@ -38,37 +43,57 @@ const (
 
 // Scenario names in reports.
 const (
-	S3ThroughputScenario      = "5 s3 sink throughput"
+	S3ThroughputScenario      = "5 s3 sink backlog drain"
 	S3ResourcesScenario       = "6 s3 sink cpu+memory"
-	S3LatencyScenario         = "7 s3 end-to-end latency"
+	S3LatencyScenario         = "7 end-to-end latency"
 	S3CompressorScenario      = "8 s3 compressor"
-	DatadogThroughputScenario = "9 datadog sink throughput"
+	DatadogThroughputScenario = "9 datadog sink backlog drain"
 	DatadogResourcesScenario  = "10 datadog sink cpu+memory"
+	FloorScenario             = "11 floor: consume, gzip, PUT"
+	PeerScenario              = "12 peer: Kafka Connect + Aiven S3"
+)
+
+// floorKind and rawKind mark the floor's and the raw consumer's drains
+// among the sinks'.
+const (
+	floorKind Kind = "floor"
+	rawKind   Kind = "raw"
 )
 
 // Options configure Drain.
 type Options struct {
 	Cluster *cluster.Cluster
-	Pool    *workload.Pool
-	Kind    Kind
+	// Pool is what the backlog holds; its encoding names the results.
+	Pool *workload.Pool
+	// Kinds are the sinks that drain the backlog, each in turn.
+	Kinds []Kind
+	// Floor adds the floor's drains: bench floor, a minimal consumer that
+	// gzips the raw values and PUTs them to the same MinIO.
+	Floor bool
+	// Peer, when set, is the peer's runner (bench/peer/drain.sh): it drains
+	// the backlog once, into the same MinIO.
+	Peer string
 	// Events is the backlog's size, rounded so that every partition holds
-	// the same whole number of batches (see Drain).
+	// the same whole number of batches of every kind (see Drain).
 	Events int
-	// Rounds is how many times the sink and the raw consumer drain the
-	// backlog, alternating; the best rate of each counts.
+	// Rounds is how many times each sink, the floor and the raw consumer
+	// drain the backlog, alternating; the best rate of each counts.
 	Rounds  int
 	SinkBin string
-	// Self is this program: the raw consumer runs as `Self pipe ...`, a
-	// process of its own like the sink, measured the same way.
+	// Self is this program: the raw consumer runs as `Self pipe ...` and
+	// the floor as `Self floor ...`, processes of their own like the sink,
+	// measured the same way.
 	Self string
-	// S3 is where an S3 sink writes (a bucket is made for the scenario).
+	// S3 is where an S3 sink, the floor and the peer write (a bucket is
+	// made for the scenario).
 	S3 S3
 	// IntakeBin is the Datadog intake test server, run for a Datadog sink.
 	IntakeBin string
 	BrokerPID int // 0: unknown
 	MinIOPID  int // 0: unknown
 	// ProfileSink, when set, is a sink built with a pprof endpoint (see
-	// run.sh): one more drain, not measured, profiles it into ProfileDir.
+	// run.sh): one more drain by each sink, not measured, profiles it into
+	// ProfileDir.
 	ProfileSink string
 	ProfileDir  string
 	LogDir      string
@@ -79,7 +104,7 @@ type Options struct {
 // outcome is one finished drain.
 type outcome struct {
 	name string
-	raw  bool
+	kind Kind // a sink's, floorKind or rawKind
 	drain.Measurement
 	intake intakeStats // a Datadog sink's run: what the intake saw
 }
@@ -90,50 +115,54 @@ const fastestGzipSlug = "datadog-level1"
 // scenario is what a drain needs to know about the scenario it is part of.
 type scenario struct {
 	o      Options
+	enc    string // the values' encoding, for names
 	w      *drain.Watcher
 	topic  string
 	end    map[int32]int64
 	n      int64
-	id     string // the connector
-	group  string // the sink's
-	batch  config.Batch
-	file   func(slug string) pipeline.File
-	intake *intake // a Datadog sink's
+	id     string // the connector: every kind drains the topic prefix+id
+	prefix string
+	dlq    string
+	kinds  map[Kind]*kindConfig
+	bucket *bucket // for an S3 sink, the floor and the peer
+	intake *intake // for a Datadog sink
 }
 
-// Drain fills a fresh connector topic, then drains it with the sink and
-// with the raw consumer, alternating, and returns the throughput and the
-// resource results of the sink's kind.
+// kindConfig is what the config makes of a kind's connector.
+type kindConfig struct {
+	batch config.Batch
+	group string
+}
+
+// Drain fills a fresh connector topic, then drains it with each kind of
+// sink, the raw consumer and the floor, alternating, then once with the
+// peer; it returns the results of each. The sinks are stopped while the
+// backlog is queued: each drain is a backlog drain.
 //
 // The backlog is spread evenly over the partitions (round robin), each
-// holding a whole number of the connector's batches (max_events): a drain
+// holding a whole number of every kind's batches (max_events): a drain
 // then ends with the last full batch, not with partial batches waiting for
 // max_age, which would add a fixed wait that says nothing about the rate.
 func Drain(ctx context.Context, o Options) ([]report.Result, error) {
 	began := time.Now()
-	sc := &scenario{o: o, id: o.Cluster.ID(string(o.Kind))}
+	enc := workload.EncodingName(o.Pool.Encoding())
+	sc := &scenario{o: o, enc: enc, id: o.Cluster.ID(strings.ToLower(enc)), prefix: o.Cluster.Name("c."), kinds: map[Kind]*kindConfig{}}
 	var err error
 	if sc.topic, err = o.Cluster.Topic(ctx, "c."+sc.id); err != nil {
 		return nil, err
 	}
-	dlq, err := o.Cluster.Topic(ctx, string(o.Kind)+".dlq")
-	if err != nil {
+	if sc.dlq, err = o.Cluster.Topic(ctx, "sink."+sc.id+".dlq"); err != nil {
 		return nil, err
 	}
 	others := map[string]int{"broker": o.BrokerPID}
-	var conn func(slug string) map[string]any
-	switch o.Kind {
-	case S3Sink:
-		b, err := newBucket(ctx, o.S3, sc.id)
-		if err != nil {
+	if slices.Contains(o.Kinds, S3Sink) || o.Floor || o.Peer != "" {
+		if sc.bucket, err = newBucket(ctx, o.S3, sc.id); err != nil {
 			return nil, err
 		}
-		defer b.remove(ctx, o.Log)
-		// Each drain writes under a prefix of its own: the same objects
-		// under the same prefix would be adopted, not written.
-		conn = func(slug string) map[string]any { return b.connector(sc.id, slug) }
+		defer sc.bucket.remove(ctx, o.Log)
 		others["minio"] = o.MinIOPID
-	case DatadogSink:
+	}
+	if slices.Contains(o.Kinds, DatadogSink) {
 		if sc.intake, err = startIntake(o.IntakeBin, o.LogDir); err != nil {
 			return nil, err
 		}
@@ -142,82 +171,94 @@ func Drain(ctx context.Context, o Options) ([]report.Result, error) {
 				o.Log.Warn("stop the intake", "err", err)
 			}
 		}()
-		conn = func(slug string) map[string]any {
-			c := sc.intake.connector(sc.id)
-			if slug == fastestGzipSlug {
-				c["datadog"].(map[string]any)["compression_level"] = 1
-			}
-			return c
-		}
 		others["intake"] = sc.intake.proc.Pid()
-	default:
-		return nil, fmt.Errorf("unknown sink kind %q", o.Kind)
 	}
-	prefix := o.Cluster.Name("c.")
-	sc.file = func(slug string) pipeline.File {
-		return pipeline.File{Brokers: o.Cluster.Brokers(), DLQ: dlq, Prefix: prefix, Connectors: []map[string]any{conn(slug)}}
+	for _, k := range o.Kinds {
+		if sc.kinds[k], err = sc.learn(k); err != nil {
+			return nil, err
+		}
+		o.Cluster.AddGroup(sc.kinds[k].group)
 	}
-	if err := sc.learn(); err != nil {
-		return nil, err
-	}
-	o.Cluster.AddGroup(sc.group)
-
 	if err := sc.fill(ctx); err != nil {
 		return nil, err
 	}
 	sc.w = drain.NewWatcher(o.Cluster, o.Procs, int(sc.n), others)
 	var done []outcome
+	run := func(name, slug string, k Kind) error {
+		o.Log.Info("draining", "run", name, "events", sc.n)
+		oc, err := sc.drain(ctx, name, slug, k, 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		o.Log.Info("drained", "run", name, "seconds", oc.Elapsed.Seconds(), "events_per_s", int(float64(sc.n)/oc.Elapsed.Seconds()),
+			"cpu_s", oc.Stat.CPU.Seconds(), "peak_rss_mib", oc.Stat.PeakRSS>>20)
+		done = append(done, oc)
+		return nil
+	}
 	for i := range max(o.Rounds, 1) {
-		for _, raw := range []bool{true, false} {
-			name := fmt.Sprintf("%s sink #%d", o.Kind, i+1)
-			if raw {
+		order := append([]Kind{rawKind}, o.Kinds...)
+		if o.Floor {
+			order = append(order, floorKind)
+		}
+		for _, k := range order {
+			name := fmt.Sprintf("%s sink #%d", k, i+1)
+			switch k {
+			case rawKind:
 				name = fmt.Sprintf("raw franz-go consume #%d", i+1)
+			case floorKind:
+				name = fmt.Sprintf("floor #%d", i+1)
 			}
-			o.Log.Info("draining", "run", name, "events", sc.n)
-			oc, err := sc.drain(ctx, name, fmt.Sprintf("%s-r%d", o.Kind, len(done)), raw, 0)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
+			if err := run(name, fmt.Sprintf("%s-%s-r%d", strings.ToLower(enc), k, len(done)), k); err != nil {
+				return nil, err
 			}
-			o.Log.Info("drained", "run", name, "seconds", oc.Elapsed.Seconds(), "events_per_s", int(float64(sc.n)/oc.Elapsed.Seconds()),
-				"cpu_s", oc.Stat.CPU.Seconds(), "peak_rss_mib", oc.Stat.PeakRSS>>20)
-			done = append(done, oc)
 		}
 	}
 	var fast *outcome
-	if o.Kind == DatadogSink {
+	if slices.Contains(o.Kinds, DatadogSink) && o.Pool.Encoding() == record.Protobuf {
 		// One more drain at gzip level 1, for what the connector's
 		// compression_level trades: reported, not held to the goals.
-		name := "datadog sink, compression_level 1"
-		o.Log.Info("draining", "run", name, "events", sc.n)
-		oc, err := sc.drain(ctx, name, fastestGzipSlug, false, 0)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+		if err := run("datadog sink, compression_level 1", fastestGzipSlug, DatadogSink); err != nil {
+			return nil, err
 		}
-		o.Log.Info("drained", "run", name, "seconds", oc.Elapsed.Seconds(), "cpu_s", oc.Stat.CPU.Seconds(), "peak_rss_mib", oc.Stat.PeakRSS>>20)
-		fast = &oc
+		fast = &done[len(done)-1]
+		done = done[:len(done)-1]
 	}
-	rs := sc.results(done, fast, time.Since(began))
+	var rs []report.Result
+	for _, k := range o.Kinds {
+		rs = append(rs, sc.results(k, done, fast, time.Since(began))...)
+	}
+	if o.Floor {
+		rs = append(rs, sc.floorResult(done))
+	}
+	if o.Peer != "" {
+		rs = append(rs, sc.peer(ctx, done))
+	}
 	if o.ProfileSink != "" {
-		fastest, _ := best(done, false)
-		name := fmt.Sprintf("%s sink, profiled", o.Kind)
-		d := fastest.Elapsed.Round(time.Second) + time.Second // the start and the whole drain
-		o.Log.Info("draining with a profile", "run", name, "cpu_profile_s", d.Seconds())
-		if _, err := sc.drain(ctx, name, string(o.Kind)+"-profiled", false, d); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+		for _, k := range o.Kinds {
+			fastest, _ := best(done, k)
+			name := fmt.Sprintf("%s sink, profiled", k)
+			d := fastest.Elapsed.Round(time.Second) + time.Second // the start and the whole drain
+			o.Log.Info("draining with a profile", "run", name, "cpu_profile_s", d.Seconds())
+			if _, err := sc.drain(ctx, name, string(k)+"-profiled", k, d); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
 		}
-		prof := filepath.Join(o.ProfileDir, sc.profileName())
-		rs[0].Notes = append(rs[0].Notes, fmt.Sprintf("sink profiles (one more drain, not measured): %s.cpu.pprof, %s.allocs.pprof", prof, prof))
+		rs[0].Notes = append(rs[0].Notes, fmt.Sprintf("sink profiles (one more drain by each sink, not measured): %s/{s3sink,ddsink}-%s.{cpu,allocs}.pprof", o.ProfileDir, strings.ToLower(enc)))
 	}
 	return rs, nil
 }
 
 // fill fills the connector topic with about Events events, spread evenly,
-// each partition holding whole batches.
+// each partition holding whole batches of every kind.
 func (sc *scenario) fill(ctx context.Context) error {
 	o := sc.o
-	perPartition := max(1, int(math.Round(float64(o.Events)/cluster.Partitions/float64(sc.batch.MaxEvents)))) * sc.batch.MaxEvents
+	unit := 1000
+	for _, k := range sc.kinds {
+		unit = lcm(unit, k.batch.MaxEvents)
+	}
+	perPartition := max(1, int(math.Round(float64(o.Events)/cluster.Partitions/float64(unit)))) * unit
 	events := perPartition * cluster.Partitions
-	o.Log.Info("filling the backlog", "events", events, "per_partition", perPartition, "topic", sc.topic)
+	o.Log.Info("filling the backlog", "events", events, "per_partition", perPartition, "topic", sc.topic, "encoding", sc.enc)
 	took, err := drain.Prefill(ctx, o.Cluster.Brokers(), o.Pool, sc.topic, events, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	if err != nil {
 		return err
@@ -235,55 +276,100 @@ func (sc *scenario) fill(ctx context.Context) error {
 	return nil
 }
 
-// learn loads a pipeline file the way the sink will, for the connector's
-// batch limits (the config's defaults) and the sink's consumer group.
-func (sc *scenario) learn() error {
-	path := filepath.Join(sc.o.LogDir, string(sc.o.Kind)+"-check.yaml")
-	if err := sc.file("check").Write(path); err != nil {
-		return err
+// lcm is the least common multiple of two positive numbers.
+func lcm(a, b int) int {
+	x, y := a, b
+	for y != 0 {
+		x, y = y, x%y
+	}
+	return a / x * b
+}
+
+// file is the pipeline of one drain by a sink of kind k.
+func (sc *scenario) file(k Kind, slug string) pipeline.File {
+	var conn map[string]any
+	switch k {
+	case S3Sink:
+		// Each drain writes under a prefix of its own: the same objects
+		// under the same prefix would be adopted, not written.
+		conn = sc.bucket.connector(sc.id, slug)
+	case DatadogSink:
+		conn = sc.intake.connector(sc.id)
+		if slug == fastestGzipSlug {
+			conn["datadog"].(map[string]any)["compression_level"] = 1
+		}
+	}
+	return pipeline.File{Brokers: sc.o.Cluster.Brokers(), DLQ: sc.dlq, Prefix: sc.prefix, Connectors: []map[string]any{conn}}
+}
+
+// learn loads a pipeline file the way the sink of kind k will, for the
+// connector's batch limits (the config's defaults) and the sink's consumer
+// group.
+func (sc *scenario) learn(k Kind) (*kindConfig, error) {
+	if k != S3Sink && k != DatadogSink {
+		return nil, fmt.Errorf("unknown sink kind %q", k)
+	}
+	path := filepath.Join(sc.o.LogDir, fmt.Sprintf("%s-%s-check.yaml", strings.ToLower(sc.enc), k))
+	if err := sc.file(k, "check").Write(path); err != nil {
+		return nil, err
 	}
 	p, err := config.Load(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c, ok := p.Connector(sc.id)
 	if !ok {
-		return fmt.Errorf("%s: no connector %s", path, sc.id)
+		return nil, fmt.Errorf("%s: no connector %s", path, sc.id)
 	}
-	sc.batch, sc.group = c.Batch, p.ConnectorGroup(sc.id)
-	return nil
+	return &kindConfig{batch: c.Batch, group: p.ConnectorGroup(sc.id)}, nil
 }
 
-func (sc *scenario) profileName() string {
-	if sc.o.Kind == S3Sink {
-		return "s3sink"
+func profileName(k Kind, enc string) string {
+	if k == S3Sink {
+		return "s3sink-" + strings.ToLower(enc)
 	}
-	return "ddsink"
+	return "ddsink-" + strings.ToLower(enc)
 }
 
-// drain drains the backlog once, with the raw consumer or with the sink;
-// profile > 0 runs the sink's profiling build with a CPU profile that long.
-func (sc *scenario) drain(ctx context.Context, name, slug string, raw bool, profile time.Duration) (outcome, error) {
-	oc := outcome{name: name, raw: raw}
+// s3Batch is the S3 connector's max_events, which the floor batches by
+// too; the S3 default when no S3 sink runs.
+func (sc *scenario) s3Batch() int {
+	if k, ok := sc.kinds[S3Sink]; ok {
+		return k.batch.MaxEvents
+	}
+	return 10_000
+}
+
+// drain drains the backlog once, with the raw consumer, the floor or a
+// sink of kind k; profile > 0 runs the sink's profiling build with a CPU
+// profile that long.
+func (sc *scenario) drain(ctx context.Context, name, slug string, k Kind, profile time.Duration) (outcome, error) {
+	oc := outcome{name: name, kind: k}
 	c := drain.Child{Log: filepath.Join(sc.o.LogDir, slug+".log")}
-	group := sc.group
-	if raw {
-		group = sc.o.Cluster.Group(slug + ".group")
-		// The sink's fetch limits (sinks/internal/sink/runner.go).
-		c.Argv = []string{sc.o.Self, "pipe", "--brokers", strings.Join(sc.o.Cluster.Brokers(), ","), "--from", sc.topic, "--group", group,
-			"--fetch-max-bytes", strconv.Itoa(1 << 20), "--fetch-max-partition-bytes", strconv.Itoa(256 << 10)}
+	brokers := strings.Join(sc.o.Cluster.Brokers(), ",")
+	// The sink's fetch limits (sinks/internal/sink/runner.go).
+	fetch := []string{"--fetch-max-bytes", strconv.Itoa(1 << 20), "--fetch-max-partition-bytes", strconv.Itoa(256 << 10)}
+	switch k {
+	case rawKind, floorKind:
+		group := sc.o.Cluster.Group(slug + ".group")
+		c.Argv = append([]string{sc.o.Self, "pipe", "--brokers", brokers, "--from", sc.topic, "--group", group}, fetch...)
+		if k == floorKind {
+			c.Argv = append([]string{sc.o.Self, "floor", "--brokers", brokers, "--from", sc.topic, "--group", group,
+				"--bucket", sc.bucket.name, "--prefix", slug, "--batch", strconv.Itoa(sc.s3Batch())}, fetch...)
+		}
 		var err error
 		oc.Measurement, err = sc.w.Run(ctx, c, drain.Target{Topic: sc.topic, Group: group, End: sc.end})
 		return oc, err
 	}
 
-	// Every drain by the sink reuses its group, which names the connector
+	// Every drain by a sink reuses its group, which names the connector
 	// topic: the offsets of the last drain go first.
+	group := sc.kinds[k].group
 	if err := sc.o.Cluster.DeleteGroup(ctx, group); err != nil {
 		return oc, err
 	}
 	path := filepath.Join(sc.o.LogDir, slug+".yaml")
-	if err := sc.file(slug).Write(path); err != nil {
+	if err := sc.file(k, slug).Write(path); err != nil {
 		return oc, err
 	}
 	bin := sc.o.SinkBin
@@ -295,7 +381,7 @@ func (sc *scenario) drain(ctx context.Context, name, slug string, raw bool, prof
 		return drain.Sum(m, "auditstream_sink_delivered_total") >= float64(sc.n)
 	}
 	c.Scrape = drain.Metrics(ctx, delivered)
-	if sc.intake != nil {
+	if k == DatadogSink {
 		if err := sc.intake.reset(ctx); err != nil {
 			return oc, err
 		}
@@ -313,7 +399,7 @@ func (sc *scenario) drain(ctx context.Context, name, slug string, raw bool, prof
 	}
 	if profile > 0 {
 		var err error
-		if c, err = drain.Profiled(ctx, c, sc.o.ProfileDir, sc.profileName(), profile, sc.o.Log); err != nil {
+		if c, err = drain.Profiled(ctx, c, sc.o.ProfileDir, profileName(k, sc.enc), profile, sc.o.Log); err != nil {
 			return oc, err
 		}
 	}

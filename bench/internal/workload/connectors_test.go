@@ -47,7 +47,7 @@ func TestRoute(t *testing.T) {
 
 // TestPool checks that pooled events come out at about the padded size.
 func TestPool(t *testing.T) {
-	p, err := NewPool(200, 1)
+	p, err := NewPool(200, 1, record.Protobuf)
 	if err != nil {
 		t.Fatal(err)
 	}

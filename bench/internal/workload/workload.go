@@ -22,21 +22,23 @@ const EventBytes = 700
 // measurement. Event ids repeat every Size events; nothing downstream
 // deduplicates in a benchmark, so that does not matter.
 type Pool struct {
+	enc     record.Encoding
 	events  []*auditv1.Event
 	records []*kgo.Record // Topic unset; key, value and headers shared
 	bytes   int           // key+value+headers of all records
 }
 
-// NewPool generates size events (deterministic for seed) and encodes them.
-func NewPool(size int, seed uint64) (*Pool, error) {
+// NewPool generates size events (deterministic for seed) and encodes them
+// with enc, contract headers included.
+func NewPool(size int, seed uint64, enc record.Encoding) (*Pool, error) {
 	if size <= 0 {
 		return nil, fmt.Errorf("pool size %d: want > 0", size)
 	}
 	g := NewGenerator(seed)
-	p := &Pool{events: make([]*auditv1.Event, size), records: make([]*kgo.Record, size)}
+	p := &Pool{enc: enc, events: make([]*auditv1.Event, size), records: make([]*kgo.Record, size)}
 	for i := range size {
 		ev := g.Next()
-		r, err := record.Marshal(ev, record.Protobuf)
+		r, err := record.Marshal(ev, enc)
 		if err != nil {
 			return nil, fmt.Errorf("encode generated event %d: %w", i, err)
 		}
@@ -55,6 +57,28 @@ func NewGenerator(seed uint64) *loadgen.Generator {
 	// Thirty tenants, as in the router's integration tests, so that the
 	// connectors' tenant filters select a realistic share.
 	return loadgen.New(loadgen.Config{Seed: seed, Tenants: 30, PadTo: EventBytes})
+}
+
+// Encoding is the encoding of the pool's record values.
+func (p *Pool) Encoding() record.Encoding { return p.enc }
+
+// EncodingName is "protobuf" or "JSON", for reports.
+func EncodingName(enc record.Encoding) string {
+	if enc == record.JSON {
+		return "JSON"
+	}
+	return "protobuf"
+}
+
+// ParseEncoding reads an encoding flag: protobuf or json.
+func ParseEncoding(s string) (record.Encoding, error) {
+	switch s {
+	case "protobuf", "proto", "":
+		return record.Protobuf, nil
+	case "json", "JSON":
+		return record.JSON, nil
+	}
+	return 0, fmt.Errorf("encoding %q: want protobuf or json", s)
 }
 
 // Size is the number of distinct events.
