@@ -39,7 +39,9 @@ func (es Errors) Error() string {
 }
 
 // Load reads, decodes, defaults and validates a pipeline file. Its error is
-// an Errors value naming the file and line of every problem.
+// an Errors value naming the file and line of every problem. Secret
+// references are checked for their shape only: a process resolves the
+// secrets it uses with CheckSecrets.
 func Load(path string) (*Pipeline, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -67,6 +69,7 @@ func Parse(path string, b []byte) (*Pipeline, error) {
 	if len(v.errs) > 0 {
 		return nil, v.errs
 	}
+	p.root, p.secrets = &root, v.secrets
 	return &p, nil
 }
 

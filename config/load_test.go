@@ -122,8 +122,8 @@ func TestLoadErrors(t *testing.T) {
 		{"inline secret", func(s string) string {
 			return strings.Replace(s, "api_key: {env: TEST_DD_KEY}", "api_key: abcdef0123", 1)
 		}, "pipeline.yaml:36: secrets are never inline"},
-		{"missing env secret", func(s string) string { return strings.Replace(s, "TEST_DD_KEY", "NOPE_NOT_SET", 1) }, "pipeline.yaml:36: connectors[1].datadog.api_key: environment variable NOPE_NOT_SET is not set"},
-		{"missing file secret", func(s string) string { return strings.Replace(s, f, "/nonexistent/key", 1) }, "pipeline.yaml:27: connectors[0].s3.credentials.secret_access_key: secret file /nonexistent/key: no such file or directory"},
+		{"secret required", func(s string) string { return strings.Replace(s, "api_key: {env: TEST_DD_KEY}", "", 1) }, "pipeline.yaml:35: connectors[1].datadog.api_key: a secret reference {env: NAME} or {file: PATH} is required"},
+		{"salt required to hash", func(s string) string { return strings.Replace(s, "salt: {env: TEST_SALT}", "", 1) }, "pipeline.yaml:18: connectors[0].redact.salt: a secret reference {env: NAME} or {file: PATH} is required"},
 		{"duplicate id", func(s string) string { return strings.Replace(s, "id: dd-prod", "id: s3-archive", 1) }, `pipeline.yaml:29: connectors[1].id: duplicate connector id "s3-archive" (also connectors[0])`},
 		{"bad glob", func(s string) string { return strings.Replace(s, `"Login*"`, `"Login["`, 1) }, `pipeline.yaml:16: connectors[0].filter.actions.exclude[0]: bad glob "Login["`},
 		{"bad type", func(s string) string { return strings.Replace(s, "type: datadog", "type: splunk", 1) }, `pipeline.yaml:30: connectors[1].type: unknown type "splunk"`},
@@ -163,6 +163,53 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("error leaks a secret: %q", err)
 			}
 		})
+	}
+}
+
+// TestCheckSecrets: loading resolves no secret; CheckSecrets resolves
+// exactly those of its scope, and reports each that does not resolve at
+// its line.
+func TestCheckSecrets(t *testing.T) {
+	src := strings.ReplaceAll(valid, "SECRET_FILE", "/nonexistent/key") + "admin:\n  token: {env: TEST_ADMIN_TOKEN}\n"
+	p, err := Parse("p.yaml", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse with no secret set: got %v, want no error: loading resolves nothing", err)
+	}
+	var (
+		kafka = "6: kafka.sasl.password: environment variable TEST_KAFKA_PASSWORD is not set"
+		admin = "39: admin.token: environment variable TEST_ADMIN_TOKEN is not set"
+		salt  = "19: connectors[0].redact.salt: environment variable TEST_SALT is not set"
+		ak    = "26: connectors[0].s3.credentials.access_key_id: environment variable TEST_AK is not set"
+		sk    = "27: connectors[0].s3.credentials.secret_access_key: secret file /nonexistent/key: no such file or directory"
+		dd    = "36: connectors[1].datadog.api_key: environment variable TEST_DD_KEY is not set"
+	)
+	for _, tt := range []struct {
+		name  string
+		scope SecretScope
+		want  []string
+	}{
+		{"nothing", SecretScope{}, nil},
+		{"kafka", SecretScope{Kafka: true}, []string{kafka}},
+		{"admin", SecretScope{Admin: true}, []string{admin}},
+		{"kafka and admin (the router)", SecretScope{Kafka: true, Admin: true}, []string{kafka, admin}},
+		{"an s3 connector", SecretScope{Connectors: []string{"s3-archive"}}, []string{salt, ak, sk}},
+		{"a datadog connector (a sink)", SecretScope{Kafka: true, Admin: true, Connectors: []string{"dd-prod"}}, []string{kafka, dd, admin}},
+		{"every secret", p.AllSecrets(), []string{kafka, salt, ak, sk, dd, admin}},
+		{"an unknown connector", SecretScope{Connectors: []string{"nope"}}, []string{`0: no connector "nope"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			checkErrors(t, p.CheckSecrets(tt.scope), tt.want)
+		})
+	}
+
+	// Only the scope's secrets set: the check passes whatever the others.
+	t.Setenv("TEST_DD_KEY", "s3cr3t")
+	if err := p.CheckSecrets(SecretScope{Connectors: []string{"dd-prod"}}); err != nil {
+		t.Errorf("dd-prod with its key set: got %v, want no error", err)
+	}
+	// A pipeline built by hand has no references to check.
+	if err := (&Pipeline{}).CheckSecrets(SecretScope{Kafka: true}); err != nil {
+		t.Errorf("hand-built pipeline: got %v, want no error", err)
 	}
 }
 

@@ -1,5 +1,7 @@
 package config
 
+import "go.yaml.in/yaml/v3"
+
 // Pipeline is the whole configuration file.
 type Pipeline struct {
 	Kafka      Kafka       `yaml:"kafka"`
@@ -10,6 +12,12 @@ type Pipeline struct {
 
 	// Path is the file the pipeline was loaded from, for messages.
 	Path string `yaml:"-"`
+
+	// root is the file's YAML, for the file:line of problems found after
+	// loading (CheckSecrets).
+	root *yaml.Node
+	// secrets are the file's secret references, for CheckSecrets.
+	secrets []secretRef
 }
 
 // Kafka is how every service reaches the cluster.

@@ -18,6 +18,8 @@ type validator struct {
 	file string
 	root *yaml.Node
 	errs Errors
+	// secrets are the secret references found, for CheckSecrets.
+	secrets []secretRef
 }
 
 // at records a problem at the node found by following keys (strings) and
@@ -130,20 +132,6 @@ func (v *validator) topic(t Topic, key string) {
 	}
 }
 
-// secret checks that a reference resolves now, so that a missing variable
-// or file stops the service at start rather than at the first delivery.
-func (v *validator) secret(s Secret, required bool, where ...any) {
-	if !s.IsSet() {
-		if required {
-			v.at("a secret reference {env: NAME} or {file: PATH} is required", where...)
-		}
-		return
-	}
-	if _, err := s.Resolve(); err != nil {
-		v.at(err.Error(), where...)
-	}
-}
-
 func (v *validator) connector(c *Connector, i int) {
 	at := func(msg string, where ...any) { v.at(msg, append([]any{"connectors", i}, where...)...) }
 	if !connectorID.MatchString(c.ID) {
@@ -176,7 +164,7 @@ func (v *validator) connector(c *Connector, i int) {
 		}
 	}
 	if len(r.Hash) > 0 {
-		v.secret(r.Salt, true, "connectors", i, "redact", "salt")
+		v.secret(connectorSecret(c.ID), r.Salt, true, "connectors", i, "redact", "salt")
 	}
 	b := c.Batch
 	if b.MaxEvents < 1 {
@@ -200,7 +188,7 @@ func (v *validator) connector(c *Connector, i int) {
 			at("type s3 needs an s3 block", "type")
 			return
 		}
-		v.s3(c.S3, i)
+		v.s3(c.S3, c.ID, i)
 	case TypeDatadog:
 		if c.S3 != nil {
 			at("a connector of type datadog takes a datadog block, not s3", "s3")
@@ -215,13 +203,13 @@ func (v *validator) connector(c *Connector, i int) {
 		if b.MaxBytes > DatadogMaxBytes {
 			at(fmt.Sprintf("%d is over the intake's limit of %d bytes per request", b.MaxBytes, DatadogMaxBytes), "batch", "max_bytes")
 		}
-		v.datadog(c.Datadog, i)
+		v.datadog(c.Datadog, c.ID, i)
 	default:
 		at(fmt.Sprintf("unknown type %q (want s3 or datadog)", c.Type), "type")
 	}
 }
 
-func (v *validator) s3(s *S3, i int) {
+func (v *validator) s3(s *S3, id string, i int) {
 	at := func(msg string, where ...any) { v.at(msg, append([]any{"connectors", i, "s3"}, where...)...) }
 	if len(s.Bucket) < 3 || len(s.Bucket) > 63 {
 		at(fmt.Sprintf("bad bucket name %q: 3 to 63 characters", s.Bucket), "bucket")
@@ -235,13 +223,13 @@ func (v *validator) s3(s *S3, i int) {
 	switch cr.Source {
 	case "default":
 	case "static":
-		v.secret(cr.AccessKeyID, true, "connectors", i, "s3", "credentials", "access_key_id")
-		v.secret(cr.SecretAccessKey, true, "connectors", i, "s3", "credentials", "secret_access_key")
+		v.secret(connectorSecret(id), cr.AccessKeyID, true, "connectors", i, "s3", "credentials", "access_key_id")
+		v.secret(connectorSecret(id), cr.SecretAccessKey, true, "connectors", i, "s3", "credentials", "secret_access_key")
 	case "assume_role":
 		if !strings.HasPrefix(cr.RoleARN, "arn:") {
 			at(fmt.Sprintf("bad role_arn %q", cr.RoleARN), "credentials", "role_arn")
 		}
-		v.secret(cr.ExternalID, false, "connectors", i, "s3", "credentials", "external_id")
+		v.secret(connectorSecret(id), cr.ExternalID, false, "connectors", i, "s3", "credentials", "external_id")
 	default:
 		at(fmt.Sprintf("unknown source %q (want default, static or assume_role)", cr.Source), "credentials", "source")
 	}
@@ -267,7 +255,7 @@ func (v *validator) s3(s *S3, i int) {
 // DatadogSites are the sites the sink knows by name.
 var DatadogSites = []string{"datadoghq.com", "datadoghq.eu", "us3.datadoghq.com", "us5.datadoghq.com", "ap1.datadoghq.com", "ddog-gov.com"}
 
-func (v *validator) datadog(d *Datadog, i int) {
+func (v *validator) datadog(d *Datadog, id string, i int) {
 	at := func(msg string, where ...any) { v.at(msg, append([]any{"connectors", i, "datadog"}, where...)...) }
 	if d.URL != "" {
 		if u, err := url.Parse(d.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -276,7 +264,7 @@ func (v *validator) datadog(d *Datadog, i int) {
 	} else if !slices.Contains(DatadogSites, d.Site) {
 		at(fmt.Sprintf("unknown site %q (want one of %s, or a url)", d.Site, strings.Join(DatadogSites, ", ")), "site")
 	}
-	v.secret(d.APIKey, true, "connectors", i, "datadog", "api_key")
+	v.secret(connectorSecret(id), d.APIKey, true, "connectors", i, "datadog", "api_key")
 	for j, t := range d.Tags {
 		if t == "" || strings.ContainsAny(t, ", ") {
 			at(fmt.Sprintf("bad tag %s: no commas or spaces", strconv.Quote(t)), "tags", j)
