@@ -125,6 +125,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		return 2
 	}
 	p, err := config.Load(*path)
+	if err == nil {
+		err = p.CheckSecrets(routerSecrets(cmd))
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -149,6 +152,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		return 1
 	}
 	return 0
+}
+
+// routerSecrets are the secrets the router's command uses: the Kafka
+// connection's, and the admin token where it serves the admin endpoints.
+// The router reads no destination block, so it holds no connector's
+// secret.
+func routerSecrets(cmd string) config.SecretScope {
+	return config.SecretScope{Kafka: true, Admin: cmd == "run"}
 }
 
 // describe prints, in words, what each connector will receive.
@@ -254,6 +265,9 @@ func reloadOnHUP(ctx context.Context, path string, r *route.Runner, log *slog.Lo
 		case <-hup:
 		}
 		p, err := config.Load(path)
+		if err == nil {
+			err = p.CheckSecrets(routerSecrets("run"))
+		}
 		if err != nil {
 			log.Error("config reload rejected; the previous config stays in force", "file", path, "err", err)
 			continue

@@ -196,6 +196,16 @@ func (c *command) load(e env) (*config.Pipeline, bool) {
 	return p, true
 }
 
+// secrets resolves the secrets a subcommand uses, and no other: those of
+// the Kafka connection, the admin token, and the connector it touches.
+func secrets(p *config.Pipeline, s config.SecretScope, e env) bool {
+	if err := p.CheckSecrets(s); err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return false
+	}
+	return true
+}
+
 // kafka is what a subcommand needs of the cluster.
 type kafka struct {
 	opts []kgo.Opt

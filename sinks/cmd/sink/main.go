@@ -101,6 +101,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		fmt.Fprintf(stderr, "sink: %s has no connector %q\n", p.Path, *id)
 		return 2
 	}
+	// The sink holds its own connector's secrets and no other's.
+	if err := p.CheckSecrets(config.SecretScope{Kafka: true, Admin: true, Connectors: []string{c.ID}}); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	log = log.With("connector", c.ID)
 	if err := p.Kafka.CheckAccess(ctx, log); err != nil {
 		log.Error("startup check failed; nothing consumed or committed", "err", err)
@@ -296,6 +301,10 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	}
 	if c.Type != config.TypeS3 {
 		fmt.Fprintf(stderr, "sink verify: connector %s is %s; verify checks S3 connectors\n", c.ID, c.Type)
+		return 2
+	}
+	if err := p.CheckSecrets(config.SecretScope{Kafka: !*bucketOnly, Connectors: []string{c.ID}}); err != nil {
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	log = log.With("connector", c.ID)
