@@ -42,16 +42,20 @@ func (es Errors) Error() string {
 // an Errors value naming the file and line of every problem. Secret
 // references are checked for their shape only: a process resolves the
 // secrets it uses with CheckSecrets.
-func Load(path string) (*Pipeline, error) {
+func Load(path string, opts ...Option) (*Pipeline, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, b)
+	return Parse(path, b, opts...)
 }
 
 // Parse is Load for a file already read; path is used in messages.
-func Parse(path string, b []byte) (*Pipeline, error) {
+func Parse(path string, b []byte, opts ...Option) (*Pipeline, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return nil, Errors{yamlError(path, err)}
@@ -65,7 +69,7 @@ func Parse(path string, b []byte) (*Pipeline, error) {
 	p.Path = path
 	p.applyDefaults()
 	v := validator{file: path, root: &root}
-	v.pipeline(&p)
+	v.pipeline(&p, &o)
 	if len(v.errs) > 0 {
 		return nil, v.errs
 	}

@@ -39,7 +39,7 @@ exactly once (Kafka transactions), applying each connector's filter.
 Usage:
   router run      --config FILE   route until SIGINT/SIGTERM; SIGHUP reloads the connectors
   router setup    --config FILE   create the pipeline's topics that are missing
-  router validate --config FILE   check a pipeline file and say what each connector receives
+  router validate --config FILE   check the router's part of a pipeline file and say what each connector receives
   router backfill --config FILE --connector ID --from T [--to T2] [--rate N] [--json]
                                   send a newly added connector the events from before it was
                                   added, exactly once ('router backfill --help')
@@ -164,7 +164,9 @@ func routerSecrets(cmd string) config.SecretScope {
 
 // describe prints, in words, what each connector will receive.
 func describe(w io.Writer, p *config.Pipeline) {
-	fmt.Fprintf(w, "%s: ok\n", p.Path)
+	// The router loads no destination: their blocks and secrets are the
+	// sinks', which auditctl validate checks.
+	fmt.Fprintf(w, "%s: ok for the router (Kafka, topics, router, filters); check the connectors' destinations and secrets with auditctl validate\n", p.Path)
 	fmt.Fprintf(w, "router: group %s reads %s, commits every %v; bad records go to %s\n",
 		p.Router.Group, p.Topics.Events.Name, p.Router.CommitInterval.D(), p.Topics.DLQ.Name)
 	fmt.Fprintf(w, "router: records where each connector's live routing began (for backfill) in %s\n", p.Topics.State.Name)

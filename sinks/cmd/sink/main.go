@@ -34,6 +34,7 @@ import (
 	"github.com/auditstream/auditstream/service/buildinfo"
 	"github.com/auditstream/auditstream/service/kafkalog"
 	"github.com/auditstream/auditstream/sinks/internal/ddsink"
+	"github.com/auditstream/auditstream/sinks/internal/pipeline"
 	"github.com/auditstream/auditstream/sinks/internal/s3sink"
 	"github.com/auditstream/auditstream/sinks/internal/sink"
 )
@@ -91,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		}
 		return 2
 	}
-	p, err := config.Load(*path)
+	p, err := pipeline.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -289,7 +290,7 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 		}
 		*h.t = t
 	}
-	p, err := config.Load(*path)
+	p, err := pipeline.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
