@@ -8,6 +8,11 @@
 //
 //	pipeline.yaml:14: connectors[1].filter.actions.include[0]: bad glob "Login[": syntax error in pattern
 //
+// A connector's destination block (s3:, datadog:) belongs to the package
+// that delivers to it: it implements Destination, and the processes that
+// deliver pass it to Load. This package keeps the loader, the
+// pipeline-wide settings and the file:line reporting.
+//
 // Secrets are never written inline. A secret is a reference, {env: NAME} or
 // {file: PATH}, resolved when it is used, so that a rotated key file is
 // picked up without a restart and the value never sits in the config struct.

@@ -89,7 +89,7 @@ func yamlError(path string, err error) *Error {
 }
 
 // decodeErrors splits a yaml.TypeError into one Error per problem, with the
-// decoder's wording made plainer ("field x not found in type config.S3"
+// decoder's wording made plainer ("field x not found in type config.Batch"
 // becomes "unknown key \"x\"").
 func decodeErrors(path string, err error) Errors {
 	var te *yaml.TypeError

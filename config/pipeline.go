@@ -97,7 +97,8 @@ type Router struct {
 // ConnectorType is where a connector delivers.
 type ConnectorType string
 
-// The connector types.
+// The connector types, each the name of its destination's block. The
+// sinks' packages own the blocks (see Destination).
 const (
 	TypeS3      ConnectorType = "s3"
 	TypeDatadog ConnectorType = "datadog"
