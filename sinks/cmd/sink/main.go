@@ -43,6 +43,10 @@ const usage = `sink delivers one connector's events to its destination (S3 or Da
 
 Usage:
   sink run    --config FILE --connector ID   deliver until SIGINT/SIGTERM (flush, commit, leave)
+  sink validate --config FILE --connector ID
+      check the file and resolve what sink run of this connector needs (the Kafka
+      connection's secrets, the admin token, the connector's own), and print the
+      connector's effective batch limits; contacts nothing
   sink verify --config FILE --connector ID [--json] [--partition N,...]
               [--from YYYY-MM-DDTHH] [--to YYYY-MM-DDTHH] [--heads-topic NAME] [--bucket-only]
       check an S3 connector's archive: hashes, chain, manifests, versions and
@@ -73,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "run", "verify":
+	case "run", "verify", "validate":
 	default:
 		fmt.Fprintf(stderr, "sink: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -106,6 +110,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	if err := p.CheckSecrets(config.SecretScope{Kafka: true, Admin: true, Connectors: []string{c.ID}}); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if cmd == "validate" {
+		// The limits are the file's, else the destination's defaults,
+		// else the loader's: say which apply.
+		b := c.Batch
+		fmt.Fprintf(stdout, "%s: ok for sink %s (%s): batch max_events %d, max_bytes %d, max_age %v, buffer_bytes %d; group %s reads %s\n",
+			p.Path, c.ID, c.Type, b.MaxEvents, int64(b.MaxBytes), b.MaxAge.D(), int64(b.BufferBytes), p.ConnectorGroup(c.ID), p.ConnectorTopic(c.ID))
+		return 0
 	}
 	log = log.With("connector", c.ID)
 	if err := p.Kafka.CheckAccess(ctx, log); err != nil {
