@@ -257,6 +257,7 @@ func scopedRun(t *testing.T, canary bool, routerBin, producerBin, auditctlBin st
 	}
 
 	runOnce("sink verify s3-a", []string{"s3-a"}, sinkBin, "verify", "--config", cfg, "--connector", "s3-a")
+	runOnce("sink validate dd-a", []string{"admin", "dd-a"}, sinkBin, "validate", "--config", cfg, "--connector", "dd-a")
 	runOnce("auditctl status", []string{"admin"}, auditctlBin, "status", "--config", cfg)
 	runOnce("auditctl test dd-b", []string{"dd-b"}, auditctlBin, "test", "--config", cfg, "--connector", "dd-b")
 	runOnce("auditctl test s3-b", []string{"s3-b"}, auditctlBin, "test", "--config", cfg, "--connector", "s3-b")
