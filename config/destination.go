@@ -120,7 +120,7 @@ func (v *validator) destination(c *Connector, i int, o *options) {
 	}
 	n, ok := c.Blocks[string(c.Type)]
 	if !ok {
-		at(fmt.Sprintf("type %s needs a %s block", c.Type, c.Type), "type")
+		at(fmt.Sprintf("type %s needs a block %s:", c.Type, c.Type), "type")
 		return
 	}
 	if known {
@@ -131,7 +131,7 @@ func (v *validator) destination(c *Connector, i int, o *options) {
 // blockHint explains a block of another type than the connector's.
 func blockHint(t ConnectorType, k string, o *options) string {
 	if _, ok := o.destinations[ConnectorType(k)]; ok || len(o.destinations) == 0 {
-		return fmt.Sprintf(": a connector of type %s takes a %s block, not %s", t, t, k)
+		return fmt.Sprintf(": a connector of type %s takes only its %s: block", t, t)
 	}
 	return ""
 }

@@ -111,7 +111,7 @@ func TestDestinationBlocks(t *testing.T) {
 		{"unknown type", func(s string) string { return strings.Replace(s, "type: datadog", "type: splunk", 1) },
 			[]string{`34: connectors[1]: unknown key "datadog"`, `30: connectors[1].type: unknown type "splunk" (want datadog or s3)`}},
 		{"block of another type", func(s string) string { return strings.Replace(s, "type: datadog", "type: s3", 1) },
-			[]string{`34: connectors[1]: unknown key "datadog": a connector of type s3 takes a s3 block, not datadog`, "30: connectors[1].type: type s3 needs a s3 block"}},
+			[]string{`34: connectors[1]: unknown key "datadog": a connector of type s3 takes only its s3: block`, "30: connectors[1].type: type s3 needs a block s3:"}},
 		{"no type", func(s string) string { return strings.Replace(s, "    type: datadog\n", "", 1) },
 			[]string{`33: connectors[1]: unknown key "datadog"`, "29: connectors[1].type: type is required"}},
 	} {
