@@ -11,9 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -237,8 +235,6 @@ func (sc *scenario) fill(ctx context.Context) error {
 	return nil
 }
 
-var sinkLimits = regexp.MustCompile(`batch max_events (\d+), max_bytes (\d+), max_age (\S+), buffer_bytes (\d+); group (\S+) `)
-
 // learn asks the sink (sink validate) for the connector's batch limits, the
 // defaults of its destination, which only the sinks' packages know, and
 // for the sink's consumer group.
@@ -247,24 +243,9 @@ func (sc *scenario) learn() error {
 	if err := sc.file("check").Write(path); err != nil {
 		return err
 	}
-	out, err := exec.Command(sc.o.SinkBin, "validate", "--config", path, "--connector", sc.id).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("sink validate %s: %w\n%s", path, err, out)
-	}
-	m := sinkLimits.FindSubmatch(out)
-	if m == nil {
-		return fmt.Errorf("sink validate %s: no batch limits in its output:\n%s", path, out)
-	}
-	events, _ := strconv.Atoi(string(m[1]))
-	maxBytes, _ := strconv.ParseInt(string(m[2]), 10, 64)
-	age, err := time.ParseDuration(string(m[3]))
-	if err != nil {
-		return fmt.Errorf("sink validate %s: max_age: %w", path, err)
-	}
-	buffer, _ := strconv.ParseInt(string(m[4]), 10, 64)
-	sc.batch = config.Batch{MaxEvents: events, MaxBytes: config.ByteSize(maxBytes), MaxAge: config.Duration(age), BufferBytes: config.ByteSize(buffer)}
-	sc.group = string(m[5])
-	return nil
+	var err error
+	sc.batch, sc.group, err = sinkLimits(sc.o.SinkBin, path, sc.id)
+	return err
 }
 
 func (sc *scenario) profileName() string {
