@@ -57,6 +57,7 @@ func (v *validator) admin(p *Pipeline) {
 	for i := range p.Connectors {
 		listen(p.Connectors[i].Listen, "connectors", i, "listen")
 	}
+	v.secret(adminSecret, p.Admin.Token, false, "admin", "token")
 	t := p.Admin.TLS
 	if t == nil {
 		return

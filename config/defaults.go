@@ -22,11 +22,6 @@ const (
 	// default port taken uses a free port of the same host instead.
 	DefaultRouterListen = "127.0.0.1:9464"
 	DefaultSinkListen   = "127.0.0.1:9465"
-
-	// Datadog's intake limits: 1000 entries and 5 MB uncompressed per
-	// request. The sink never exceeds them, whatever the file says.
-	DatadogMaxEntries = 1000
-	DatadogMaxBytes   = 5_000_000
 )
 
 // RecordHeadroom is the room Kafka limits leave for what a record carries
@@ -75,9 +70,8 @@ func (p *Pipeline) applyDefaults() {
 	}
 	// r.Listen stays unset: an unset address may fall back to a free
 	// port (admin.Options.Default), a configured one may not.
-	for i := range p.Connectors {
-		p.Connectors[i].applyDefaults()
-	}
+	// Connectors are defaulted as they are checked, after their
+	// destination's defaults (validator.connector).
 }
 
 func defaultTopic(t *Topic, name string, partitions int32, retention time.Duration) {
@@ -92,58 +86,18 @@ func defaultTopic(t *Topic, name string, partitions int32, retention time.Durati
 	}
 }
 
-// DefaultDatadogCompressionLevel is the default gzip level of Datadog
-// requests (Datadog.CompressionLevel).
-const DefaultDatadogCompressionLevel = 6
-
-// DefaultDatadogMaxRetryWait is the default ceiling of the wait a Datadog
-// intake may ask for (Datadog.MaxRetryWait). A rate limit resets within its
-// period, which Datadog keeps short; a wait longer than that comes from a
-// proxy or a bad header, and parks the partition, not ready, well after the
-// intake is back (a Retry-After of a day would stop it for a day). Five
-// minutes honours any sane rate limit, and one request every five minutes
-// costs a limited intake nothing.
-const DefaultDatadogMaxRetryWait = 5 * time.Minute
-
-// The bounds of Datadog.MaxRetryWait. The headers count whole seconds, so a
-// ceiling under one second ignores every rate limit; one over an hour is
-// the long park the ceiling exists to prevent.
-const (
-	MinDatadogMaxRetryWait = time.Second
-	MaxDatadogMaxRetryWait = time.Hour
-)
-
 // DefaultBufferBytes is a sink's default memory bound (Batch.BufferBytes).
 // Draining a backlog with it, an S3 sink peaks near 180 MiB (make bench).
 const DefaultBufferBytes = 16 << 20
 
+// applyDefaults sets the batch limits the file and the destination left
+// unset.
 func (c *Connector) applyDefaults() {
 	b := &c.Batch
 	setDefault(&b.BufferBytes, DefaultBufferBytes)
-	switch c.Type {
-	case TypeDatadog:
-		setDefault(&b.MaxEvents, DatadogMaxEntries)
-		setDefault(&b.MaxBytes, 4_500_000) // headroom under 5 MB for the JSON array framing
-		setDefault(&b.MaxAge, Duration(2*time.Second))
-		if d := c.Datadog; d != nil {
-			if d.Site == "" && d.URL == "" {
-				d.Site = "datadoghq.com"
-			}
-			setDefault(&d.Source, "auditstream")
-			setDefault(&d.Service, "auditstream")
-			setDefault(&d.CompressionLevel, DefaultDatadogCompressionLevel)
-			setDefault(&d.MaxRetryWait, Duration(DefaultDatadogMaxRetryWait))
-		}
-	default:
-		setDefault(&b.MaxEvents, 10_000)
-		setDefault(&b.MaxBytes, 16<<20)
-		setDefault(&b.MaxAge, Duration(10*time.Second))
-		if s := c.S3; s != nil {
-			setDefault(&s.Region, "us-east-1")
-			setDefault(&s.Credentials.Source, "default")
-			setDefault(&s.Encryption.Mode, "none")
-		}
-	}
+	setDefault(&b.MaxEvents, 10_000)
+	setDefault(&b.MaxBytes, 16<<20)
+	setDefault(&b.MaxAge, Duration(10*time.Second))
 }
 
 func setDefault[T comparable](v *T, def T) {

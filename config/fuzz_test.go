@@ -26,7 +26,7 @@ func FuzzParse(f *testing.F) {
 		f.Setenv(k, "fuzz-secret")
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := Parse("pipeline.yaml", b)
+		p, err := Parse("pipeline.yaml", b, testDests)
 		if err != nil {
 			var es Errors
 			if !errors.As(err, &es) || len(es) == 0 {
@@ -49,7 +49,7 @@ func FuzzParse(f *testing.F) {
 			}
 			seen[c.ID] = true
 		}
-		if _, err := Parse("pipeline.yaml", b); err != nil {
+		if _, err := Parse("pipeline.yaml", b, testDests); err != nil {
 			t.Fatalf("the same file loads once, then fails: %v", err)
 		}
 	})

@@ -172,7 +172,12 @@ func TestValidateKafkaSASL(t *testing.T) {
 			[]string{"5: kafka.sasl.aws.secret_access_key: a secret reference"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("p.yaml", []byte(fmt.Sprintf(kafkaOnly, tc.block)))
+			// The token is resolved by the check of the Kafka scope,
+			// not by loading.
+			p, err := Parse("p.yaml", []byte(fmt.Sprintf(kafkaOnly, tc.block)))
+			if err == nil {
+				err = p.CheckSecrets(SecretScope{Kafka: true})
+			}
 			checkErrors(t, err, tc.want)
 		})
 	}

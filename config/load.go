@@ -39,17 +39,23 @@ func (es Errors) Error() string {
 }
 
 // Load reads, decodes, defaults and validates a pipeline file. Its error is
-// an Errors value naming the file and line of every problem.
-func Load(path string) (*Pipeline, error) {
+// an Errors value naming the file and line of every problem. Secret
+// references are checked for their shape only: a process resolves the
+// secrets it uses with CheckSecrets.
+func Load(path string, opts ...Option) (*Pipeline, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, b)
+	return Parse(path, b, opts...)
 }
 
 // Parse is Load for a file already read; path is used in messages.
-func Parse(path string, b []byte) (*Pipeline, error) {
+func Parse(path string, b []byte, opts ...Option) (*Pipeline, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return nil, Errors{yamlError(path, err)}
@@ -63,10 +69,11 @@ func Parse(path string, b []byte) (*Pipeline, error) {
 	p.Path = path
 	p.applyDefaults()
 	v := validator{file: path, root: &root}
-	v.pipeline(&p)
+	v.pipeline(&p, &o)
 	if len(v.errs) > 0 {
 		return nil, v.errs
 	}
+	p.root, p.secrets = &root, v.secrets
 	return &p, nil
 }
 
@@ -82,7 +89,7 @@ func yamlError(path string, err error) *Error {
 }
 
 // decodeErrors splits a yaml.TypeError into one Error per problem, with the
-// decoder's wording made plainer ("field x not found in type config.S3"
+// decoder's wording made plainer ("field x not found in type config.Batch"
 // becomes "unknown key \"x\"").
 func decodeErrors(path string, err error) Errors {
 	var te *yaml.TypeError

@@ -61,7 +61,7 @@ func setSecrets(t *testing.T) string {
 
 func TestLoadValid(t *testing.T) {
 	f := setSecrets(t)
-	p, err := Parse("pipeline.yaml", []byte(strings.ReplaceAll(valid, "SECRET_FILE", f)))
+	p, err := Parse("pipeline.yaml", []byte(strings.ReplaceAll(valid, "SECRET_FILE", f)), testDests)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
@@ -87,20 +87,14 @@ func TestLoadValid(t *testing.T) {
 	if !ok {
 		t.Fatal("connector dd-prod missing")
 	}
-	if got, want := dd.Batch.MaxEvents, DatadogMaxEntries; got != want {
-		t.Errorf("datadog default max_events: got %d, want %d", got, want)
-	}
-	if got, want := dd.Datadog.CompressionLevel, DefaultDatadogCompressionLevel; got != want {
-		t.Errorf("datadog default compression_level: got %d, want %d", got, want)
-	}
-	if got, want := dd.Datadog.MaxRetryWait.D(), DefaultDatadogMaxRetryWait; got != want {
-		t.Errorf("datadog default max_retry_wait: got %v, want %v", got, want)
+	if got, want := dd.Batch.MaxAge.D(), time.Second; got != want {
+		t.Errorf("dd-prod max_age: got %v, want %v", got, want)
 	}
 	s3, _ := p.Connector("s3-archive")
 	if got, want := s3.Batch.MaxAge.D(), 10*time.Second; got != want {
 		t.Errorf("s3 default max_age: got %v, want %v", got, want)
 	}
-	v, err := s3.S3.Credentials.SecretAccessKey.Resolve()
+	v, err := s3.Settings.(*fakeS3).Credentials.SecretAccessKey.Resolve()
 	if err != nil || v != "very-secret" {
 		t.Errorf("file secret: got %q, %v; want the file's content without the newline", v, err)
 	}
@@ -118,41 +112,16 @@ func TestLoadErrors(t *testing.T) {
 		edit func(string) string
 		want string // file:line: message fragment
 	}{
-		{"unknown key", func(s string) string { return strings.Replace(s, "path_style: true", "path_stile: true", 1) }, `pipeline.yaml:23: unknown key "path_stile"`},
-		{"inline secret", func(s string) string {
-			return strings.Replace(s, "api_key: {env: TEST_DD_KEY}", "api_key: abcdef0123", 1)
-		}, "pipeline.yaml:36: secrets are never inline"},
-		{"missing env secret", func(s string) string { return strings.Replace(s, "TEST_DD_KEY", "NOPE_NOT_SET", 1) }, "pipeline.yaml:36: connectors[1].datadog.api_key: environment variable NOPE_NOT_SET is not set"},
-		{"missing file secret", func(s string) string { return strings.Replace(s, f, "/nonexistent/key", 1) }, "pipeline.yaml:27: connectors[0].s3.credentials.secret_access_key: secret file /nonexistent/key: no such file or directory"},
+		{"salt required to hash", func(s string) string { return strings.Replace(s, "salt: {env: TEST_SALT}", "", 1) }, "pipeline.yaml:18: connectors[0].redact.salt: a secret reference {env: NAME} or {file: PATH} is required"},
 		{"duplicate id", func(s string) string { return strings.Replace(s, "id: dd-prod", "id: s3-archive", 1) }, `pipeline.yaml:29: connectors[1].id: duplicate connector id "s3-archive" (also connectors[0])`},
 		{"bad glob", func(s string) string { return strings.Replace(s, `"Login*"`, `"Login["`, 1) }, `pipeline.yaml:16: connectors[0].filter.actions.exclude[0]: bad glob "Login["`},
-		{"bad type", func(s string) string { return strings.Replace(s, "type: datadog", "type: splunk", 1) }, `pipeline.yaml:30: connectors[1].type: unknown type "splunk"`},
 		{"bad duration", func(s string) string { return strings.Replace(s, "250ms", "soon", 1) }, `pipeline.yaml:10: bad duration "soon"`},
-		{"datadog over limit", func(s string) string { return strings.Replace(s, "{max_age: 1s}", "{max_events: 5000}", 1) }, "pipeline.yaml:33: connectors[1].batch.max_events: 5000 is over the intake's limit of 1000"},
-		{"bad site", func(s string) string { return strings.Replace(s, "datadoghq.eu", "datadoghq.moon", 1) }, `pipeline.yaml:35: connectors[1].datadog.site: unknown site "datadoghq.moon"`},
-		{"bad compression level", func(s string) string {
-			return strings.Replace(s, "tags: [env:prod]", "tags: [env:prod]\n      compression_level: 10", 1)
-		}, "pipeline.yaml:38: connectors[1].datadog.compression_level: 10 is not a gzip level (1 to 9)"},
-		{"max_retry_wait negative", func(s string) string {
-			return strings.Replace(s, "tags: [env:prod]", "tags: [env:prod]\n      max_retry_wait: -5s", 1)
-		}, "pipeline.yaml:38: connectors[1].datadog.max_retry_wait: -5s is out of range (1s to 1h0m0s)"},
-		{"max_retry_wait under a second", func(s string) string {
-			return strings.Replace(s, "tags: [env:prod]", "tags: [env:prod]\n      max_retry_wait: 500ms", 1)
-		}, "pipeline.yaml:38: connectors[1].datadog.max_retry_wait: 500ms is out of range (1s to 1h0m0s)"},
-		{"max_retry_wait a day", func(s string) string {
-			return strings.Replace(s, "tags: [env:prod]", "tags: [env:prod]\n      max_retry_wait: 24h", 1)
-		}, "pipeline.yaml:38: connectors[1].datadog.max_retry_wait: 24h0m0s is out of range (1s to 1h0m0s)"},
-		{"max_retry_wait garbage", func(s string) string {
-			return strings.Replace(s, "tags: [env:prod]", "tags: [env:prod]\n      max_retry_wait: 86400", 1)
-		}, `pipeline.yaml:38: bad duration "86400"`},
-		{"redact unknown field", func(s string) string { return strings.Replace(s, "hash: [loginIds]", "hash: [email]", 1) }, `pipeline.yaml:18: connectors[0].redact.hash[0]: unknown field "email"`},
-		{"redact projectId", func(s string) string { return strings.Replace(s, "hash: [loginIds]", "hash: [projectId]", 1) }, `cannot be redacted`},
 		{"no brokers", func(s string) string { return strings.Replace(s, "[127.0.0.1:9092]", "[]", 1) }, "pipeline.yaml:2: kafka.brokers: at least one broker is required"},
 		{"syntax", func(s string) string { return strings.Replace(s, "  brokers:", "brokers:\n  - x\n -", 1) }, "pipeline.yaml:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("pipeline.yaml", []byte(tt.edit(base)))
+			_, err := Parse("pipeline.yaml", []byte(tt.edit(base)), testDests)
 			if err == nil {
 				t.Fatalf("got no error, want %q", tt.want)
 			}
@@ -163,6 +132,53 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("error leaks a secret: %q", err)
 			}
 		})
+	}
+}
+
+// TestCheckSecrets: loading resolves no secret; CheckSecrets resolves
+// exactly those of its scope, and reports each that does not resolve at
+// its line.
+func TestCheckSecrets(t *testing.T) {
+	src := strings.ReplaceAll(valid, "SECRET_FILE", "/nonexistent/key") + "admin:\n  token: {env: TEST_ADMIN_TOKEN}\n"
+	p, err := Parse("p.yaml", []byte(src), testDests)
+	if err != nil {
+		t.Fatalf("Parse with no secret set: got %v, want no error: loading resolves nothing", err)
+	}
+	var (
+		kafka = "6: kafka.sasl.password: environment variable TEST_KAFKA_PASSWORD is not set"
+		admin = "39: admin.token: environment variable TEST_ADMIN_TOKEN is not set"
+		salt  = "19: connectors[0].redact.salt: environment variable TEST_SALT is not set"
+		ak    = "26: connectors[0].s3.credentials.access_key_id: environment variable TEST_AK is not set"
+		sk    = "27: connectors[0].s3.credentials.secret_access_key: secret file /nonexistent/key: no such file or directory"
+		dd    = "36: connectors[1].datadog.api_key: environment variable TEST_DD_KEY is not set"
+	)
+	for _, tt := range []struct {
+		name  string
+		scope SecretScope
+		want  []string
+	}{
+		{"nothing", SecretScope{}, nil},
+		{"kafka", SecretScope{Kafka: true}, []string{kafka}},
+		{"admin", SecretScope{Admin: true}, []string{admin}},
+		{"kafka and admin (the router)", SecretScope{Kafka: true, Admin: true}, []string{kafka, admin}},
+		{"an s3 connector", SecretScope{Connectors: []string{"s3-archive"}}, []string{salt, ak, sk}},
+		{"a datadog connector (a sink)", SecretScope{Kafka: true, Admin: true, Connectors: []string{"dd-prod"}}, []string{kafka, dd, admin}},
+		{"every secret", p.AllSecrets(), []string{kafka, salt, ak, sk, dd, admin}},
+		{"an unknown connector", SecretScope{Connectors: []string{"nope"}}, []string{`0: no connector "nope"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			checkErrors(t, p.CheckSecrets(tt.scope), tt.want)
+		})
+	}
+
+	// Only the scope's secrets set: the check passes whatever the others.
+	t.Setenv("TEST_DD_KEY", "s3cr3t")
+	if err := p.CheckSecrets(SecretScope{Connectors: []string{"dd-prod"}}); err != nil {
+		t.Errorf("dd-prod with its key set: got %v, want no error", err)
+	}
+	// A pipeline built by hand has no references to check.
+	if err := (&Pipeline{}).CheckSecrets(SecretScope{Kafka: true}); err != nil {
+		t.Errorf("hand-built pipeline: got %v, want no error", err)
 	}
 }
 

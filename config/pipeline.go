@@ -1,5 +1,7 @@
 package config
 
+import "go.yaml.in/yaml/v3"
+
 // Pipeline is the whole configuration file.
 type Pipeline struct {
 	Kafka      Kafka       `yaml:"kafka"`
@@ -10,6 +12,12 @@ type Pipeline struct {
 
 	// Path is the file the pipeline was loaded from, for messages.
 	Path string `yaml:"-"`
+
+	// root is the file's YAML, for the file:line of problems found after
+	// loading (CheckSecrets).
+	root *yaml.Node
+	// secrets are the file's secret references, for CheckSecrets.
+	secrets []secretRef
 }
 
 // Kafka is how every service reaches the cluster.
@@ -106,7 +114,8 @@ type Router struct {
 // ConnectorType is where a connector delivers.
 type ConnectorType string
 
-// The connector types.
+// The connector types, each the name of its destination's block. The
+// sinks' packages own the blocks (see Destination).
 const (
 	TypeS3      ConnectorType = "s3"
 	TypeDatadog ConnectorType = "datadog"
@@ -114,13 +123,18 @@ const (
 
 // Connector routes a filtered slice of the audit trail to one destination.
 type Connector struct {
-	ID      string        `yaml:"id"`
-	Type    ConnectorType `yaml:"type"`
-	Filter  Filter        `yaml:"filter"`
-	Redact  Redaction     `yaml:"redact"`
-	Batch   Batch         `yaml:"batch"`
-	S3      *S3           `yaml:"s3"`
-	Datadog *Datadog      `yaml:"datadog"`
+	ID     string        `yaml:"id"`
+	Type   ConnectorType `yaml:"type"`
+	Filter Filter        `yaml:"filter"`
+	Redact Redaction     `yaml:"redact"`
+	Batch  Batch         `yaml:"batch"`
+	// Blocks are the connector's keys this package does not know: its
+	// destination's block, named by its type (s3:, datadog:), which the
+	// destination decodes (see Destination).
+	Blocks map[string]yaml.Node `yaml:",inline"`
+	// Settings is the destination's block as its Destination decoded it
+	// (such as *s3sink.Config); nil when the file was loaded without it.
+	Settings any `yaml:"-"`
 	// Listen is the address of the sink's /metrics, /healthz and /readyz.
 	// Unset, it is DefaultSinkListen, or a free port of 127.0.0.1 when
 	// that is taken (another sink on the host); port 0 picks a free one.
@@ -172,67 +186,6 @@ type Batch struct {
 	// partitions write what they have, even short of a full batch, and
 	// fetching waits.
 	BufferBytes ByteSize `yaml:"buffer_bytes"`
-}
-
-// S3 is an S3 connector's destination.
-type S3 struct {
-	Bucket       string        `yaml:"bucket"`
-	Region       string        `yaml:"region"`
-	Prefix       string        `yaml:"prefix"`
-	Endpoint     string        `yaml:"endpoint"`
-	PathStyle    bool          `yaml:"path_style"`
-	StorageClass string        `yaml:"storage_class"`
-	Credentials  S3Credentials `yaml:"credentials"`
-	Encryption   S3Encryption  `yaml:"encryption"`
-	ObjectLock   *S3ObjectLock `yaml:"object_lock"`
-}
-
-// S3Credentials chooses how the sink authenticates. Source is "default"
-// (the AWS default chain), "static" (AccessKeyID and SecretAccessKey) or
-// "assume_role" (RoleARN and ExternalID, on top of the default chain).
-type S3Credentials struct {
-	Source          string `yaml:"source"`
-	AccessKeyID     Secret `yaml:"access_key_id"`
-	SecretAccessKey Secret `yaml:"secret_access_key"`
-	RoleARN         string `yaml:"role_arn"`
-	ExternalID      Secret `yaml:"external_id"`
-	SessionName     string `yaml:"session_name"`
-}
-
-// S3Encryption is "none", "sse-s3" or "sse-kms" (with KMSKeyID).
-type S3Encryption struct {
-	Mode     string `yaml:"mode"`
-	KMSKeyID string `yaml:"kms_key_id"`
-}
-
-// S3ObjectLock puts a retention on every object: WORM archives.
-type S3ObjectLock struct {
-	// Mode is "governance" or "compliance".
-	Mode string `yaml:"mode"`
-	Days int    `yaml:"days"`
-}
-
-// Datadog is a Datadog connector's destination.
-type Datadog struct {
-	// Site is one of datadoghq.com, datadoghq.eu, us3.datadoghq.com,
-	// us5.datadoghq.com, ap1.datadoghq.com, ddog-gov.com.
-	Site string `yaml:"site"`
-	// URL overrides Site with a full base URL (tests, proxies).
-	URL      string   `yaml:"url"`
-	APIKey   Secret   `yaml:"api_key"`
-	Service  string   `yaml:"service"`
-	Source   string   `yaml:"ddsource"`
-	Hostname string   `yaml:"hostname"`
-	Tags     []string `yaml:"tags"`
-	// CompressionLevel is the gzip level of the requests, 1 (fastest) to 9
-	// (smallest); default 6, the Datadog Agent's for gzip. Datadog bills
-	// logs by their uncompressed size: the level trades the sink's CPU for
-	// the bytes that leave the network.
-	CompressionLevel int `yaml:"compression_level"`
-	// MaxRetryWait caps the wait the intake asks for in Retry-After or
-	// X-RateLimit-Reset before a failed request is retried; default
-	// DefaultDatadogMaxRetryWait, from 1s to 1h.
-	MaxRetryWait Duration `yaml:"max_retry_wait"`
 }
 
 // ConnectorTopic is the topic a connector's events are routed to.

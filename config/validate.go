@@ -2,11 +2,8 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"path"
 	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -18,6 +15,8 @@ type validator struct {
 	file string
 	root *yaml.Node
 	errs Errors
+	// secrets are the secret references found, for CheckSecrets.
+	secrets []secretRef
 }
 
 // at records a problem at the node found by following keys (strings) and
@@ -82,7 +81,7 @@ var (
 	connectorID = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 )
 
-func (v *validator) pipeline(p *Pipeline) {
+func (v *validator) pipeline(p *Pipeline, o *options) {
 	if len(p.Kafka.Brokers) == 0 {
 		v.at("at least one broker is required", "kafka", "brokers")
 	}
@@ -115,7 +114,7 @@ func (v *validator) pipeline(p *Pipeline) {
 			v.at(fmt.Sprintf("duplicate connector id %q (also connectors[%d])", c.ID, j), "connectors", i, "id")
 		}
 		seen[c.ID] = i
-		v.connector(c, i)
+		v.connector(c, i, o)
 	}
 }
 
@@ -132,21 +131,7 @@ func (v *validator) topic(t Topic, key string) {
 	v.durability(t, key)
 }
 
-// secret checks that a reference resolves now, so that a missing variable
-// or file stops the service at start rather than at the first delivery.
-func (v *validator) secret(s Secret, required bool, where ...any) {
-	if !s.IsSet() {
-		if required {
-			v.at("a secret reference {env: NAME} or {file: PATH} is required", where...)
-		}
-		return
-	}
-	if _, err := s.Resolve(); err != nil {
-		v.at(err.Error(), where...)
-	}
-}
-
-func (v *validator) connector(c *Connector, i int) {
+func (v *validator) connector(c *Connector, i int, o *options) {
 	at := func(msg string, where ...any) { v.at(msg, append([]any{"connectors", i}, where...)...) }
 	if !connectorID.MatchString(c.ID) {
 		at(fmt.Sprintf("bad id %q: want 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit", c.ID), "id")
@@ -172,14 +157,21 @@ func (v *validator) connector(c *Connector, i int) {
 		fields []string
 	}{{"drop", r.Drop}, {"mask", r.Mask}, {"hash", r.Hash}} {
 		for j, f := range list.fields {
-			if err := CheckRedactField(f); err != nil {
+			if o.redactField == nil {
+				break
+			}
+			if err := o.redactField(f); err != nil {
 				at(err.Error(), "redact", list.key, j)
 			}
 		}
 	}
 	if len(r.Hash) > 0 {
-		v.secret(r.Salt, true, "connectors", i, "redact", "salt")
+		v.secret(connectorSecret(c.ID), r.Salt, true, "connectors", i, "redact", "salt")
 	}
+	// The destination first: its defaults of the batch limits come before
+	// the generic ones.
+	v.destination(c, i, o)
+	c.applyDefaults()
 	b := c.Batch
 	if b.MaxEvents < 1 {
 		at("must be at least 1", "batch", "max_events")
@@ -192,102 +184,5 @@ func (v *validator) connector(c *Connector, i int) {
 	}
 	if b.BufferBytes < 1<<20 {
 		at("must be at least 1MiB", "batch", "buffer_bytes")
-	}
-	switch c.Type {
-	case TypeS3:
-		if c.Datadog != nil {
-			at("a connector of type s3 takes an s3 block, not datadog", "datadog")
-		}
-		if c.S3 == nil {
-			at("type s3 needs an s3 block", "type")
-			return
-		}
-		v.s3(c.S3, i)
-	case TypeDatadog:
-		if c.S3 != nil {
-			at("a connector of type datadog takes a datadog block, not s3", "s3")
-		}
-		if c.Datadog == nil {
-			at("type datadog needs a datadog block", "type")
-			return
-		}
-		if b.MaxEvents > DatadogMaxEntries {
-			at(fmt.Sprintf("%d is over the intake's limit of %d entries per request", b.MaxEvents, DatadogMaxEntries), "batch", "max_events")
-		}
-		if b.MaxBytes > DatadogMaxBytes {
-			at(fmt.Sprintf("%d is over the intake's limit of %d bytes per request", b.MaxBytes, DatadogMaxBytes), "batch", "max_bytes")
-		}
-		v.datadog(c.Datadog, i)
-	default:
-		at(fmt.Sprintf("unknown type %q (want s3 or datadog)", c.Type), "type")
-	}
-}
-
-func (v *validator) s3(s *S3, i int) {
-	at := func(msg string, where ...any) { v.at(msg, append([]any{"connectors", i, "s3"}, where...)...) }
-	if len(s.Bucket) < 3 || len(s.Bucket) > 63 {
-		at(fmt.Sprintf("bad bucket name %q: 3 to 63 characters", s.Bucket), "bucket")
-	}
-	if s.Endpoint != "" {
-		if u, err := url.Parse(s.Endpoint); err != nil || u.Scheme == "" || u.Host == "" {
-			at(fmt.Sprintf("bad endpoint %q: want a URL such as http://127.0.0.1:9000", s.Endpoint), "endpoint")
-		}
-	}
-	cr := s.Credentials
-	switch cr.Source {
-	case "default":
-	case "static":
-		v.secret(cr.AccessKeyID, true, "connectors", i, "s3", "credentials", "access_key_id")
-		v.secret(cr.SecretAccessKey, true, "connectors", i, "s3", "credentials", "secret_access_key")
-	case "assume_role":
-		if !strings.HasPrefix(cr.RoleARN, "arn:") {
-			at(fmt.Sprintf("bad role_arn %q", cr.RoleARN), "credentials", "role_arn")
-		}
-		v.secret(cr.ExternalID, false, "connectors", i, "s3", "credentials", "external_id")
-	default:
-		at(fmt.Sprintf("unknown source %q (want default, static or assume_role)", cr.Source), "credentials", "source")
-	}
-	switch s.Encryption.Mode {
-	case "none", "sse-s3":
-	case "sse-kms":
-		if s.Encryption.KMSKeyID == "" {
-			at("sse-kms needs kms_key_id", "encryption")
-		}
-	default:
-		at(fmt.Sprintf("unknown mode %q (want none, sse-s3 or sse-kms)", s.Encryption.Mode), "encryption", "mode")
-	}
-	if l := s.ObjectLock; l != nil {
-		if l.Mode != "governance" && l.Mode != "compliance" {
-			at(fmt.Sprintf("unknown mode %q (want governance or compliance)", l.Mode), "object_lock", "mode")
-		}
-		if l.Days < 1 {
-			at("days must be at least 1", "object_lock", "days")
-		}
-	}
-}
-
-// DatadogSites are the sites the sink knows by name.
-var DatadogSites = []string{"datadoghq.com", "datadoghq.eu", "us3.datadoghq.com", "us5.datadoghq.com", "ap1.datadoghq.com", "ddog-gov.com"}
-
-func (v *validator) datadog(d *Datadog, i int) {
-	at := func(msg string, where ...any) { v.at(msg, append([]any{"connectors", i, "datadog"}, where...)...) }
-	if d.URL != "" {
-		if u, err := url.Parse(d.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			at(fmt.Sprintf("bad url %q: want http(s)://host[:port]", d.URL), "url")
-		}
-	} else if !slices.Contains(DatadogSites, d.Site) {
-		at(fmt.Sprintf("unknown site %q (want one of %s, or a url)", d.Site, strings.Join(DatadogSites, ", ")), "site")
-	}
-	v.secret(d.APIKey, true, "connectors", i, "datadog", "api_key")
-	for j, t := range d.Tags {
-		if t == "" || strings.ContainsAny(t, ", ") {
-			at(fmt.Sprintf("bad tag %s: no commas or spaces", strconv.Quote(t)), "tags", j)
-		}
-	}
-	if l := d.CompressionLevel; l < 1 || l > 9 {
-		at(fmt.Sprintf("%d is not a gzip level (1 to 9)", l), "compression_level")
-	}
-	if w := d.MaxRetryWait.D(); w < MinDatadogMaxRetryWait || w > MaxDatadogMaxRetryWait {
-		at(fmt.Sprintf("%v is out of range (%v to %v)", w, MinDatadogMaxRetryWait, MaxDatadogMaxRetryWait), "max_retry_wait")
 	}
 }

@@ -41,7 +41,7 @@ func (v *validator) kafkaSASL(s *SASL) {
 		if s.Username == "" {
 			at("username is required")
 		}
-		v.secret(s.Password, true, "kafka", "sasl", "password")
+		v.secret(kafkaSecret, s.Password, true, "kafka", "sasl", "password")
 		if s.OAuth != nil {
 			at(fmt.Sprintf("%s takes username and password, not oauth", s.Mechanism), "oauth")
 		}
@@ -52,7 +52,7 @@ func (v *validator) kafkaSASL(s *SASL) {
 		if s.OAuth == nil {
 			at("OAUTHBEARER needs an oauth block with a token: {file: PATH}", "mechanism")
 		} else {
-			v.secret(s.OAuth.Token, true, "kafka", "sasl", "oauth", "token")
+			v.secret(kafkaSecret, s.OAuth.Token, true, "kafka", "sasl", "oauth", "token")
 		}
 		v.noPassword(s)
 		if s.AWS != nil {
@@ -90,14 +90,14 @@ func (v *validator) kafkaAWS(a *KafkaAWS) {
 	switch a.Source {
 	case "default":
 	case "static":
-		v.secret(a.AccessKeyID, true, append(where, "access_key_id")...)
-		v.secret(a.SecretAccessKey, true, append(where, "secret_access_key")...)
-		v.secret(a.SessionToken, false, append(where, "session_token")...)
+		v.secret(kafkaSecret, a.AccessKeyID, true, append(where, "access_key_id")...)
+		v.secret(kafkaSecret, a.SecretAccessKey, true, append(where, "secret_access_key")...)
+		v.secret(kafkaSecret, a.SessionToken, false, append(where, "session_token")...)
 	case "assume_role":
 		if !strings.HasPrefix(a.RoleARN, "arn:") {
 			at(fmt.Sprintf("bad role_arn %q", a.RoleARN), "role_arn")
 		}
-		v.secret(a.ExternalID, false, append(where, "external_id")...)
+		v.secret(kafkaSecret, a.ExternalID, false, append(where, "external_id")...)
 	default:
 		at(fmt.Sprintf("unknown source %q (want default, static or assume_role)", a.Source), "source")
 	}

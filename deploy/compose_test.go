@@ -490,12 +490,13 @@ func TestComposeSetupMakesWhatTheSinksNeed(t *testing.T) {
 		if c.Type != config.TypeS3 {
 			continue
 		}
-		want = append(want, c.S3.Bucket)
+		s3 := destinationOf(t, &c)
+		want = append(want, s3.Bucket)
 		if buckets == "" {
 			continue
 		}
-		if got := *bucketJob.Environment["AWS_ENDPOINT_URL"]; got != c.S3.Endpoint {
-			t.Errorf("%s: AWS_ENDPOINT_URL %s, but connector %s writes to %s", buckets, got, c.ID, c.S3.Endpoint)
+		if got := *bucketJob.Environment["AWS_ENDPOINT_URL"]; got != s3.Endpoint {
+			t.Errorf("%s: AWS_ENDPOINT_URL %s, but connector %s writes to %s", buckets, got, c.ID, s3.Endpoint)
 		}
 	}
 	if buckets == "" {
@@ -633,4 +634,21 @@ func TestComposeKafkaDataOnItsVolume(t *testing.T) {
 	if n == 0 {
 		t.Errorf("no apache/kafka service")
 	}
+}
+
+// destination is what these tests read of a connector's destination block
+// (owned by the sinks' s3sink and ddsink, which this module cannot import).
+type destination struct {
+	Bucket   string `yaml:"bucket"`   // s3
+	Endpoint string `yaml:"endpoint"` // s3
+	URL      string `yaml:"url"`      // datadog
+}
+
+func destinationOf(t *testing.T, c *config.Connector) destination {
+	t.Helper()
+	var d destination
+	if err := c.DecodeBlock(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

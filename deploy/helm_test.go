@@ -900,11 +900,10 @@ func checkNetworkPolicies(t *testing.T, r *rendered, pl *config.Pipeline) {
 			continue
 		}
 		dest := "https://default"
-		if conn.S3 != nil && conn.S3.Endpoint != "" {
-			dest = conn.S3.Endpoint
-		}
-		if conn.Datadog != nil && conn.Datadog.URL != "" {
-			dest = conn.Datadog.URL
+		if d := destinationOf(t, conn); d.Endpoint != "" {
+			dest = d.Endpoint
+		} else if d.URL != "" {
+			dest = d.URL
 		}
 		u, err := url.Parse(dest)
 		if err != nil {

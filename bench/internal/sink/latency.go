@@ -94,9 +94,16 @@ func Latency(ctx context.Context, o LatencyOptions) ([]report.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, _ := p.Connector(id)
-	batch := c.Batch
-	dd, _ := p.Connector(ddID)
+	// The batch limits are the destinations' defaults, which only the
+	// sinks know: ask them.
+	batch, _, err := sinkLimits(o.SinkBin, path, id)
+	if err != nil {
+		return nil, err
+	}
+	ddBatch, _, err := sinkLimits(o.SinkBin, path, ddID)
+	if err != nil {
+		return nil, err
+	}
 	cl.AddGroup(p.ConnectorGroup(id))
 	cl.AddGroup(p.ConnectorGroup(ddID))
 
@@ -135,7 +142,7 @@ func Latency(ctx context.Context, o LatencyOptions) ([]report.Result, error) {
 	wait := batch.MaxAge.D() + 30*time.Second
 	o.Log.Info("published; waiting for the objects", "events", len(published), "up_to", wait)
 	missing := w.await(ctx, published, wait)
-	ddMissing := iw.await(ctx, published, dd.Batch.MaxAge.D()+30*time.Second)
+	ddMissing := iw.await(ctx, published, ddBatch.MaxAge.D()+30*time.Second)
 	stopWatch()
 	if err := errors.Join(<-watched, <-watched); err != nil {
 		return nil, err
@@ -144,12 +151,12 @@ func Latency(ctx context.Context, o LatencyOptions) ([]report.Result, error) {
 		return nil, fmt.Errorf("%d of %d events were not in any object listed within %v of the last publish; logs: %s, %s", missing, len(published), wait, router.log, sink.log)
 	}
 	if ddMissing > 0 {
-		return nil, fmt.Errorf("%d of %d events were not accepted by the intake within %v of the last publish; logs: %s, %s", ddMissing, len(published), dd.Batch.MaxAge.D()+30*time.Second, router.log, ddSink.log)
+		return nil, fmt.Errorf("%d of %d events were not accepted by the intake within %v of the last publish; logs: %s, %s", ddMissing, len(published), ddBatch.MaxAge.D()+30*time.Second, router.log, ddSink.log)
 	}
 	lat, dups := w.latencies(published)
 	ddLat, ddDups := iw.latencies(published)
 	res := latencyResult(o, lat, dups, w.objects(), batch, time.Since(began))
-	addIntakeLatency(&res, ddLat, ddDups, dd.Batch, o)
+	addIntakeLatency(&res, ddLat, ddDups, ddBatch, o)
 	return []report.Result{res}, nil
 }
 

@@ -302,9 +302,9 @@ func (sc *scenario) file(k Kind, slug string) pipeline.File {
 	return pipeline.File{Brokers: sc.o.Cluster.Brokers(), DLQ: sc.dlq, Prefix: sc.prefix, Connectors: []map[string]any{conn}}
 }
 
-// learn loads a pipeline file the way the sink of kind k will, for the
-// connector's batch limits (the config's defaults) and the sink's consumer
-// group.
+// learn asks the sink (sink validate) for the connector's batch limits, the
+// defaults of its destination, which only the sinks' packages know, and
+// for the sink's consumer group.
 func (sc *scenario) learn(k Kind) (*kindConfig, error) {
 	if k != S3Sink && k != DatadogSink {
 		return nil, fmt.Errorf("unknown sink kind %q", k)
@@ -313,15 +313,11 @@ func (sc *scenario) learn(k Kind) (*kindConfig, error) {
 	if err := sc.file(k, "check").Write(path); err != nil {
 		return nil, err
 	}
-	p, err := config.Load(path)
+	batch, group, err := sinkLimits(sc.o.SinkBin, path, sc.id)
 	if err != nil {
 		return nil, err
 	}
-	c, ok := p.Connector(sc.id)
-	if !ok {
-		return nil, fmt.Errorf("%s: no connector %s", path, sc.id)
-	}
-	return &kindConfig{batch: c.Batch, group: p.ConnectorGroup(sc.id)}, nil
+	return &kindConfig{batch: batch, group: group}, nil
 }
 
 func profileName(k Kind, enc string) string {

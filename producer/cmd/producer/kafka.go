@@ -54,7 +54,12 @@ func (k *kafkaFlags) options() (producer.Options, brokers, error) {
 	}
 	switch {
 	case k.config != "":
+		// The connection's secrets only: a producer holds no
+		// destination's.
 		p, err := config.Load(k.config)
+		if err == nil {
+			err = p.CheckSecrets(config.SecretScope{Kafka: true})
+		}
 		if err != nil {
 			return o, b, usageError{err: err}
 		}

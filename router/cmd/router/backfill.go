@@ -50,7 +50,10 @@ func backfillCmd(ctx context.Context, args []string, stdout, stderr io.Writer, l
 		fmt.Fprintln(stderr, "router backfill: --to must be after --from")
 		return 2
 	}
-	if o.Pipeline, err = config.Load(*path); err != nil {
+	if o.Pipeline, err = config.Load(*path); err == nil {
+		err = o.Pipeline.CheckSecrets(routerSecrets("backfill"))
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}

@@ -39,7 +39,7 @@ exactly once (Kafka transactions), applying each connector's filter.
 Usage:
   router run      --config FILE   route until SIGINT/SIGTERM; SIGHUP reloads the connectors
   router setup    --config FILE   create the pipeline's topics that are missing
-  router validate --config FILE   check a pipeline file and say what each connector receives
+  router validate --config FILE   check the router's part of a pipeline file and say what each connector receives
   router backfill --config FILE --connector ID --from T [--to T2] [--rate N] [--json]
                                   send a newly added connector the events from before it was
                                   added, exactly once ('router backfill --help')
@@ -125,6 +125,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		return 2
 	}
 	p, err := config.Load(*path)
+	if err == nil {
+		err = p.CheckSecrets(routerSecrets(cmd))
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -156,9 +159,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	return 0
 }
 
+// routerSecrets are the secrets the router's command uses: the Kafka
+// connection's, and the admin token where it serves the admin endpoints.
+// The router reads no destination block, so it holds no connector's
+// secret.
+func routerSecrets(cmd string) config.SecretScope {
+	return config.SecretScope{Kafka: true, Admin: cmd == "run"}
+}
+
 // describe prints, in words, what each connector will receive.
 func describe(w io.Writer, p *config.Pipeline) {
-	fmt.Fprintf(w, "%s: ok\n", p.Path)
+	// The router loads no destination: their blocks and secrets are the
+	// sinks', which auditctl validate checks.
+	fmt.Fprintf(w, "%s: ok for the router (Kafka, topics, router, filters); check the connectors' destinations and secrets with auditctl validate\n", p.Path)
 	fmt.Fprintf(w, "router: group %s reads %s, commits every %v; bad records go to %s\n",
 		p.Router.Group, p.Topics.Events.Name, p.Router.CommitInterval.D(), p.Topics.DLQ.Name)
 	fmt.Fprintf(w, "router: records where each connector's live routing began (for backfill) in %s\n", p.Topics.State.Name)
@@ -267,6 +280,9 @@ func reloadOnHUP(ctx context.Context, path string, r *route.Runner, log *slog.Lo
 		case <-hup:
 		}
 		p, err := config.Load(path)
+		if err == nil {
+			err = p.CheckSecrets(routerSecrets("run"))
+		}
 		if err != nil {
 			log.Error("config reload rejected; the previous config stays in force", "file", path, "err", err)
 			continue

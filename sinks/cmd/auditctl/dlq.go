@@ -112,6 +112,10 @@ func dlqCmd(ctx context.Context, args []string, e env) int {
 			return exitUsage
 		}
 	}
+	// Dead letters go back to Kafka topics, never to a destination.
+	if !secrets(p, config.SecretScope{Kafka: true}, e) {
+		return exitUsage
+	}
 	for _, r := range f.Refs {
 		if r.Topic != p.Topics.DLQ.Name {
 			fmt.Fprintf(e.stderr, "auditctl dlq: %s is not in the dead-letter topic %s\n", r, p.Topics.DLQ.Name)

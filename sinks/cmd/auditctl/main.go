@@ -34,6 +34,7 @@ import (
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/service/buildinfo"
 	"github.com/auditstream/auditstream/service/kafkalog"
+	"github.com/auditstream/auditstream/sinks/internal/pipeline"
 )
 
 // Exit codes.
@@ -57,6 +58,7 @@ Usage:
   auditctl test     --connector ID [--json]                     prove the destination accepts a write
   auditctl backfill --connector ID --from T [--to T2] [--json]  fill a new connector from audit.events (router backfill)
   auditctl verify   --connector ID [--json] ...                 check an S3 connector's archive (sink verify)
+  auditctl validate [--secrets=false]                           check the whole pipeline file, every secret included
   auditctl version                                              print the version
 
 Every subcommand takes --config FILE (default $AUDITSTREAM_CONFIG, else
@@ -103,6 +105,8 @@ func run(ctx context.Context, args []string, e env) int {
 		code = dlqCmd(ctx, rest, e)
 	case "test":
 		code = testCmd(ctx, rest, e)
+	case "validate":
+		code = validateCmd(rest, e)
 	case "backfill":
 		code = delegate(ctx, "router", append([]string{"backfill"}, rest...), e)
 	case "verify":
@@ -188,12 +192,22 @@ func (c *command) noArgs(e env) bool {
 
 // load reads the pipeline file.
 func (c *command) load(e env) (*config.Pipeline, bool) {
-	p, err := config.Load(*c.config)
+	p, err := pipeline.Load(*c.config)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return nil, false
 	}
 	return p, true
+}
+
+// secrets resolves the secrets a subcommand uses, and no other: those of
+// the Kafka connection, the admin token, and the connector it touches.
+func secrets(p *config.Pipeline, s config.SecretScope, e env) bool {
+	if err := p.CheckSecrets(s); err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return false
+	}
+	return true
 }
 
 // kafka is what a subcommand needs of the cluster.

@@ -18,7 +18,7 @@ func runCtl(args ...string) (int, string, string) {
 // TestHelpAndUsage: every subcommand's --help goes to stdout with an
 // example and exits 0; bad usage exits 2.
 func TestHelpAndUsage(t *testing.T) {
-	for _, sub := range [][]string{{"status"}, {"replay"}, {"dlq"}, {"dlq", "list"}, {"dlq", "redrive"}, {"test"}} {
+	for _, sub := range [][]string{{"status"}, {"replay"}, {"dlq"}, {"dlq", "list"}, {"dlq", "redrive"}, {"test"}, {"validate"}} {
 		code, out, _ := runCtl(append(sub, "--help")...)
 		if code != exitOK || !strings.Contains(out, "Example:") || !strings.Contains(out, "auditctl "+sub[0]) {
 			t.Errorf("%v --help: exit %d\n%s", sub, code, out)

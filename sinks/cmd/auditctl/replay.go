@@ -118,6 +118,9 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 	if !ok {
 		return exitUsage
 	}
+	if !secrets(p, config.SecretScope{Kafka: true, Connectors: []string{conn.ID}}, e) {
+		return exitUsage
+	}
 	if *toFlag != "" && conn.Type != config.TypeDatadog {
 		fmt.Fprintf(e.stderr, "auditctl replay: --to is for Datadog connectors; connector %s is %s. An S3 re-delivery beside the live writer "+
 			"would meet its deliveries with other batch boundaries; rewind instead (no --to): the writer skips what the bucket holds\n", conn.ID, conn.Type)

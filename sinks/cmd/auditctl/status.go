@@ -57,6 +57,11 @@ func statusCmd(ctx context.Context, args []string, e env) int {
 			return exitUsage
 		}
 	}
+	// Status reads Kafka and asks the services; it writes to no
+	// destination.
+	if !secrets(p, config.SecretScope{Kafka: true, Admin: true}, e) {
+		return exitUsage
+	}
 	hc, token, scheme, err := adminClient(p)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "auditctl:", err)

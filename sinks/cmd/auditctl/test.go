@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/sinks/internal/conntest"
 )
 
@@ -49,6 +50,10 @@ func testCmd(ctx context.Context, args []string, e env) int {
 	}
 	conn, ok := connector(p, *id, e)
 	if !ok {
+		return exitUsage
+	}
+	// The test writes to the destination alone: no Kafka.
+	if !secrets(p, config.SecretScope{Connectors: []string{conn.ID}}, e) {
 		return exitUsage
 	}
 	v := conntest.Run(ctx, conn, slog.New(slog.DiscardHandler))

@@ -34,8 +34,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/proto/record"
+	"github.com/auditstream/auditstream/sinks/internal/pipeline"
 	"github.com/auditstream/auditstream/stack/proctest"
 	"github.com/auditstream/auditstream/stack/securekafka"
 )
@@ -283,7 +283,7 @@ func (l *lockedBuffer) String() string {
 // kafkaClient is a client logged in as the pipeline file's user.
 func kafkaClient(t *testing.T, cfg string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	p, err := config.Load(cfg)
+	p, err := pipeline.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

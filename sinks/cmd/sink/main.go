@@ -34,6 +34,7 @@ import (
 	"github.com/auditstream/auditstream/service/buildinfo"
 	"github.com/auditstream/auditstream/service/kafkalog"
 	"github.com/auditstream/auditstream/sinks/internal/ddsink"
+	"github.com/auditstream/auditstream/sinks/internal/pipeline"
 	"github.com/auditstream/auditstream/sinks/internal/s3sink"
 	"github.com/auditstream/auditstream/sinks/internal/sink"
 )
@@ -42,6 +43,10 @@ const usage = `sink delivers one connector's events to its destination (S3 or Da
 
 Usage:
   sink run    --config FILE --connector ID   deliver until SIGINT/SIGTERM (flush, commit, leave)
+  sink validate --config FILE --connector ID
+      check the file and resolve what sink run of this connector needs (the Kafka
+      connection's secrets, the admin token, the connector's own), and print the
+      connector's effective batch limits; contacts nothing
   sink verify --config FILE --connector ID [--json] [--partition N,...]
               [--from YYYY-MM-DDTHH] [--to YYYY-MM-DDTHH] [--heads-topic NAME] [--bucket-only]
       check an S3 connector's archive: hashes, chain, manifests, versions and
@@ -72,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "run", "verify":
+	case "run", "verify", "validate":
 	default:
 		fmt.Fprintf(stderr, "sink: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -91,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		}
 		return 2
 	}
-	p, err := config.Load(*path)
+	p, err := pipeline.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -100,6 +105,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	if !ok {
 		fmt.Fprintf(stderr, "sink: %s has no connector %q\n", p.Path, *id)
 		return 2
+	}
+	// The sink holds its own connector's secrets and no other's.
+	if err := p.CheckSecrets(config.SecretScope{Kafka: true, Admin: true, Connectors: []string{c.ID}}); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if cmd == "validate" {
+		// The limits are the file's, else the destination's defaults,
+		// else the loader's: say which apply.
+		b := c.Batch
+		fmt.Fprintf(stdout, "%s: ok for sink %s (%s): batch max_events %d, max_bytes %d, max_age %v, buffer_bytes %d; group %s reads %s\n",
+			p.Path, c.ID, c.Type, b.MaxEvents, int64(b.MaxBytes), b.MaxAge.D(), int64(b.BufferBytes), p.ConnectorGroup(c.ID), p.ConnectorTopic(c.ID))
+		return 0
 	}
 	log = log.With("connector", c.ID)
 	if err := p.Kafka.CheckAccess(ctx, log); err != nil {
@@ -284,7 +302,7 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 		}
 		*h.t = t
 	}
-	p, err := config.Load(*path)
+	p, err := pipeline.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -296,6 +314,10 @@ func verify(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	}
 	if c.Type != config.TypeS3 {
 		fmt.Fprintf(stderr, "sink verify: connector %s is %s; verify checks S3 connectors\n", c.ID, c.Type)
+		return 2
+	}
+	if err := p.CheckSecrets(config.SecretScope{Kafka: !*bucketOnly, Connectors: []string{c.ID}}); err != nil {
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	log = log.With("connector", c.ID)

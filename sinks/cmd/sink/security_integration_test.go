@@ -30,6 +30,7 @@ import (
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/producer"
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
+	"github.com/auditstream/auditstream/sinks/internal/pipeline"
 	"github.com/auditstream/auditstream/stack/proctest"
 	"github.com/auditstream/auditstream/stack/securekafka"
 	"github.com/auditstream/auditstream/stack/testpki"
@@ -112,7 +113,7 @@ func secEvent() *auditv1.Event {
 // application sharing it would.
 func sdkOptions(t *testing.T, cfg string) producer.Options {
 	t.Helper()
-	p, err := config.Load(cfg)
+	p, err := pipeline.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +299,7 @@ func TestKafkaSecurity(t *testing.T) {
 				t0 := time.Now()
 				perr := p.Client().Ping(ctx)
 				took := time.Since(t0)
-				k, _ := config.Load(cfg)
+				k, _ := pipeline.Load(cfg)
 				if ae := k.Kafka.Explain(perr); ae == nil || !strings.Contains(ae.Error(), tc.want) || took > 5*time.Second {
 					t.Errorf("SDK: Ping error %v after %v, explained as %v; want %q within 5s", perr, took.Round(time.Millisecond), ae, tc.want)
 				}

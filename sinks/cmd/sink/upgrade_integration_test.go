@@ -21,10 +21,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/auditstream/auditstream/config"
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/sinks/internal/batch"
+	"github.com/auditstream/auditstream/sinks/internal/pipeline"
 	"github.com/auditstream/auditstream/sinks/internal/s3sink"
 	"github.com/auditstream/auditstream/stack/kafkatest"
 )
@@ -110,7 +110,7 @@ func TestS3RollingUpgradeBuildsDisagree(t *testing.T) {
 	viaProxy := *st
 	viaProxy.endpoint = proxy.URL
 	earlier := func(store *s3Store) error {
-		p, err := config.Load(writeConfig(t, s3Pipeline(t, store, id, base, prefix, "{max_events: 1000}")))
+		p, err := pipeline.Load(writeConfig(t, s3Pipeline(t, store, id, base, prefix, "{max_events: 1000}")))
 		if err != nil {
 			t.Fatal(err)
 		}

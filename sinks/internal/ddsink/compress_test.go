@@ -120,7 +120,7 @@ func TestCompressionLevel(t *testing.T) {
 	for _, level := range []int{1, 9} {
 		rec := &recorder{}
 		c := connector("http://intake.test", keyFile(t, testKey))
-		c.Datadog.CompressionLevel = level
+		dd(c).CompressionLevel = level
 		w, err := New(Options{Connector: c, Now: now, HTTPClient: &http.Client{Transport: rec}})
 		if err != nil {
 			t.Fatal(err)
@@ -152,8 +152,8 @@ func TestCompressionLevel(t *testing.T) {
 		t.Errorf("levels 1 and 9 decode to different bodies (%d and %d bytes)", len(a), len(b))
 	}
 	c := connector("http://intake.test", keyFile(t, testKey))
-	c.Datadog.CompressionLevel = 10
-	if _, err := New(Options{Connector: c}); err == nil || !strings.Contains(err.Error(), "compression_level 10") {
+	dd(c).CompressionLevel = 10
+	if _, err := New(Options{Connector: c}); err == nil || !strings.Contains(err.Error(), "compression_level: 10 is not a gzip level") {
 		t.Errorf("level 10: got %v, want an error naming compression_level 10", err)
 	}
 }

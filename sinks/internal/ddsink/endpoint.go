@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
-
-	"github.com/auditstream/auditstream/config"
 )
 
 // The indexes of the v2 SubmitLog server list in datadog-api-client-go:
@@ -28,19 +25,13 @@ type endpoint struct {
 	display   string // for logs and errors
 }
 
-// newEndpoint chooses the endpoint of d: its URL when set, else its site.
-func newEndpoint(d *config.Datadog) (endpoint, error) {
+// newEndpoint chooses the endpoint of a checked block: its URL when set,
+// else its site.
+func newEndpoint(d *Config) (endpoint, error) {
 	if d.URL != "" {
 		return urlEndpoint(d.URL)
 	}
 	site := d.Site
-	if site == "" {
-		site = "datadoghq.com"
-	}
-	if !slices.Contains(config.DatadogSites, site) {
-		return endpoint{}, fmt.Errorf("unknown datadog site %q (want one of %s, or a url)",
-			site, strings.Join(config.DatadogSites, ", "))
-	}
 	return endpoint{
 		index:     serverSite,
 		variables: map[string]string{"site": site},

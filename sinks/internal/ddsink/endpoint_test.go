@@ -56,7 +56,7 @@ func TestEndpoint(t *testing.T) {
 		t.Run(tt.site+tt.url, func(t *testing.T) {
 			rt := &recordingTransport{}
 			c := connector(tt.url, keyFile(t, testKey))
-			c.Datadog.Site = tt.site
+			dd(c).Site = tt.site
 			w, err := New(Options{Connector: c, HTTPClient: &http.Client{Transport: rt}, Now: now})
 			if err != nil {
 				t.Fatalf("New: %v", err)
@@ -87,13 +87,13 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		change  func(c *config.Connector)
 		wantErr string
 	}{
-		{"unknown site", func(c *config.Connector) { c.Datadog.Site = "datadoghq.moon" }, "unknown datadog site"},
-		{"ftp url", func(c *config.Connector) { c.Datadog.URL = "ftp://host" }, "want an http or https url"},
-		{"url without host", func(c *config.Connector) { c.Datadog.URL = "http:///path" }, "no host"},
-		{"url with credentials", func(c *config.Connector) { c.Datadog.URL = "https://user:pw@host" }, "scheme, host, port and path only"},
-		{"url with query", func(c *config.Connector) { c.Datadog.URL = "https://host/?a=b" }, "scheme, host, port and path only"},
-		{"no api key", func(c *config.Connector) { c.Datadog.APIKey = config.Secret{} }, "no datadog api key"},
-		{"not datadog", func(c *config.Connector) { c.Datadog = nil }, "no datadog connector"},
+		{"unknown site", func(c *config.Connector) { dd(c).Site = "datadoghq.moon" }, "datadog.site: unknown site"},
+		{"ftp url", func(c *config.Connector) { dd(c).URL = "ftp://host" }, "want an http or https url"},
+		{"url without host", func(c *config.Connector) { dd(c).URL = "http:///path" }, "no host"},
+		{"url with credentials", func(c *config.Connector) { dd(c).URL = "https://user:pw@host" }, "scheme, host, port and path only"},
+		{"url with query", func(c *config.Connector) { dd(c).URL = "https://host/?a=b" }, "scheme, host, port and path only"},
+		{"no api key", func(c *config.Connector) { dd(c).APIKey = config.Secret{} }, "no datadog api key"},
+		{"not datadog", func(c *config.Connector) { c.Settings = nil }, "no datadog connector"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

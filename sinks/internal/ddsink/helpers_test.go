@@ -92,13 +92,16 @@ func writeKey(t testing.TB, path, key string) {
 	}
 }
 
+// dd is a test connector's datadog block.
+func dd(c *config.Connector) *Config { return c.Settings.(*Config) }
+
 // connector returns a Datadog connector sending to url with the key read
 // from keyPath.
 func connector(url, keyPath string) *config.Connector {
 	return &config.Connector{
 		ID:   "dd-test",
 		Type: config.TypeDatadog,
-		Datadog: &config.Datadog{
+		Settings: &Config{
 			URL:      url,
 			APIKey:   config.Secret{File: keyPath},
 			Service:  "audit-svc",

@@ -93,7 +93,7 @@ func TestMapping(t *testing.T) {
 
 func TestHostnameDefaultsToSystem(t *testing.T) {
 	c := connector("http://127.0.0.1:1", "/nonexistent")
-	c.Datadog.Hostname = ""
+	dd(c).Hostname = ""
 	w, err := New(Options{Connector: c})
 	if err != nil {
 		t.Fatalf("New: %v", err)

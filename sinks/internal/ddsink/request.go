@@ -5,16 +5,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV2"
-
-	"github.com/auditstream/auditstream/config"
 )
 
 // The intake's documented bounds. The documentation writes 5MB and 1MB;
 // Datadog's own shippers read them as decimal, and so does this package.
 const (
-	maxEntries      = config.DatadogMaxEntries // logs in one request
-	maxPayloadBytes = config.DatadogMaxBytes   // uncompressed JSON in one request
-	maxLogBytes     = 1_000_000                // JSON in one log; the intake truncates above
+	maxEntries      = MaxEntries // logs in one request
+	maxPayloadBytes = MaxBytes   // uncompressed JSON in one request
+	maxLogBytes     = 1_000_000  // JSON in one log; the intake truncates above
 )
 
 // limits bound the requests a Writer sends. They are the intake's, except

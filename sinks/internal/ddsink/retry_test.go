@@ -144,7 +144,7 @@ func TestAPIKeyRotation(t *testing.T) {
 			name: "environment variable changed",
 			start: func(t *testing.T, f *fixture, c *config.Connector) {
 				t.Setenv("DDSINK_TEST_KEY", "wrong-key-abcdef")
-				c.Datadog.APIKey = config.Secret{Env: "DDSINK_TEST_KEY"}
+				dd(c).APIKey = config.Secret{Env: "DDSINK_TEST_KEY"}
 			},
 			fix: func(t *testing.T, f *fixture) { t.Setenv("DDSINK_TEST_KEY", testKey) },
 		},
@@ -158,7 +158,7 @@ func TestAPIKeyRotation(t *testing.T) {
 		{
 			name: "key file missing",
 			start: func(t *testing.T, f *fixture, c *config.Connector) {
-				c.Datadog.APIKey = config.Secret{File: f.keyPath + ".missing"}
+				dd(c).APIKey = config.Secret{File: f.keyPath + ".missing"}
 			},
 			fix: func(t *testing.T, f *fixture) { writeKey(t, f.keyPath+".missing", testKey) },
 		},

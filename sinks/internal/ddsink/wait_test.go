@@ -63,7 +63,7 @@ func writeAgainst(t *testing.T, header http.Header, maxRetryWait time.Duration) 
 	ts := httptest.NewServer(in)
 	t.Cleanup(ts.Close)
 	c := connector(ts.URL, keyFile(t, testKey))
-	c.Datadog.MaxRetryWait = config.Duration(maxRetryWait)
+	dd(c).MaxRetryWait = config.Duration(maxRetryWait)
 	logs := &logBuffer{}
 	w, err := New(Options{Connector: c, Now: now, Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
@@ -84,7 +84,7 @@ func writeAgainst(t *testing.T, header http.Header, maxRetryWait time.Duration) 
 // logged.
 func TestRetryWaitHeaders(t *testing.T) {
 	date := func(d time.Duration) string { return now().Add(d).UTC().Format(http.TimeFormat) }
-	ceiling := config.DefaultDatadogMaxRetryWait
+	ceiling := DefaultMaxRetryWait
 	tests := []struct {
 		name       string
 		retryAfter string // "" for none
@@ -170,7 +170,7 @@ func TestRetryWaitCeiling(t *testing.T) {
 		{"31s asked, 30s ceiling", 30 * time.Second, "31", 30 * time.Second, true},
 		{"a day asked, 1h ceiling", time.Hour, "86400", time.Hour, true},
 		{"a sub-second ceiling", 1500 * time.Millisecond, "2", 1500 * time.Millisecond, true},
-		{"default ceiling", 0, "3600", config.DefaultDatadogMaxRetryWait, true},
+		{"default ceiling", 0, "3600", DefaultMaxRetryWait, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,7 +195,7 @@ func TestRetryWaitCeiling(t *testing.T) {
 func TestNewRejectsBadCeiling(t *testing.T) {
 	for _, d := range []time.Duration{-time.Second, 500 * time.Millisecond, 25 * time.Hour} {
 		c := connector("http://127.0.0.1:1", keyFile(t, testKey))
-		c.Datadog.MaxRetryWait = config.Duration(d)
+		dd(c).MaxRetryWait = config.Duration(d)
 		if _, err := New(Options{Connector: c}); err == nil || !strings.Contains(err.Error(), "max_retry_wait") {
 			t.Errorf("max_retry_wait %v: got %v, want an error naming max_retry_wait", d, err)
 		}

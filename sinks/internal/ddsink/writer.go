@@ -60,32 +60,31 @@ type Writer struct {
 
 // New returns a Writer for the connector of o.
 func New(o Options) (*Writer, error) {
-	if o.Connector == nil || o.Connector.Datadog == nil {
+	conf, ok := ConfigOf(o.Connector)
+	if !ok {
 		return nil, errors.New("ddsink: no datadog connector")
 	}
-	d := o.Connector.Datadog
-	ep, err := newEndpoint(d)
-	if err != nil {
-		return nil, fmt.Errorf("connector %s: %w", o.Connector.ID, err)
+	// A block built by hand, not by Destination, gets the same defaults
+	// and the same check.
+	d := *conf
+	d.applyDefaults()
+	var bad error
+	d.check(func(msg string, where ...any) {
+		if bad == nil {
+			bad = fmt.Errorf("connector %s: datadog.%s: %s", o.Connector.ID, where[0], msg)
+		}
+	})
+	if bad != nil {
+		return nil, bad
 	}
 	if !d.APIKey.IsSet() {
 		return nil, fmt.Errorf("connector %s: no datadog api key", o.Connector.ID)
 	}
-	level := d.CompressionLevel
-	if level == 0 { // a connector not defaulted by config.Load
-		level = config.DefaultDatadogCompressionLevel
+	ep, err := newEndpoint(&d)
+	if err != nil {
+		return nil, fmt.Errorf("connector %s: %w", o.Connector.ID, err)
 	}
-	if level < 1 || level > 9 {
-		return nil, fmt.Errorf("connector %s: compression_level %d is not a gzip level (1 to 9)", o.Connector.ID, level)
-	}
-	ceiling := d.MaxRetryWait.D()
-	if ceiling == 0 { // a connector not defaulted by config.Load
-		ceiling = config.DefaultDatadogMaxRetryWait
-	}
-	if ceiling < config.MinDatadogMaxRetryWait || ceiling > config.MaxDatadogMaxRetryWait {
-		return nil, fmt.Errorf("connector %s: max_retry_wait %v is out of range (%v to %v)",
-			o.Connector.ID, ceiling, config.MinDatadogMaxRetryWait, config.MaxDatadogMaxRetryWait)
-	}
+	level, ceiling := d.CompressionLevel, d.MaxRetryWait.D()
 	w := &Writer{
 		endpoint: ep,
 		apiKey:   d.APIKey,

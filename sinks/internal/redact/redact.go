@@ -6,7 +6,7 @@
 // Fields are named by their JSON names: remoteAddress, loginIds, userId,
 // and data.<key>[.<key>...] for entries of the free-form data object. The
 // fields that identify and place an event (id, projectId, action, occurred)
-// cannot be redacted; config validation rejects them.
+// cannot be redacted; CheckField, given to the loader, rejects them.
 package redact
 
 import (
@@ -74,7 +74,7 @@ func New(r config.Redaction) (*Rules, error) {
 }
 
 func compile(act action, name string) (op, error) {
-	if err := config.CheckRedactField(name); err != nil {
+	if err := CheckField(name); err != nil {
 		return op{}, err
 	}
 	if rest, ok := strings.CutPrefix(name, "data."); ok {

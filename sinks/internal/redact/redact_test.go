@@ -3,6 +3,7 @@ package redact
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -100,6 +101,29 @@ func TestNewRejects(t *testing.T) {
 	} {
 		if _, err := New(r); err == nil {
 			t.Errorf("New(%+v): got nil error", r)
+		}
+	}
+}
+
+// TestCheckField: the names the loader accepts in a redact list.
+func TestCheckField(t *testing.T) {
+	for _, tt := range []struct {
+		name, want string // want: a fragment of the error, "" for none
+	}{
+		{"remoteAddress", ""},
+		{"loginIds", ""},
+		{"data.email", ""},
+		{"data.a.b", ""},
+		{"email", `unknown field "email"`},
+		{"remote_address", `unknown field "remote_address"`},
+		{"projectId", "cannot be redacted"},
+		{"id", "cannot be redacted"},
+		{"data", "by key"},
+		{"data..x", "empty key"},
+	} {
+		err := CheckField(tt.name)
+		if got := fmt.Sprint(err); (tt.want == "") != (err == nil) || (err != nil && !strings.Contains(got, tt.want)) {
+			t.Errorf("CheckField(%q): got %v, want %q", tt.name, err, tt.want)
 		}
 	}
 }

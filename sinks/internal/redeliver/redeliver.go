@@ -27,6 +27,7 @@ import (
 	"github.com/auditstream/auditstream/config/filter"
 	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/sinks/internal/batch"
+	"github.com/auditstream/auditstream/sinks/internal/ddsink"
 	"github.com/auditstream/auditstream/sinks/internal/offsets"
 	"github.com/auditstream/auditstream/sinks/internal/redact"
 	"github.com/auditstream/auditstream/sinks/internal/sink"
@@ -75,8 +76,8 @@ func Run(ctx context.Context, o Options, ranges map[int32]offsets.Range, total i
 	}
 	topic := o.Pipeline.ConnectorTopic(o.Connector.ID)
 	maxEvents := o.Connector.Batch.MaxEvents
-	if maxEvents <= 0 || maxEvents > config.DatadogMaxEntries {
-		maxEvents = config.DatadogMaxEntries
+	if maxEvents <= 0 || maxEvents > ddsink.MaxEntries {
+		maxEvents = ddsink.MaxEntries
 	}
 	pending := map[int32]*batch.Batch{}
 	flush := func(p int32) error {

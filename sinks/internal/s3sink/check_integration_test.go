@@ -29,24 +29,24 @@ func TestCheck(t *testing.T) {
 	const wrongSecret = "wr0ng-s3cret-Vx9QpL2m"
 	tests := []struct {
 		name         string
-		edit         func(c *config.S3)
+		edit         func(c *Config)
 		want         []string // substrings of the error; none: no error
 		unauthorized bool
 	}{
-		{"ok", func(*config.S3) {}, nil, false},
-		{"wrong secret key", func(c *config.S3) {
+		{"ok", func(*Config) {}, nil, false},
+		{"wrong secret key", func(c *Config) {
 			c.Credentials.SecretAccessKey = secretFile("secret", wrongSecret)
 		}, []string{"access denied", bucket, "check credentials"}, true},
-		{"unknown access key", func(c *config.S3) {
+		{"unknown access key", func(c *Config) {
 			c.Credentials.AccessKeyID = secretFile("id", "AKIANOSUCHKEY0000000")
 			c.Credentials.SecretAccessKey = secretFile("secret2", wrongSecret)
 		}, []string{"access denied", bucket, "check credentials"}, true},
-		{"missing bucket", func(c *config.S3) { c.Bucket = "no-such-bucket-" + bucket }, []string{"bucket no-such-bucket-" + bucket + " does not exist"}, false},
+		{"missing bucket", func(c *Config) { c.Bucket = "no-such-bucket-" + bucket }, []string{"bucket no-such-bucket-" + bucket + " does not exist"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := m.connector("check", bucket, "p")
-			tt.edit(c.S3)
+			tt.edit(c.Settings.(*Config))
 			w := newWriter(t, c)
 			err := w.Check(t.Context())
 			if len(tt.want) == 0 {

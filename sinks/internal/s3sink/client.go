@@ -14,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-
-	"github.com/auditstream/auditstream/config"
 )
 
 // The SDK's own retries. They absorb a dropped connection or a single 503,
@@ -30,7 +28,7 @@ const (
 // newClient builds the S3 client of a connector: region, endpoint and
 // addressing, credentials, and retries. It reads the credentials' secrets
 // but contacts nothing.
-func newClient(ctx context.Context, s *config.S3, hc *http.Client) (*s3.Client, error) {
+func newClient(ctx context.Context, s *Config, hc *http.Client) (*s3.Client, error) {
 	opts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(s.Region),
 		awsconfig.WithRetryer(func() aws.Retryer {

@@ -51,18 +51,18 @@ func localMinio(t *testing.T) minio {
 
 // connector is an s3 connector on the local MinIO with root credentials.
 func (m minio) connector(id, bucket, prefix string) *config.Connector {
-	return &config.Connector{ID: id, Type: config.TypeS3, S3: &config.S3{
+	return &config.Connector{ID: id, Type: config.TypeS3, Settings: &Config{
 		Bucket:    bucket,
 		Region:    "us-east-1",
 		Prefix:    prefix,
 		Endpoint:  m.endpoint,
 		PathStyle: true,
-		Credentials: config.S3Credentials{
+		Credentials: Credentials{
 			Source:          "static",
 			AccessKeyID:     config.Secret{File: m.accessKeyFile},
 			SecretAccessKey: config.Secret{File: m.secretKeyFile},
 		},
-		Encryption: config.S3Encryption{Mode: "none"},
+		Encryption: Encryption{Mode: "none"},
 	}}
 }
 

@@ -42,11 +42,11 @@ func TestFailuresReachTheRuntime(t *testing.T) {
 				_, _ = w.Write([]byte("<Error><Code>" + tt.code + "</Code><Message>stub</Message></Error>"))
 			}))
 			defer srv.Close()
-			c := &config.Connector{ID: "c", Type: config.TypeS3, S3: &config.S3{
+			c := &config.Connector{ID: "c", Type: config.TypeS3, Settings: &Config{
 				Bucket: "bucket", Region: "us-east-1", Endpoint: srv.URL, PathStyle: true,
-				Credentials: config.S3Credentials{Source: "static",
+				Credentials: Credentials{Source: "static",
 					AccessKeyID: config.Secret{Env: "S3SINK_TEST_KEY_ID"}, SecretAccessKey: config.Secret{Env: "S3SINK_TEST_SECRET"}},
-				Encryption: config.S3Encryption{Mode: "none"},
+				Encryption: Encryption{Mode: "none"},
 			}}
 			w, err := New(t.Context(), Options{Connector: c})
 			if err != nil {

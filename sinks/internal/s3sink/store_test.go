@@ -6,30 +6,28 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
-	"github.com/auditstream/auditstream/config"
 )
 
 func TestPutInput(t *testing.T) {
 	now := time.Date(2026, 11, 25, 6, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name      string
-		conf      config.S3
+		conf      Config
 		sse       types.ServerSideEncryption
 		kmsKey    string
 		lockMode  types.ObjectLockMode
 		lockUntil time.Time
 		class     types.StorageClass
 	}{
-		{name: "plain", conf: config.S3{Encryption: config.S3Encryption{Mode: "none"}}},
-		{name: "sse-s3", conf: config.S3{Encryption: config.S3Encryption{Mode: "sse-s3"}}, sse: types.ServerSideEncryptionAes256},
-		{name: "sse-kms", conf: config.S3{Encryption: config.S3Encryption{Mode: "sse-kms", KMSKeyID: "arn:aws:kms:eu-west-1:1:key/k"}},
+		{name: "plain", conf: Config{Encryption: Encryption{Mode: "none"}}},
+		{name: "sse-s3", conf: Config{Encryption: Encryption{Mode: "sse-s3"}}, sse: types.ServerSideEncryptionAes256},
+		{name: "sse-kms", conf: Config{Encryption: Encryption{Mode: "sse-kms", KMSKeyID: "arn:aws:kms:eu-west-1:1:key/k"}},
 			sse: types.ServerSideEncryptionAwsKms, kmsKey: "arn:aws:kms:eu-west-1:1:key/k"},
-		{name: "governance", conf: config.S3{ObjectLock: &config.S3ObjectLock{Mode: "governance", Days: 30}},
+		{name: "governance", conf: Config{ObjectLock: &ObjectLock{Mode: "governance", Days: 30}},
 			lockMode: types.ObjectLockModeGovernance, lockUntil: now.AddDate(0, 0, 30)},
-		{name: "compliance", conf: config.S3{ObjectLock: &config.S3ObjectLock{Mode: "compliance", Days: 1}},
+		{name: "compliance", conf: Config{ObjectLock: &ObjectLock{Mode: "compliance", Days: 1}},
 			lockMode: types.ObjectLockModeCompliance, lockUntil: now.AddDate(0, 0, 1)},
-		{name: "storage class", conf: config.S3{StorageClass: "STANDARD_IA"}, class: types.StorageClassStandardIa},
+		{name: "storage class", conf: Config{StorageClass: "STANDARD_IA"}, class: types.StorageClassStandardIa},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,7 +47,7 @@ func TestPutInput(t *testing.T) {
 			}
 		})
 	}
-	w := &Writer{bucket: "b", conf: &config.S3{}, now: time.Now}
+	w := &Writer{bucket: "b", conf: &Config{}, now: time.Now}
 	if in := w.putInput("m", nil, "application/json", nil, false); in.IfNoneMatch != nil {
 		t.Errorf("plain PUT: got If-None-Match %q, want none", aws.ToString(in.IfNoneMatch))
 	}

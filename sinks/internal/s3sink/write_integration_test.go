@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/sinks/internal/batch"
 	"github.com/auditstream/auditstream/sinks/internal/sink"
 )
@@ -310,7 +309,7 @@ func TestObjectLock(t *testing.T) {
 	m := localMinio(t)
 	ctx := t.Context()
 	c := m.connector("locked", m.newBucket(t, true), "worm")
-	c.S3.ObjectLock = &config.S3ObjectLock{Mode: "governance", Days: 2}
+	c.Settings.(*Config).ObjectLock = &ObjectLock{Mode: "governance", Days: 2}
 	w := newWriter(t, c)
 	if err := w.Check(ctx); err != nil {
 		t.Fatalf("Check: %v", err)

@@ -58,7 +58,7 @@ const callTimeout = 60 * time.Second
 type Writer struct {
 	s3      *s3.Client
 	bucket  string
-	conf    *config.S3
+	conf    *Config
 	layout  layout
 	enc     *encoder
 	log     *slog.Logger
@@ -91,13 +91,14 @@ var _ sink.Extender = (*Writer)(nil)
 // secrets but does not contact S3: call Check for that.
 func New(ctx context.Context, o Options) (*Writer, error) {
 	c := o.Connector
-	if c == nil || c.S3 == nil {
+	s, ok := ConfigOf(c)
+	if !ok {
 		return nil, errors.New("s3sink: the connector has no s3 settings")
 	}
 	if c.ID == "" {
 		return nil, errors.New("s3sink: the connector has no id")
 	}
-	client, err := newClient(ctx, c.S3, o.HTTPClient)
+	client, err := newClient(ctx, s, o.HTTPClient)
 	if err != nil {
 		return nil, fmt.Errorf("connector %s: %w", c.ID, err)
 	}
@@ -107,11 +108,11 @@ func New(ctx context.Context, o Options) (*Writer, error) {
 	}
 	return &Writer{
 		s3:      client,
-		bucket:  c.S3.Bucket,
-		conf:    c.S3,
-		layout:  newLayout(c.S3.Prefix, c.ID),
+		bucket:  s.Bucket,
+		conf:    s,
+		layout:  newLayout(s.Prefix, c.ID),
 		enc:     newEncoder(),
-		log:     log.With("bucket", c.S3.Bucket),
+		log:     log.With("bucket", s.Bucket),
 		m:       newMetrics(o.Registerer, c.ID),
 		now:     time.Now,
 		timeout: callTimeout,

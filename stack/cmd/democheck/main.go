@@ -158,7 +158,13 @@ func newPollers(ctx context.Context, p *config.Pipeline, evs []event, published 
 			}
 			ps = append(ps, func(ctx context.Context, t *target) error { return r.poll(ctx, ds, t, published) })
 		case config.TypeDatadog:
-			u := c.Datadog.URL
+			var d struct {
+				URL string `yaml:"url"`
+			}
+			if err := c.DecodeBlock(&d); err != nil {
+				return nil, fmt.Errorf("connector %s: %w", c.ID, err)
+			}
+			u := d.URL
 			if u == "" {
 				return nil, fmt.Errorf("connector %s: datadog.url is not set: the check reads the intake test server's logs, not Datadog's", c.ID)
 			}

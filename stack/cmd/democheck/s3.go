@@ -30,10 +30,28 @@ type s3Reader struct {
 	done      map[string]bool // keys read already
 }
 
+// s3Block is what the check reads of an S3 connector's block (the sinks'
+// s3sink owns the block; this module cannot import it).
+type s3Block struct {
+	Bucket      string `yaml:"bucket"`
+	Region      string `yaml:"region"`
+	Prefix      string `yaml:"prefix"`
+	Endpoint    string `yaml:"endpoint"`
+	PathStyle   bool   `yaml:"path_style"`
+	Credentials struct {
+		Source          string        `yaml:"source"`
+		AccessKeyID     config.Secret `yaml:"access_key_id"`
+		SecretAccessKey config.Secret `yaml:"secret_access_key"`
+	} `yaml:"credentials"`
+}
+
 // newS3Reader builds a client from the connector's destination settings:
 // static credentials, or the AWS default chain.
 func newS3Reader(ctx context.Context, c *config.Connector) (*s3Reader, error) {
-	s := c.S3
+	var s s3Block
+	if err := c.DecodeBlock(&s); err != nil {
+		return nil, err
+	}
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cmpOr(s.Region, "us-east-1"))}
 	switch s.Credentials.Source {
 	case "static":

@@ -27,10 +27,13 @@ func minioConnector(t *testing.T, id, bucket, prefix string) *config.Connector {
 		t.Fatal("AUDITSTREAM_S3_ENDPOINT, AUDITSTREAM_S3_ACCESS_KEY_FILE and AUDITSTREAM_S3_SECRET_KEY_FILE must be set: " +
 			"run stack/up.sh minio, then set -a; . .stack/env; set +a")
 	}
-	return &config.Connector{ID: id, Type: config.TypeS3, S3: &config.S3{
-		Bucket: bucket, Region: "us-east-1", Prefix: prefix, Endpoint: endpoint, PathStyle: true,
-		Credentials: config.S3Credentials{Source: "static", AccessKeyID: config.Secret{File: ak}, SecretAccessKey: config.Secret{File: sk}},
-	}}
+	p, err := config.Parse("pipeline.yaml", fmt.Appendf(nil, "kafka: {brokers: [127.0.0.1:1]}\nconnectors:\n  - id: %s\n    type: s3\n"+
+		"    s3: {bucket: %s, region: us-east-1, prefix: %q, endpoint: %s, path_style: true, "+
+		"credentials: {source: static, access_key_id: {file: %s}, secret_access_key: {file: %s}}}\n", id, bucket, prefix, endpoint, ak, sk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &p.Connectors[0]
 }
 
 func gz(t *testing.T, lines ...string) []byte {

@@ -1,4 +1,4 @@
-package config
+package redact
 
 import (
 	"fmt"
@@ -11,9 +11,11 @@ import (
 // them it could not be routed, named in S3 or deduplicated.
 var unredactable = map[string]bool{"id": true, "projectId": true, "action": true, "occurred": true}
 
-// CheckRedactField checks a redaction field name: an event field by its JSON
-// name (remoteAddress, loginIds, ...) or data.<key>[.<key>...].
-func CheckRedactField(name string) error {
+// CheckField checks a redaction field name: an event field by its JSON
+// name (remoteAddress, loginIds, ...) or data.<key>[.<key>...]. Loading the
+// pipeline file with it (config.WithRedactFields) reports a bad name at
+// its line.
+func CheckField(name string) error {
 	if rest, ok := strings.CutPrefix(name, "data."); ok {
 		for _, k := range strings.Split(rest, ".") {
 			if k == "" {
