@@ -239,11 +239,74 @@ func TestComposeNamesOnlyWhatExists(t *testing.T) {
 // TestComposeServicesLoadThePipeline checks each Auditstream service
 // against deploy/pipeline.yaml: the file it is given is mounted, loads
 // (secrets included) with only what the service mounts, names the connector
+// checkSecretsMounted checks that a service mounts exactly the secrets its
+// process resolves: a sink its connector's (every file under /run/secrets/
+// its block and its redaction salt name), the router none.
+func checkSecretsMounted(t *testing.T, pl *config.Pipeline, s types.ServiceConfig, cmd []string) {
+	t.Helper()
+	want := map[string]bool{}
+	if cmd[0] == "sink" {
+		c, ok := pl.Connector(flagValue(cmd, "connector"))
+		if !ok {
+			return // reported by the caller
+		}
+		var block map[string]any
+		if err := c.DecodeBlock(&block); err != nil {
+			t.Fatalf("connector %s: %v", c.ID, err)
+		}
+		for _, f := range append(secretFiles(block), c.Redact.Salt.File) {
+			if name, ok := strings.CutPrefix(f, "/run/secrets/"); ok {
+				want[name] = true
+			}
+		}
+	}
+	got := map[string]bool{}
+	for _, sec := range s.Secrets {
+		got[sec.Source] = true
+	}
+	for name := range got {
+		if !want[name] {
+			t.Errorf("mounts secret %s, which its process does not use", name)
+		}
+	}
+	for name := range want {
+		if !got[name] {
+			t.Errorf("does not mount secret %s, which its process uses", name)
+		}
+	}
+}
+
+// secretFiles returns the file of every secret reference ({file: PATH})
+// found in a decoded block.
+func secretFiles(v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case map[string]any:
+		if f, ok := v["file"].(string); ok && len(v) == 1 {
+			out = append(out, f)
+		}
+		for _, x := range v {
+			out = append(out, secretFiles(x)...)
+		}
+	case []any:
+		for _, x := range v {
+			out = append(out, secretFiles(x)...)
+		}
+	}
+	return out
+}
+
 // it runs, and listens where the compose file says.
 func TestComposeServicesLoadThePipeline(t *testing.T) {
 	root := repoRoot(t)
 	p := loadCompose(t, filepath.Join(root, "docker-compose.yml"))
 	h := hostFile{root: root, secrets: makeSecrets(t)}
+	// The file as shipped, its secret paths as the containers see them
+	// (loading resolves no secret).
+	shipped, err := config.Load(filepath.Join(root, "deploy", "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	deployed := map[string]bool{}
 	routers := 0
@@ -263,6 +326,7 @@ func TestComposeServicesLoadThePipeline(t *testing.T) {
 				t.Fatalf("--config %q: the service mounts no such file (mounts: %v)", cfgPath, slices.Sorted(maps.Keys(m)))
 			}
 			pl := loadPipelineAs(t, host, s, m)
+			checkSecretsMounted(t, shipped, s, cmd)
 
 			var listen string
 			switch cmd[0] + " " + cmd[1] {

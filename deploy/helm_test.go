@@ -314,7 +314,6 @@ func TestChartRefusesIncompleteValues(t *testing.T) {
 		{"unknown SASL mechanism", "kafka: {brokers: [k:9093], sasl: {enabled: true, mechanism: GSSAPI, username: u, password: p}}\nconnectors: [{id: a, type: s3, s3: {bucket: abc}}]\n", "sasl/mechanism"},
 		{"misspelt chart key", "kafka: {brokers: [k:9092]}\nsink: {autoscalling: {enabled: false}}\n", "autoscalling"},
 		{"misspelt connector chart key", "kafka: {brokers: [k:9092]}\nconnectors: [{id: a, type: s3, s3: {bucket: abc}, autoscaling: {maxReplica: 3}}]\n", "maxReplica"},
-		{"unknown secret scope", "kafka: {brokers: [k:9092]}\nsecretScope: some\n", "secretScope"},
 		{"broker without a port", "kafka: {brokers: [kafka]}\n", "brokers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -434,6 +433,10 @@ func podFiles(t *testing.T, r *rendered, tc chartCase, spec corev1.PodSpec, c co
 	return files
 }
 
+// connectorFile matches a connector's secret file in the rendered pipeline,
+// with the connector's id.
+var connectorFile = regexp.MustCompile(`/etc/auditstream/connectors/([a-z0-9_-]+)/[A-Za-z0-9_.-]+`)
+
 // checkPipeline loads the rendered pipeline file in every container, with
 // only what that container mounts, as the process would at start, and
 // returns it.
@@ -456,7 +459,6 @@ func checkPipeline(t *testing.T, r *rendered, tc chartCase) *config.Pipeline {
 		return []byte(s)
 	}
 	var pl *config.Pipeline
-	union := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(r.deployments)) {
 		spec := r.deployments[name].Spec.Template.Spec
 		for _, c := range append(slices.Clone(spec.InitContainers), spec.Containers...) {
@@ -466,7 +468,6 @@ func checkPipeline(t *testing.T, r *rendered, tc chartCase) *config.Pipeline {
 				t.Errorf("%s/%s: --config %q is not mounted", name, c.Name, cfg)
 				continue
 			}
-			maps.Copy(union, files)
 			env := map[string]string{}
 			for _, e := range c.Env {
 				env[e.Name] = e.Value
@@ -474,43 +475,37 @@ func checkPipeline(t *testing.T, r *rendered, tc chartCase) *config.Pipeline {
 			isolateEnv(t, []byte(text), env)
 			p, err := config.Parse("pipeline.yaml", rewrite(files))
 			if err != nil {
-				if scopedSecretsFail(r, err) {
-					continue
-				}
 				t.Errorf("%s/%s: the pipeline does not load with what the container mounts: %v", name, c.Name, err)
+				continue
+			}
+			// The secrets the process resolves at start, from what the
+			// container mounts alone. The destination blocks' own secrets
+			// are the sinks' packages' (not importable here): that each
+			// sink mounts its own connector's Secret is checkWorkloads'.
+			scope := config.SecretScope{Kafka: true}
+			if len(c.Args) > 1 && c.Args[1] == "run" {
+				scope.Admin = true
+			}
+			if len(c.Args) > 1 && c.Args[0] == "sink" {
+				id := flagValue(c.Args, "connector")
+				scope.Connectors = []string{id}
+				for _, m := range connectorFile.FindAllStringSubmatch(text, -1) {
+					if _, ok := files[m[0]]; m[1] == id && !ok {
+						t.Errorf("%s/%s: connector %s's secret file %s is not mounted", name, c.Name, id, m[0])
+					}
+				}
+			}
+			if err := p.CheckSecrets(scope); err != nil {
+				t.Errorf("%s/%s: the secrets it uses do not resolve with what the container mounts: %v", name, c.Name, err)
 				continue
 			}
 			pl = p
 		}
 	}
 	if pl == nil {
-		// secretScope own: no pod mounts every secret yet; together they do.
-		p, err := config.Parse("pipeline.yaml", rewrite(union))
-		if err != nil {
-			t.Fatalf("the pipeline does not load even with every pod's files: %v", err)
-		}
-		pl = p
+		t.Fatal("no container loads the pipeline")
 	}
 	return pl
-}
-
-// scopedSecretsFail reports whether a load failed only on another
-// connector's secret in a chart rendered with secretScope "own": the loader
-// resolves every connector's secrets in every process today (issue 13,
-// item 2), so such a pod does not start yet. checkWorkloads checks that
-// each pod mounts exactly its own Secret instead.
-func scopedSecretsFail(r *rendered, err error) bool {
-	for _, d := range r.deployments {
-		if d.Spec.Template.Annotations["auditstream.io/secret-scope"] != "own" {
-			return false
-		}
-	}
-	for _, line := range strings.Split(err.Error(), "\n") {
-		if !strings.Contains(line, "secret file /etc/auditstream/connectors/") {
-			return false
-		}
-	}
-	return true
 }
 
 // checkWorkloads checks the router and the sinks: one sink Deployment per
@@ -584,19 +579,17 @@ func checkWorkloads(t *testing.T, r *rendered, pl *config.Pipeline, vals chartut
 				t.Errorf("%s: %s probe GET %s on %s, want %s on the admin port", name, pr.what, g.Path, g.Port.String(), pr.path)
 			}
 		}
-		// Which connector Secrets the pod mounts: all of them while the
-		// loader resolves every secret, else only its own.
+		// Which connector Secrets the pod mounts: its own only (the router
+		// none), since a process resolves only the secrets it uses.
 		mounted := map[string]bool{}
 		for _, v := range spec.Volumes {
 			if id, ok := strings.CutPrefix(v.Name, "conn-"); ok {
 				mounted[id] = true
 			}
 		}
-		if d.Spec.Template.Annotations["auditstream.io/secret-scope"] == "own" {
-			for id := range mounted {
-				if id != own {
-					t.Errorf("%s: mounts connector %s's Secret; with secretScope own it mounts its own only", name, id)
-				}
+		for id := range mounted {
+			if id != own {
+				t.Errorf("%s: mounts connector %s's Secret; a pod mounts its own connector's only", name, id)
 			}
 		}
 	}
