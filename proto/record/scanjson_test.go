@@ -177,17 +177,17 @@ func TestScanJSONEdgeCases(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, maxJSONDepth+2) + "1" + strings.Repeat("}", maxJSONDepth+2)
 	for _, s := range []string{
 		``, ` `, `{}`, ` {} `, `{} {}`, `{}x`, `[]`, `null`, `{`, `}`, `{,}`, `{"id":"a",}`,
-		`{"projectId":"P","project_id":"P"}`,                 // the same field twice
-		`{"projectId":"P","projectId":"P"}`,                  // the same field twice
-		`{"zz":1,"zz":2}`,                                    // an unknown field twice: discarded
-		`{"projectId":null,"projectId":"P"}`,                 // null counts as seen
-		`{"projectId":"P\u0031"}`,                            // an escape in a routing field
-		`{"projectId":"P\/"}`,                                // an escape in a routing field
-		`{"actorId":"a\u0000b"}`,                             // NUL by escape
-		"{\"actorId\":\"a\x00b\"}",                           // a control character
-		"{\"actorId\":\"a\x7fb\"}",                           // DEL is no control character to JSON
-		"{\"actorId\":\"a\xffb\"}",                           // not UTF-8
-		"{\"actorId\":\"\xed\xa0\x80\"}",                     // a surrogate in UTF-8
+		`{"projectId":"P","project_id":"P"}`,                                                                       // the same field twice
+		`{"projectId":"P","projectId":"P"}`,                                                                        // the same field twice
+		`{"zz":1,"zz":2}`,                                                                                          // an unknown field twice: discarded
+		`{"projectId":null,"projectId":"P"}`,                                                                       // null counts as seen
+		`{"projectId":"P\u0031"}`,                                                                                  // an escape in a routing field
+		`{"projectId":"P\/"}`,                                                                                      // an escape in a routing field
+		`{"actorId":"a\u0000b"}`,                                                                                   // NUL by escape
+		"{\"actorId\":\"a\x00b\"}",                                                                                 // a control character
+		"{\"actorId\":\"a\x7fb\"}",                                                                                 // DEL is no control character to JSON
+		"{\"actorId\":\"a\xffb\"}",                                                                                 // not UTF-8
+		"{\"actorId\":\"\xed\xa0\x80\"}",                                                                           // a surrogate in UTF-8
 		`{"actorId":"\ud800"}`, `{"actorId":"\udc00"}`, `{"actorId":"\udc00\u0041"}`, `{"actorId":"\udc00\ud800"}`, // lone surrogates
 		`{"actorId":"\ud83d\ude00"}`, `{"actorId":"\ud83d\u0041"}`, `{"actorId":"\ud83d"}`,
 		`{"actorId":"\u00e9\u12G4"}`, `{"actorId":"\x"}`, `{"actorId":"\`,
