@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -17,10 +18,9 @@ import (
 // sure protojson does too, and hands anything else to the full decoder
 // (UnmarshalJSON), which accepts or rejects it. So it never accepts more
 // than the decoder, and never less; an invalid value costs a scan and a
-// decode. Handed over: escapes in a field name, a data key or a routing
-// field (id, projectId, action, type, tenants, occurred), a field name in
-// brackets (an extension's), numbers in data that may not fit a double,
-// nesting deeper than maxJSONDepth, and every syntax error.
+// decode. Handed over: escapes in a field name, a data key or occurred, a
+// field name in brackets (an extension's), numbers in data that may not
+// fit a double, nesting deeper than maxJSONDepth, and every error.
 //
 // The head's strings share one copy of their bytes, not the value.
 func ScanJSON(value []byte) (Head, error) {
@@ -142,7 +142,7 @@ func (s *scan) field(d *jsonScan, num uint) bool {
 	}
 	switch num {
 	case 1, 2, 3, 4:
-		v, ok := d.plainString()
+		v, ok := d.text()
 		switch num {
 		case 1:
 			s.id = v
@@ -183,7 +183,7 @@ func (s *scan) stringArray(d *jsonScan, tenants bool) bool {
 	}
 	for {
 		if tenants {
-			v, ok := d.plainString()
+			v, ok := d.text()
 			if !ok {
 				return false
 			}
@@ -280,6 +280,59 @@ func (d *jsonScan) plainString() ([]byte, bool) {
 		return nil, false
 	}
 	return d.b[start : d.i-1], true
+}
+
+// text reads a string and returns its content, unescaped.
+func (d *jsonScan) text() ([]byte, bool) {
+	start := d.i + 1
+	escaped, ok := d.quoted()
+	if !ok {
+		return nil, false
+	}
+	v := d.b[start : d.i-1]
+	if escaped {
+		v = unescape(v)
+	}
+	return v, true
+}
+
+// unescape returns a string's content with its escapes, which quoted has
+// checked, replaced by what they stand for.
+func unescape(v []byte) []byte {
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); {
+		if v[i] != '\\' {
+			out = append(out, v[i])
+			i++
+			continue
+		}
+		switch c := v[i+1]; c {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, _ := hex4(v[i+2:])
+			i += 6
+			if utf16.IsSurrogate(r) {
+				r2, _ := hex4(v[i+2:])
+				r = utf16.DecodeRune(r, r2)
+				i += 6
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default: // '"', '\\', '/'
+			out = append(out, c)
+		}
+		i += 2
+	}
+	return out
 }
 
 // string reads a string.

@@ -157,6 +157,7 @@ func TestScanJSONTakesCommonValues(t *testing.T) {
 		ev.Data.Fields["count"] = structpb.NewNumberValue(float64(r.IntN(1000)))
 		ev.Data.Fields["ratio"] = structpb.NewNumberValue(r.Float64())
 		ev.Data.Fields["city"] = structpb.NewStringValue("Zürich 🏔")
+		ev.Tenants = append(ev.Tenants, "Zürich AG") // escaped by asciiJSON
 		for _, opt := range []protojson.MarshalOptions{{}, {UseProtoNames: true}, {Multiline: true}} {
 			b, err := opt.Marshal(ev)
 			if err != nil {
@@ -206,6 +207,8 @@ func TestScanJSONEdgeCases(t *testing.T) {
 		`{"data":{"a":nul}}`, `{"data":{"a":nullx}}`, `{"data":{"a":[1,]}}`, `{"data":{"a":[,1]}}`, `{"data":{"a\u0062":1,"ab":2}}`,
 		`{"zz":1e}`, `{"zz":1e400}`, `{"zz":{"a":1,"a":2}}`, `{"zz":[1 2]}`, `{"[foo.bar]":1}`, `{"[]":1}`, `{"":1}`,
 		`{"pro\u006aectId":"P"}`, `{"id" : "a" , "action"  :"b"}`, "{\n\t\"id\":\r\"a\"}", "\xef\xbb\xbf{}",
+		`{"id":"a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00\u0000"}`, `{"tenants":["\u0061cme","b\u00FCro",""]}`,
+		`{"action":"\uD83D\uDE00x"}`, `{"type":"\ud83dx"}`, `{"id":"\u12"}`,
 		`{"type":"warn","type":"info"}`, `{"id":"` + strings.Repeat("x", 200) + `"}`,
 		`{"zz":` + deep + `}`, `{"data":{"x":` + deep + `}}`,
 		`{"data":{` + manyKeys(40, false) + `}}`, `{"data":{` + manyKeys(40, true) + `}}`,
