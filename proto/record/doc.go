@@ -13,7 +13,7 @@
 //
 // Headers are a producer's claim, not a fact: the router routes on the
 // value, never on the headers alone. It reads every value (ScanProtobuf for
-// protobuf, a decode for JSON) and validates it. A record with project and
+// protobuf, ScanJSON for JSON) and validates it. A record with project and
 // action headers must agree with its value (CheckHeaders: one project, one
 // action, the value's tenants in any order, keys matched exactly), or it is
 // a dead letter, header_mismatch; a record without them is rewritten into

@@ -12,7 +12,6 @@ import (
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/config/filter"
-	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/proto/record"
 )
 
@@ -65,9 +64,9 @@ type Outcome struct {
 // a connector only if it decodes and validates:
 //   - the whole record (key, headers and value) must fit what the router's
 //     producer sends (RecordBytes), and the value max_event_bytes;
-//   - the value is read: protobuf by a scan that checks it decodes and
-//     reads only the fields routing and validation need (ScanProtobuf),
-//     JSON by a decode;
+//   - the value is read by a scan that checks it decodes as the sinks will
+//     decode it and reads only the fields routing and validation need
+//     (ScanProtobuf, ScanJSON);
 //   - a record with the contract headers (project and action) must agree
 //     with its value (record.CheckHeaders), or it is a header_mismatch
 //     dead letter; one that agrees is forwarded as it came;
@@ -101,7 +100,7 @@ func (t *Table) Route(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, Outcome)
 	}
 	key, value, headers := r.Key, r.Value, r.Headers
 	if !claim || v.head.ID == "" {
-		normal, reason, err := normalize(r, v.ct, v.ev)
+		normal, reason, err := normalize(r, v.ct)
 		if err == nil && t.RecordBytes > 0 && record.Size(normal) > t.RecordBytes {
 			reason, err = record.ReasonTooLarge, fmt.Errorf("record too large once rewritten into the contract: %d bytes, over the %d the router can produce", record.Size(normal), t.RecordBytes)
 		}
@@ -124,15 +123,13 @@ func (t *Table) Route(r *kgo.Record, out []*kgo.Record) ([]*kgo.Record, Outcome)
 
 // reading is what read learnt of a record's value.
 type reading struct {
-	ct      string         // its content type, from the header or detected
-	head    record.Head    // what routing and validation need
-	ev      *auditv1.Event // the event, when it was decoded whole (JSON)
-	unknown string         // json or protobuf when it had unknown fields
+	ct      string      // its content type, from the header or detected
+	head    record.Head // what routing and validation need
+	unknown string      // json or protobuf when it had unknown fields
 }
 
-// read reads and validates a record's value, by its content type:
-// protobuf by a scan that checks it decodes without building it, JSON by a
-// decode.
+// read reads and validates a record's value, by its content type, with a
+// scan that checks it decodes without building it.
 func read(r *kgo.Record) (reading, error) {
 	v := reading{ct: record.HeaderValue(r.Headers, record.HeaderContentType)}
 	if v.ct == "" {
@@ -146,11 +143,8 @@ func read(r *kgo.Record) (reading, error) {
 			v.unknown = "protobuf"
 		}
 	case record.ContentTypeJSON:
-		var unknown bool
-		if v.ev, unknown, err = record.UnmarshalJSON(r.Value); err == nil {
-			v.head = record.HeadOf(v.ev)
-		}
-		if unknown {
+		v.head, err = record.ScanJSON(r.Value)
+		if v.head.Unknown {
 			v.unknown = "json"
 		}
 	default:
@@ -168,14 +162,11 @@ func read(r *kgo.Record) (reading, error) {
 var idSpace = uuid.MustParse("6f1c5b7e-2a8d-4c59-9e0b-4d3f2a1b7c60")
 
 // normalize re-encodes a record's value by the contract, keeping its
-// encoding, with an id derived from its position when it has none. ev is
-// the value decoded, or nil to decode it here.
-func normalize(r *kgo.Record, ct string, ev *auditv1.Event) (*kgo.Record, string, error) {
-	if ev == nil {
-		var err error
-		if ev, err = record.Unmarshal(r.Value, ct); err != nil {
-			return nil, record.Reason(err), err
-		}
+// encoding, with an id derived from its position when it has none.
+func normalize(r *kgo.Record, ct string) (*kgo.Record, string, error) {
+	ev, err := record.Unmarshal(r.Value, ct)
+	if err != nil {
+		return nil, record.Reason(err), err
 	}
 	if ev.GetId() == "" {
 		pos := r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10)

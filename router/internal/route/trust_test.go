@@ -301,3 +301,52 @@ func TestRouteClaimWithoutID(t *testing.T) {
 		t.Errorf("rewritten headers: %v", err)
 	}
 }
+
+// TestRouteJSONReadAsSinksDecode: a JSON value is read as the sinks decode
+// it, whatever spelling it takes: escapes (Python's json.dumps writes
+// "\u00e9"; anyone may write "\u0061"), proto field names, a field twice.
+// Headers are held to the decoded value, not to its text.
+func TestRouteJSONReadAsSinksDecode(t *testing.T) {
+	tb := tenantTable(t)
+	const occurred = `"occurred":"2026-01-02T03:04:05Z"`
+	claim := func(tenants ...string) []kgo.RecordHeader {
+		hs := []kgo.RecordHeader{hdr("content-type", record.ContentTypeJSON), hdr("project", "P1"), hdr("action", "UserCreated")}
+		for _, tn := range tenants {
+			hs = append(hs, hdr("tenant", tn))
+		}
+		return hs
+	}
+	tests := []struct {
+		name    string
+		value   string
+		headers []kgo.RecordHeader
+		want    string // topics, or the dead letter's reason
+	}{
+		{"escaped tenant", `{"id":"e1","projectId":"P1","action":"UserCreated","tenants":["\u0061cme"],` + occurred + `}`,
+			claim("acme"), "audit.connector.acme,audit.connector.no-test"},
+		{"header is the escaped text", `{"id":"e1","projectId":"P1","action":"UserCreated","tenants":["\u0061cme"],` + occurred + `}`,
+			claim(`\u0061cme`), record.ReasonHeaderMismatch},
+		{"escaped project", `{"id":"e1","projectId":"\u00501","action":"UserCreated","tenants":["globex"],` + occurred + `}`,
+			claim("globex"), "audit.connector.globex,audit.connector.no-test"},
+		{"proto names", `{"id":"e1","project_id":"P1","action":"UserCreated","tenants":["globex"],` + occurred + `}`,
+			claim("globex"), "audit.connector.globex,audit.connector.no-test"},
+		{"tenants twice", `{"id":"e1","projectId":"P1","action":"UserCreated","tenants":["acme-test"],"tenants":["globex"],` + occurred + `}`,
+			claim("globex"), record.ReasonMalformedJSON},
+		{"project under both names", `{"id":"e1","projectId":"P1","project_id":"P1","action":"UserCreated",` + occurred + `}`,
+			claim(), record.ReasonMalformedJSON},
+		{"data key twice", `{"id":"e1","projectId":"P1","action":"UserCreated","tenants":["acme"],` + occurred + `,"data":{"k":1,"k":2}}`,
+			claim("acme"), record.ReasonMalformedJSON},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, o := tb.Route(&kgo.Record{Topic: "audit.events", Value: []byte(tt.value), Headers: tt.headers}, nil)
+			got := topicsOf(out)
+			if o.DLQReason != "" {
+				got = o.DLQReason
+			}
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
