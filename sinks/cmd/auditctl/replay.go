@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditstream/auditstream/config"
+	"github.com/auditstream/auditstream/sinks/internal/conntest"
 	"github.com/auditstream/auditstream/sinks/internal/replay"
 	"github.com/auditstream/auditstream/sinks/internal/s3sink"
 )
@@ -189,6 +190,13 @@ func replayCmd(ctx context.Context, args []string, e env) int {
 		return refuse(replay.OverlapWarning)
 	}
 	if conn.Type == config.TypeS3 && strings.HasPrefix(plan.Archive, "not checked") && !*allowOverlap {
+		// An unreachable bucket is an outage to wait out, like an
+		// unreachable Kafka (exit 3), not a refusal: run it again later.
+		if why, ok := conntest.Unreachable(plan.ArchiveErr); ok {
+			res.Refused = "the bucket could not be reached: " + why
+			fmt.Fprintln(e.stderr, "auditctl replay: the bucket could not be reached ("+why+"); nothing was changed: run it again once it is reachable")
+			return done(exitUnreachable)
+		}
 		return refuse("the bucket could not be read (" + plan.Archive + "), so it is unknown whether archived deliveries follow " +
 			"missing ones; fix access to the bucket, or pass --allow-overlap")
 	}

@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
@@ -486,4 +489,51 @@ func TestReplayDatadogBounded(t *testing.T) {
 		t.Fatalf("the sink is no longer a member (%d, %v)", n, err)
 	}
 	t.Logf("%d events sent again beside live delivery (300 new ones delivered once meanwhile)", res.Result.Sent)
+}
+
+// An S3 replay whose bucket cannot be reached changes nothing and exits 3,
+// like an unreachable Kafka: an outage to wait out and run again after, not
+// a refusal (exit 1) that needs --allow-overlap. The chaos run met it: a
+// replay that overlapped a MinIO outage.
+func TestReplayS3BucketUnreachable(t *testing.T) {
+	const id = "rp-s3-down"
+	tp := newTopics(t)
+	topic := tp.connector(t, id, 2)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String()
+	l.Close()
+	st := &s3Store{bucket: "ctl-down", endpoint: down,
+		akFile: proctest.Env(t, "AUDITSTREAM_S3_ACCESS_KEY_FILE"), skFile: proctest.Env(t, "AUDITSTREAM_S3_SECRET_KEY_FILE")}
+	cfg := writeConfig(t, tp.header(t, "127.0.0.1:0")+fmt.Sprintf(`  - id: %s
+    type: s3
+    listen: 127.0.0.1:0
+%s`, id, st.connectorYAML("arch")))
+	newPublisher(t, topic, 3, false).publish(200)
+	group := "auditstream-sink-" + id
+	// As if a sink had delivered everything: a replay from earliest then
+	// has records to deliver again, and must read the bucket first.
+	ends, err := tp.adm.ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var os kadm.Offsets
+	ends.Each(func(o kadm.ListedOffset) { os.AddOffset(o.Topic, o.Partition, o.Offset, -1) })
+	if err := tp.adm.CommitAllOffsets(context.Background(), group, os); err != nil {
+		t.Fatal(err)
+	}
+	before := committed(t, tp.adm, group, topic)
+
+	code, _, stderr := ctl(t, "replay", "--config", cfg, "--connector", id, "--from", "earliest", "--yes")
+	if code != 3 {
+		t.Fatalf("replay with the bucket unreachable: exit %d, want 3 (unreachable)\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "could not be reached") || !strings.Contains(stderr, "connection refused") {
+		t.Errorf("stderr does not say the bucket could not be reached, and why:\n%s", stderr)
+	}
+	if got := committed(t, tp.adm, group, topic); !maps.Equal(got, before) {
+		t.Errorf("the group's offsets changed: %v, were %v", got, before)
+	}
 }

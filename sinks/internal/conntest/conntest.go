@@ -183,6 +183,17 @@ func testDatadog(ctx context.Context, c *config.Connector, log *slog.Logger, v *
 	v.Steps = append(v.Steps, st)
 }
 
+// Unreachable reports whether err is a network-level failure (name
+// resolution, connection, timeout, TLS) rather than an answer of the
+// destination, and says which in plain words.
+func Unreachable(err error) (string, bool) {
+	if err == nil {
+		return "", false
+	}
+	_, msg, ok := classifyNet(err)
+	return msg, ok
+}
+
 // classifyNet names network-level failures: name resolution, connection,
 // timeout, TLS.
 func classifyNet(err error) (problem, msg string, ok bool) {

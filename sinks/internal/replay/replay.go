@@ -134,6 +134,8 @@ type Plan struct {
 	Effect string `json:"effect"`
 	// Archive says whether the bucket's manifests were read (S3), or why not.
 	Archive string `json:"archive,omitempty"`
+	// ArchiveErr is why the bucket could not be read, when it could not.
+	ArchiveErr error `json:"-"`
 	// Overlap says that on some partition, archived deliveries follow
 	// positions missing from the bucket inside the replayed range. The S3
 	// writer writes a missing delivery again with its own batch
@@ -293,6 +295,7 @@ func MakePlan(ctx context.Context, o Options, from From) (*Plan, error) {
 		}
 		if err := checkArchive(ctx, o.Archive, hidden, pl); err != nil {
 			pl.Archive = "not checked: " + err.Error()
+			pl.ArchiveErr = err
 		}
 	} else if c.Type == config.TypeS3 {
 		pl.Archive = "not checked"
