@@ -7,6 +7,7 @@ import "testing"
 func TestPublicReason(t *testing.T) {
 	tests := []struct{ reason, want string }{
 		{"not yet assigned partitions of audit.connector.s3", "no partitions assigned yet"},
+		{"waiting for the destination: reach bucket b: dial tcp 10.0.0.7:9000: connect: connection refused", "waiting for the destination"},
 		{"partition 2: write: put object a/b at https://minio.internal:9000: AccessDenied", "destination failing"},
 		{`partition 0: write: datadog 403: {"errors":["Forbidden"]}`, "destination failing"},
 		{"partition 1: dead-letter produce: UNKNOWN_TOPIC_OR_PARTITION", "dead-letter topic failing"},

@@ -20,9 +20,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -33,6 +35,7 @@ import (
 	"github.com/auditstream/auditstream/service/admin"
 	"github.com/auditstream/auditstream/service/buildinfo"
 	"github.com/auditstream/auditstream/service/kafkalog"
+	"github.com/auditstream/auditstream/sinks/internal/conntest"
 	"github.com/auditstream/auditstream/sinks/internal/ddsink"
 	"github.com/auditstream/auditstream/sinks/internal/pipeline"
 	"github.com/auditstream/auditstream/sinks/internal/s3sink"
@@ -126,29 +129,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	w, closeWriter, err := writer(ctx, p, c, reg, log)
-	if err != nil {
-		log.Error("startup check failed; nothing consumed or committed", "err", err)
-		return 2
-	}
-	defer closeWriter() // after the runner, which stops writing before Run returns
 	adm, err := listenAdmin(p, c, reg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
 	defer adm.Close()
-	// The client id advertises the admin address to auditctl (admin.ClientID).
-	r, err := sink.New(sink.Options{Pipeline: p, Connector: c, Writer: w, Log: log, Registerer: reg,
-		KafkaOpts: []kgo.Opt{kgo.ClientID(admin.ClientID(p.Kafka.ClientID, adm.URL()))}})
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
+	// The admin endpoints serve from here on: not ready while the
+	// destination is being checked (and waited for), then the runner's.
+	var ready atomic.Pointer[admin.Ready]
+	starting := admin.Ready(func() (bool, string) { return false, "waiting for the destination" })
+	ready.Store(&starting)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return r.Run(gctx) })
-	g.Go(func() error { return adm.Serve(gctx, r.Ready) })
+	g.Go(func() error { return adm.Serve(gctx, func() (bool, string) { return (*ready.Load())() }) })
+	g.Go(func() error {
+		w, closeWriter, err := waitForWriter(gctx, p, c, reg, log, &ready)
+		if err != nil {
+			return startupError{err}
+		}
+		defer closeWriter() // after the runner, which stops writing before Run returns
+		// The client id advertises the admin address to auditctl (admin.ClientID).
+		r, err := sink.New(sink.Options{Pipeline: p, Connector: c, Writer: w, Log: log, Registerer: reg,
+			KafkaOpts: []kgo.Opt{kgo.ClientID(admin.ClientID(p.Kafka.ClientID, adm.URL()))}})
+		if err != nil {
+			return startupError{err}
+		}
+		runnerReady := admin.Ready(r.Ready)
+		ready.Store(&runnerReady)
+		return r.Run(gctx)
+	})
 	if err := g.Wait(); err != nil {
+		var se startupError
+		if errors.As(err, &se) {
+			log.Error("startup check failed; nothing consumed or committed", "err", se.err)
+			return 2
+		}
 		log.Error("sink", "err", err)
 		return 1
 	}
@@ -181,6 +196,9 @@ func publicReason(reason string) string {
 	if strings.HasPrefix(reason, "not yet assigned") {
 		return "no partitions assigned yet"
 	}
+	if strings.HasPrefix(reason, "waiting for the destination") {
+		return "waiting for the destination"
+	}
 	// "partition N: <operation>: <error>"
 	_, rest, ok := strings.Cut(reason, ": ")
 	if !ok || !strings.HasPrefix(reason, "partition ") {
@@ -198,6 +216,83 @@ func publicReason(reason string) string {
 		}
 	}
 	return "a partition makes no progress"
+}
+
+// startupError is a failed startup check: exit 2.
+type startupError struct{ err error }
+
+func (e startupError) Error() string { return e.err.Error() }
+
+// waitForWriter builds the destination writer, waiting while the
+// destination cannot be reached (connection refused, DNS, timeouts, 5xx):
+// a destination outage at start is waited out, not-ready, like one later.
+// An answer that settles it (a missing bucket, refused credentials, a
+// store without conditional writes) fails at once.
+func waitForWriter(ctx context.Context, p *config.Pipeline, c *config.Connector, reg prometheus.Registerer, log *slog.Logger,
+	ready *atomic.Pointer[admin.Ready]) (sink.Writer, func(), error) {
+	wait := time.Second
+	for {
+		// A failed attempt takes back the metrics it registered, so that
+		// the next one can register them again.
+		attempt := &undoRegisterer{Registerer: reg}
+		w, closeWriter, err := writer(ctx, p, c, attempt, log)
+		if err == nil {
+			return w, closeWriter, nil
+		}
+		attempt.undo()
+		if !destinationDown(err) || ctx.Err() != nil {
+			return nil, nil, err
+		}
+		log.Warn("the destination cannot be reached; waiting for it before consuming", "err", err, "retry_in", wait)
+		waiting := admin.Ready(func() (bool, string) { return false, "waiting for the destination: " + err.Error() })
+		ready.Store(&waiting)
+		select {
+		case <-ctx.Done():
+			return nil, nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// undoRegisterer registers into a Registerer and can unregister all it
+// registered.
+type undoRegisterer struct {
+	prometheus.Registerer
+	done []prometheus.Collector
+}
+
+func (u *undoRegisterer) Register(c prometheus.Collector) error {
+	if err := u.Registerer.Register(c); err != nil {
+		return err
+	}
+	u.done = append(u.done, c)
+	return nil
+}
+
+func (u *undoRegisterer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := u.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+func (u *undoRegisterer) undo() {
+	for _, c := range u.done {
+		u.Registerer.Unregister(c)
+	}
+	u.done = nil
+}
+
+// destinationDown reports whether a startup check failed on the network or
+// on a server error, which waiting may cure.
+func destinationDown(err error) bool {
+	if _, ok := conntest.Unreachable(err); ok {
+		return true
+	}
+	var re *smithyhttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() >= 500
 }
 
 // writer builds the connector's destination writer and checks, before any

@@ -149,6 +149,44 @@ func TestS3SinkMinIOOutage(t *testing.T) {
 	verifyS3(t, cfg, id, len(pub.want))
 }
 
+// TestS3SinkStartsDuringMinIOOutage: a sink started while its store is
+// down waits for it, not ready and consuming nothing, instead of exiting 2
+// as for a bad configuration (the short chaos run met it: S3 sinks restarted
+// during the MinIO outage exited 2 in a loop). Once MinIO is back it
+// delivers every event exactly once.
+func TestS3SinkStartsDuringMinIOOutage(t *testing.T) {
+	const id, group = "startdown", "auditstream-sink-startdown"
+	base, prefix, topic := connectorTopic(t, id, 2)
+	st, stopMinIO, startMinIO := privateMinIO(t)
+	cfg := writeConfig(t, s3Pipeline(t, st, id, base, prefix, "{max_events: 500, max_bytes: 1MiB, max_age: 1s}"))
+	adm := kadm.NewClient(kafkatest.Client(t))
+	pub := newPublisher(t, topic, 33)
+	pub.publish(2_000, nil)
+
+	stopMinIO()
+	sink := startSink(t, cfg, id)
+	eventually(t, 30*time.Second, "the sink to log that it waits for the destination", func() bool {
+		return strings.Contains(sink.Log(), "waiting for it before consuming")
+	})
+	select {
+	case <-sink.exited:
+		t.Fatalf("the sink exited (%v) while MinIO was down:\n%s", sink.cmd.ProcessState, proctest.Tail(sink.Log(), 20))
+	case <-time.After(5 * time.Second):
+	}
+	if sink.Ready() {
+		t.Fatal("/readyz is 200 while the destination cannot be reached")
+	}
+	if got := committed(t, adm, group, topic); len(got) != 0 {
+		t.Fatalf("offsets committed before the destination was checked: %v", got)
+	}
+
+	startMinIO()
+	waitCommitted(t, group, topic, 120*time.Second)
+	eventually(t, 15*time.Second, "readiness once MinIO is back", sink.Ready)
+	objects := st.assertExactlyOnce(t, "e2e", pub.want)
+	t.Logf("all %d events exactly once in %d objects", len(pub.want), objects)
+}
+
 // TestS3SinkScaleOutAndIn: the sink is scaled from one replica to three,
 // then down to two (one leaves with SIGTERM), while events keep arriving.
 // The rebalances move partitions between writers; every event id still
