@@ -254,7 +254,7 @@ func (w *worker) intakeRecords(ctx context.Context) bool {
 			w.release(1, len(rec.Value))
 			continue
 		}
-		ev, reason, err := w.decode.decode(rec)
+		it, reason, err := w.decode.check(rec)
 		if err != nil {
 			if reason == record.ReasonFilterMismatch {
 				w.m.filterMismatch.Inc()
@@ -269,7 +269,7 @@ func (w *worker) intakeRecords(ctx context.Context) bool {
 			w.release(1, len(rec.Value))
 			continue
 		}
-		w.batcher.Add(batch.Item{Offset: rec.Offset, LeaderEpoch: rec.LeaderEpoch, Event: ev, Size: len(rec.Value)}, w.now())
+		w.batcher.Add(it, w.now())
 	}
 	w.checkGrowth()
 	return true
@@ -363,6 +363,15 @@ func (w *worker) reportLag() {
 // flush writes one batch, retrying until it is durable, then commits.
 func (w *worker) flush(ctx context.Context, now time.Time) {
 	b := w.batcher.Flush(w.topic, w.partition, w.next, w.hold)
+	last := b.Last()
+	if !w.decodeBatch(ctx, b) {
+		return // stopping
+	}
+	if b.Len() == 0 {
+		// Every record dead-lettered: nothing to write.
+		w.settle(ctx, last, -1)
+		return
+	}
 	w.m.batchEvents.Observe(float64(b.Len()))
 	w.m.batchBytes.Observe(float64(b.Bytes))
 	w.m.batchAge.Observe(now.Sub(b.Items[0].Arrived).Seconds())
@@ -379,17 +388,69 @@ func (w *worker) flush(ctx context.Context, now time.Time) {
 	if res.Through == b.Last() {
 		epoch = b.Items[b.Len()-1].LeaderEpoch
 	}
-	if !w.commit(ctx, res.Through+1, epoch) {
+	if !w.settle(ctx, res.Through, epoch) {
 		return
 	}
 	w.m.delivered.Add(float64(b.Len() - len(res.Rejected)))
 	w.m.lastWrite.SetToCurrentTime()
-	w.next = res.Through + 1
+	w.release(b.Len(), b.Bytes)
+}
+
+// settle commits the partition through offset through (epoch: its
+// record's leader epoch, or -1) once a batch is delivered, and moves the
+// worker past it. It reports false when the worker stopped first.
+func (w *worker) settle(ctx context.Context, through int64, epoch int32) bool {
+	if !w.commit(ctx, through+1, epoch) {
+		return false
+	}
+	w.next = through + 1
 	w.hold = -1
-	w.dead = slices.DeleteFunc(w.dead, func(o int64) bool { return o <= res.Through })
+	w.dead = slices.DeleteFunc(w.dead, func(o int64) bool { return o <= through })
 	w.budget.settle(w.partition)
-	dropped, droppedBytes := w.batcher.Drop(res.Through)
-	w.release(b.Len()+dropped, b.Bytes+droppedBytes)
+	dropped, droppedBytes := w.batcher.Drop(through)
+	w.release(dropped, droppedBytes)
+	return true
+}
+
+// decodeBatch decodes the events of a batch's items that hold values, in
+// place. An item that does not decode is dead-lettered and taken out of
+// the batch. It reports false when the worker stopped first: then the
+// batch is not written.
+func (w *worker) decodeBatch(ctx context.Context, b *batch.Batch) bool {
+	var failed []Rejected
+	for i := range b.Items {
+		it := &b.Items[i]
+		if it.Event != nil {
+			continue
+		}
+		ev, reason, err := w.decode.event(it.Value)
+		if err != nil {
+			failed = append(failed, Rejected{Offset: it.Offset, Reason: reason, Err: err})
+			continue
+		}
+		it.Event, it.Value = ev, nil
+	}
+	if len(failed) == 0 {
+		return true
+	}
+	if !w.deadLetterRejected(ctx, b, failed) {
+		return false
+	}
+	dead, deadBytes := 0, 0
+	b.Items = slices.DeleteFunc(b.Items, func(it batch.Item) bool {
+		if it.Event != nil {
+			return false
+		}
+		dead++
+		deadBytes += it.Size
+		if len(w.dead) < maxDeadNoted {
+			w.dead = append(w.dead, it.Offset)
+		}
+		return true
+	})
+	b.Bytes -= deadBytes
+	w.release(dead, deadBytes)
+	return true
 }
 
 // write calls the Writer until it succeeds. It gives up when the worker is
