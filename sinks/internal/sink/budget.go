@@ -16,8 +16,9 @@ import (
 // overdraft is limited to the records up to the delivery's end, so the
 // runner holds at most the budget plus one such delivery.
 type budget struct {
-	limit int64
-	used  atomic.Int64
+	limit   int64
+	used    atomic.Int64
+	workers atomic.Int64 // the workers sharing it
 
 	mu        sync.Mutex
 	freed     chan struct{} // closed when room is given back while the budget was spent
@@ -29,6 +30,13 @@ func newBudget(limit int64) *budget {
 }
 
 func (b *budget) spent() bool    { return b.used.Load() >= b.limit }
+func (b *budget) join()          { b.workers.Add(1) }
+func (b *budget) leave()         { b.workers.Add(-1) }
+
+// share is a worker's fair share of the budget: its limit over the
+// workers sharing it. When the budget is spent, at least one worker holds
+// its share or has a write in flight, which will give room back.
+func (b *budget) share() int64 { return b.limit / max(1, b.workers.Load()) }
 func (b *budget) take(bytes int) { b.used.Add(int64(bytes)) }
 
 // release gives room back, and wakes the workers waiting for it.

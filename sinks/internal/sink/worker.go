@@ -143,6 +143,8 @@ func (w *worker) stop(how stopMode) {
 func (w *worker) run(ctx context.Context) {
 	defer close(w.done)
 	defer w.cancel()
+	w.budget.join()
+	defer w.budget.leave()
 	defer func() {
 		w.budget.settle(w.partition)
 		w.release(w.heldEvents, w.heldBytes)
@@ -192,14 +194,18 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) growing() bool { return w.hold >= 0 && w.pos <= w.hold }
 
 // flushable reports whether the waiting records should be written now.
-// Under memory pressure (the budget is spent) every partition writes what
-// it has, even short of a full batch: the room it frees lets the others go
-// on. At shutdown everything is written.
+// Under memory pressure (the budget is spent) a partition that holds its
+// share of the budget writes what it has, even short of a full batch: the
+// room it frees lets the others go on. The others wait for that room
+// rather than write short batches too: while draining a backlog, short
+// batches would be the rule (each a PUT, or a request, of its own). At
+// shutdown everything is written.
 func (w *worker) flushable(now time.Time, mode stopMode) bool {
 	if w.batcher.Len() == 0 || w.growing() {
 		return false
 	}
-	return w.batcher.Due(now) || mode == stopDrain || w.budget.spent()
+	return w.batcher.Due(now) || mode == stopDrain ||
+		w.budget.spent() && int64(w.heldBytes) >= w.budget.share()
 }
 
 // hasRoom reports whether the worker may take another record: it holds at
