@@ -114,8 +114,9 @@ const (
 )
 
 // DefaultBufferBytes is a sink's default memory bound (Batch.BufferBytes).
-// Draining a backlog with it, an S3 sink peaks near 180 MiB (make bench).
-const DefaultBufferBytes = 16 << 20
+// It holds a full S3 batch (max_events) of ~700-byte events for each of six
+// partitions: below that, a draining sink writes short batches.
+const DefaultBufferBytes = 48 << 20
 
 func (c *Connector) applyDefaults() {
 	b := &c.Batch

@@ -23,8 +23,13 @@ import (
 // take a fraction of the memory of decoded events, so the same budget holds
 // several times the records, and batches fill.
 type decoder struct {
-	filter *filter.Rule
-	redact *redact.Rules
+	filter    *filter.Rule
+	redact    *redact.Rules
+	unmarshal func(value []byte) (*auditv1.Event, error) // unmarshalProtobuf
+}
+
+func unmarshalProtobuf(value []byte) (*auditv1.Event, error) {
+	return record.Unmarshal(value, record.ContentTypeProtobuf)
 }
 
 // check returns the record as a batch item, or the dead-letter reason and
@@ -73,7 +78,7 @@ func (d decoder) check(rec *kgo.Record) (it batch.Item, reason string, err error
 // disagree, which their differential tests rule out; a failure is still a
 // dead letter, never a crash or a stuck partition.
 func (d decoder) event(value []byte) (*auditv1.Event, string, error) {
-	ev, err := record.Unmarshal(value, record.ContentTypeProtobuf)
+	ev, err := d.unmarshal(value)
 	if err != nil {
 		return nil, record.Reason(err), fmt.Errorf("the value passed the check at intake but does not decode: %w", err)
 	}

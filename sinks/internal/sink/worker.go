@@ -370,9 +370,12 @@ func (w *worker) reportLag() {
 func (w *worker) flush(ctx context.Context, now time.Time) {
 	b := w.batcher.Flush(w.topic, w.partition, w.next, w.hold)
 	last := b.Last()
-	if !w.decodeBatch(ctx, b) {
+	decoded, ok := w.decodeBatch(ctx, b)
+	if !ok {
 		return // stopping
 	}
+	w.budget.charge(decoded)
+	defer w.budget.discharge(decoded)
 	if b.Len() == 0 {
 		// Every record dead-lettered: nothing to write.
 		w.settle(ctx, last, -1)
@@ -419,10 +422,10 @@ func (w *worker) settle(ctx context.Context, through int64, epoch int32) bool {
 }
 
 // decodeBatch decodes the events of a batch's items that hold values, in
-// place. An item that does not decode is dead-lettered and taken out of
-// the batch. It reports false when the worker stopped first: then the
-// batch is not written.
-func (w *worker) decodeBatch(ctx context.Context, b *batch.Batch) bool {
+// place, and returns their bytes. An item that does not decode is
+// dead-lettered and taken out of the batch. It reports false when the
+// worker stopped first: then the batch is not written.
+func (w *worker) decodeBatch(ctx context.Context, b *batch.Batch) (decoded int, ok bool) {
 	var failed []Rejected
 	for i := range b.Items {
 		it := &b.Items[i]
@@ -435,12 +438,13 @@ func (w *worker) decodeBatch(ctx context.Context, b *batch.Batch) bool {
 			continue
 		}
 		it.Event, it.Value = ev, nil
+		decoded += it.Size
 	}
 	if len(failed) == 0 {
-		return true
+		return decoded, true
 	}
 	if !w.deadLetterRejected(ctx, b, failed) {
-		return false
+		return 0, false
 	}
 	dead, deadBytes := 0, 0
 	b.Items = slices.DeleteFunc(b.Items, func(it batch.Item) bool {
@@ -456,7 +460,7 @@ func (w *worker) decodeBatch(ctx context.Context, b *batch.Batch) bool {
 	})
 	b.Bytes -= deadBytes
 	w.release(dead, deadBytes)
-	return true
+	return decoded, true
 }
 
 // write calls the Writer until it succeeds. It gives up when the worker is
