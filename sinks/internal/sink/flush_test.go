@@ -5,11 +5,15 @@ package sink
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/auditstream/auditstream/config"
@@ -157,18 +161,53 @@ func TestValueThatFailsAtFlushIsDeadLettered(t *testing.T) {
 	}
 }
 
-// TestBatchesFillUnderTheDefaultBuffer: draining a backlog with the S3
-// defaults (max_events 10,000 and the default buffer), every batch but a
-// partition's last is full, although the partitions' batches together
-// outgrow the buffer: a partition below its share of the budget waits for
-// room rather than write a short batch.
+// TestBatchesFillUnderTheDefaultBuffer: draining a backlog of six
+// partitions of ~700-byte events with the S3 defaults (max_events 10,000
+// and the default buffer), every batch but a partition's last is full,
+// although the partitions' batches together outgrow the buffer: a
+// partition below its share of the budget waits for room rather than
+// write a short batch.
 func TestBatchesFillUnderTheDefaultBuffer(t *testing.T) {
 	e := newEnv(t, config.Batch{MaxEvents: 10_000, MaxBytes: 16 << 20, MaxAge: config.Duration(3 * time.Second)})
-	const n = 75_000
-	ids := e.produce(n, 22)
+	ctx := context.Background()
+	const partitions, perPartition = 6, 15_000
+	if _, err := kadm.NewClient(e.cl).CreatePartitions(ctx, partitions-3, topic); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	g := loadgen.New(loadgen.Config{Seed: 23, PadTo: 700})
+	ids := map[string]bool{}
+	var produceErr error
+	var produceMu sync.Mutex
+	promise := func(_ *kgo.Record, err error) {
+		produceMu.Lock()
+		produceErr = cmp.Or(produceErr, err)
+		produceMu.Unlock()
+	}
+	for range perPartition {
+		recs := make([]*kgo.Record, partitions)
+		for p := range recs {
+			ev := g.Next()
+			if recs[p], err = record.Marshal(ev, record.Protobuf); err != nil {
+				t.Fatal(err)
+			}
+			recs[p].Topic, recs[p].Partition = topic, int32(p)
+			ids[ev.GetId()] = true
+		}
+		for _, r := range recs {
+			cl.Produce(ctx, r, promise)
+		}
+	}
+	if err := cmp.Or(cl.Flush(ctx), produceErr); err != nil {
+		t.Fatal(err)
+	}
 	var mu sync.Mutex
 	sizes := map[int32][]int{}
-	w := slowWriter(20 * time.Millisecond)
+	w := slowWriter(100 * time.Millisecond)
 	slow := w.fail
 	w.fail = func(b *batch.Batch, attempt int) (Result, error) {
 		mu.Lock()
@@ -183,12 +222,8 @@ func TestBatchesFillUnderTheDefaultBuffer(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for p, ss := range sizes {
-		for i, s := range ss[:len(ss)-1] {
-			if s != 10_000 {
-				t.Errorf("partition %d: batch %d of %d holds %d events, want 10000 (all: %v)", p, i, len(ss), s, ss)
-				break
-			}
+		if want := []int{10_000, perPartition - 10_000}; !slices.Equal(ss, want) {
+			t.Errorf("partition %d: got batches of %v events, want %v", p, ss, want)
 		}
 	}
-	t.Logf("batch sizes by partition: %v", sizes)
 }
