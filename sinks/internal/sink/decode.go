@@ -19,7 +19,7 @@ import (
 // The work is split in two. At intake, check decides whether the record is
 // an event this connector delivers; a protobuf value is only scanned
 // (record.ScanProtobuf, which accepts exactly what a decode accepts), and
-// held as it is. When its batch is written, event decodes it. Held values
+// held as it is; a JSON value is decoded and held as protobuf. When its batch is written, event decodes it. Held values
 // take a fraction of the memory of decoded events, so the same budget holds
 // several times the records, and batches fill.
 type decoder struct {
@@ -33,9 +33,9 @@ func unmarshalProtobuf(value []byte) (*auditv1.Event, error) {
 }
 
 // check returns the record as a batch item, or the dead-letter reason and
-// error. The item holds the decoded event (JSON values: decoding is the
-// check, and doing it twice would cost more than holding the event) or the
-// protobuf value, for event.
+// error. The item holds a protobuf value, for event: the record's own, or
+// for a JSON value, which only a decode can check, its event re-encoded.
+// (Holding the JSON's decoded events costs as much CPU and more memory.)
 //
 // The router already applied the filter; applying it again here is
 // defence in depth. A mismatch means a router bug, or a record that was
@@ -68,7 +68,13 @@ func (d decoder) check(rec *kgo.Record) (it batch.Item, reason string, err error
 			m.Project, m.Action, m.Tenants)
 	}
 	if it.Event != nil {
-		d.redact.Apply(it.Event)
+		// Held as protobuf, like the others: a decoded event takes
+		// several times the memory of its encoding.
+		enc, err := record.Marshal(it.Event, record.Protobuf)
+		if err != nil {
+			return batch.Item{}, record.Reason(err), err
+		}
+		it.Event, it.Value = nil, enc.Value
 	}
 	return it, "", nil
 }

@@ -75,7 +75,7 @@ func TestCheckHoldsProtobufValues(t *testing.T) {
 		name       string
 		rec        *kgo.Record
 		wantReason string
-		wantValue  bool // held as its value, not decoded
+		wantValue  bool // held as the record's own value
 	}{
 		{"protobuf", marshal(g.Next(), record.Protobuf), "", true},
 		{"protobuf without headers", noHeaders, "", true},
@@ -102,15 +102,20 @@ func TestCheckHoldsProtobufValues(t *testing.T) {
 			if it.Offset != 7 || it.Size != len(tt.rec.Value) {
 				t.Errorf("item: got offset %d size %d, want 7 and %d", it.Offset, it.Size, len(tt.rec.Value))
 			}
-			if got := it.Event == nil && bytes.Equal(it.Value, tt.rec.Value); got != tt.wantValue {
-				t.Errorf("item holds the value alone: got %v, want %v", got, tt.wantValue)
+			if it.Event != nil {
+				t.Errorf("item holds a decoded event; want only its value")
 			}
-			ev := it.Event
-			if ev == nil {
-				var reason string
-				if ev, reason, err = d.event(it.Value); err != nil {
-					t.Fatalf("event: %s: %v", reason, err)
-				}
+			if got := bytes.Equal(it.Value, tt.rec.Value); got != tt.wantValue {
+				t.Errorf("item holds the record's own value: got %v, want %v", got, tt.wantValue)
+			}
+			ev, reason, err := d.event(it.Value)
+			if err != nil {
+				t.Fatalf("event: %s: %v", reason, err)
+			}
+			want, _ := record.Decode(tt.rec)
+			if ev.GetId() != want.GetId() || len(ev.GetData().GetFields()) != len(want.GetData().GetFields()) {
+				t.Errorf("event: got id %q with %d data fields, want %q with %d", ev.GetId(), len(ev.GetData().GetFields()),
+					want.GetId(), len(want.GetData().GetFields()))
 			}
 			if got := ev.GetRemoteAddress(); got != "***" && got != "" {
 				t.Errorf("remoteAddress: got %q, want it masked", got)
