@@ -114,9 +114,10 @@ const (
 )
 
 // DefaultBufferBytes is a sink's default memory bound (Batch.BufferBytes).
-// It holds a full S3 batch (max_events) of ~700-byte events for each of six
-// partitions: below that, a draining sink writes short batches.
-const DefaultBufferBytes = 48 << 20
+// It holds a full S3 batch (max_events) of events of up to ~690 bytes for
+// each of six partitions: below that, a draining sink writes short batches.
+// More would drain faster but take the sink past 256 MiB of RSS.
+const DefaultBufferBytes = 40 << 20
 
 func (c *Connector) applyDefaults() {
 	b := &c.Batch

@@ -167,7 +167,7 @@ func TestValueThatFailsAtFlushIsDeadLettered(t *testing.T) {
 }
 
 // TestBatchesFillUnderTheDefaultBuffer: draining a backlog of six
-// partitions of ~700-byte events with the S3 defaults (max_events 10,000
+// partitions of ~650-byte events with the S3 defaults (max_events 10,000
 // and the default buffer), every batch but a partition's last is full,
 // although the partitions' batches together outgrow the buffer: a
 // partition below its share of the budget waits for room rather than
@@ -184,7 +184,7 @@ func TestBatchesFillUnderTheDefaultBuffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	g := loadgen.New(loadgen.Config{Seed: 23, PadTo: 700})
+	g := loadgen.New(loadgen.Config{Seed: 23, PadTo: 650})
 	ids := map[string]bool{}
 	var produceErr error
 	var produceMu sync.Mutex
