@@ -181,10 +181,11 @@ type Batch struct {
 	MaxBytes  ByteSize `yaml:"max_bytes"`
 	MaxAge    Duration `yaml:"max_age"`
 	// BufferBytes bounds what a sink holds in memory at once, over all its
-	// partitions and batches in flight, in record bytes (default 16 MiB;
-	// decoded events take about four times that). When it is reached,
-	// partitions write what they have, even short of a full batch, and
-	// fetching waits.
+	// partitions and batches in flight, in record bytes (default 40 MiB;
+	// records are held as their values, and decoded only while their batch
+	// is written). When it is reached, partitions that hold their share of
+	// it write what they have, even short of a full batch, and fetching
+	// waits.
 	BufferBytes ByteSize `yaml:"buffer_bytes"`
 }
 

@@ -21,13 +21,20 @@ type Policy struct {
 	MaxAge    time.Duration
 }
 
-// Item is one record of a connector topic, decoded and redacted. It keeps
-// no reference to the record: that would pin the whole fetched batch the
-// record was decompressed into.
+// Item is one record of a connector topic, checked. A writer is given it
+// decoded and redacted (Event). Until then it may hold the record's value
+// instead (Value, with Event nil): a value takes a fraction of the memory
+// of its decoded event, so a sink holding values holds more records in the
+// same memory, and decodes each once, when its batch is written.
+//
+// It keeps no reference to the record itself. Value shares the bytes that
+// the record's fetched batch was decompressed into; the worker takes a
+// partition's records in order, so those bytes are held anyway.
 type Item struct {
 	Offset      int64
 	LeaderEpoch int32
 	Event       *auditv1.Event
+	Value       []byte    // the record's value while Event is nil
 	Size        int       // the record value's size, the unit of MaxBytes
 	Arrived     time.Time // set by Add
 }
@@ -122,6 +129,9 @@ func (b *Batcher) Due(now time.Time) bool {
 // Flush hands over up to MaxEvents items, at most MaxBytes (but at least
 // one item, and every item through the offset through), as a batch of the
 // partition beginning at start. Items beyond stay, with their arrival time.
+//
+// The batch has its items to itself: the batcher forgets them, so that
+// nothing it keeps holds on to the events a writer decodes into them.
 func (b *Batcher) Flush(topic string, partition int32, start, through int64) *Batch {
 	n, size := 0, 0
 	for n < len(b.items) && (b.items[n].Offset <= through ||
@@ -129,7 +139,8 @@ func (b *Batcher) Flush(topic string, partition int32, start, through int64) *Ba
 		size += b.items[n].Size
 		n++
 	}
-	out := &Batch{Topic: topic, Partition: partition, Start: start, Items: b.items[:n:n], Bytes: size}
+	out := &Batch{Topic: topic, Partition: partition, Start: start, Items: slices.Clone(b.items[:n]), Bytes: size}
+	clear(b.items[:n])
 	b.items = b.items[n:]
 	b.bytes -= size
 	return out
@@ -158,6 +169,7 @@ func (b *Batcher) Drop(through int64) (items, bytes int) {
 		i++
 	}
 	b.bytes -= size
+	clear(b.items[:i])
 	b.items = b.items[i:]
 	return i, size
 }

@@ -5,8 +5,8 @@ import (
 	"sync/atomic"
 )
 
-// budget bounds what all of a runner's workers hold decoded, in record
-// bytes. A worker takes room as it batches records and gives it back once
+// budget bounds what all of a runner's workers hold, in record bytes. A
+// worker takes room as it batches records and gives it back once
 // their batch is delivered. Workers taking at the same moment may overshoot
 // the limit by a record each.
 //
@@ -15,9 +15,17 @@ import (
 // free anything, before it has every record of that delivery. The
 // overdraft is limited to the records up to the delivery's end, so the
 // runner holds at most the budget plus one such delivery.
+//
+// Records are held as their values until their batch is written; then
+// they are decoded, and an event takes about twice its value. Batches being
+// written are charged that difference (decoding) while they are: it counts
+// towards spending the budget, so that other partitions take fewer records
+// meanwhile, but it is not waited for.
 type budget struct {
-	limit int64
-	used  atomic.Int64
+	limit    int64
+	used     atomic.Int64 // record bytes held
+	decoding atomic.Int64 // the charge of batches being written
+	workers  atomic.Int64 // the workers sharing it
 
 	mu        sync.Mutex
 	freed     chan struct{} // closed when room is given back while the budget was spent
@@ -28,14 +36,28 @@ func newBudget(limit int64) *budget {
 	return &budget{limit: limit, freed: make(chan struct{}), overdraft: -1}
 }
 
-func (b *budget) spent() bool    { return b.used.Load() >= b.limit }
+func (b *budget) spent() bool { return b.used.Load()+b.decoding.Load() >= b.limit }
+func (b *budget) join()       { b.workers.Add(1) }
+func (b *budget) leave()      { b.workers.Add(-1) }
+
+// share is a worker's fair share of the budget: its limit over the
+// workers sharing it. When the budget is spent, at least one worker holds
+// its share or has a write in flight, which will give room back.
+func (b *budget) share() int64   { return b.limit / max(1, b.workers.Load()) }
 func (b *budget) take(bytes int) { b.used.Add(int64(bytes)) }
 
 // release gives room back, and wakes the workers waiting for it.
-func (b *budget) release(bytes int) {
+func (b *budget) release(bytes int) { b.giveBack(&b.used, bytes) }
+
+// charge counts a batch being written, of bytes decoded from values, until
+// discharge.
+func (b *budget) charge(bytes int)    { b.decoding.Add(int64(bytes)) }
+func (b *budget) discharge(bytes int) { b.giveBack(&b.decoding, bytes) }
+
+func (b *budget) giveBack(n *atomic.Int64, bytes int) {
 	// Only a spent budget has workers waiting on it.
 	waiting := b.spent()
-	b.used.Add(-int64(bytes))
+	n.Add(-int64(bytes))
 	if waiting {
 		b.wake()
 	}

@@ -31,7 +31,7 @@ func (w *worker) deadLetter(ctx context.Context, rec *kgo.Record, reason string,
 // pins the whole fetched batch it was decompressed into, which doubled the
 // sink's memory), and writers reject rarely, so the records are read again.
 // A record no longer in Kafka (past retention) is dead-lettered as its
-// decoded, redacted event. It reports false only when the worker stopped.
+// decoded, redacted event, or its value when it was not decoded. It reports false only when the worker stopped.
 func (w *worker) deadLetterRejected(ctx context.Context, b *batch.Batch, rejected []Rejected) bool {
 	offsets := make([]int64, 0, len(rejected))
 	for _, rej := range rejected {
@@ -54,8 +54,13 @@ func (w *worker) deadLetterRejected(ctx context.Context, b *batch.Batch, rejecte
 				continue // not this batch's: nothing to dead-letter
 			}
 			var err error
-			if rec, err = record.Marshal(it.Event, record.Protobuf); err != nil {
-				rec = &kgo.Record{}
+			switch {
+			case it.Event == nil: // not decoded: the value as it was read
+				rec = &kgo.Record{Value: it.Value}
+			default:
+				if rec, err = record.Marshal(it.Event, record.Protobuf); err != nil {
+					rec = &kgo.Record{}
+				}
 			}
 			rec.Topic, rec.Partition, rec.Offset = w.topic, w.partition, rej.Offset
 			cause = fmt.Errorf("%w (the record is no longer in Kafka; this is its event as delivered)", rej.Err)

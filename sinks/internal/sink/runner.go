@@ -18,6 +18,7 @@ import (
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/config/filter"
+	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 	"github.com/auditstream/auditstream/service/kafkalog"
 	"github.com/auditstream/auditstream/sinks/internal/batch"
 	"github.com/auditstream/auditstream/sinks/internal/redact"
@@ -46,6 +47,10 @@ type Options struct {
 	RevokeGrace time.Duration
 	// Now is the clock for batch ages (default time.Now).
 	Now func() time.Time
+
+	// unmarshal decodes a protobuf value that passed the intake's check
+	// (default record.Unmarshal); tests make it fail.
+	unmarshal func(value []byte) (*auditv1.Event, error)
 }
 
 // Runner consumes one connector's topic and delivers it through a Writer.
@@ -111,6 +116,9 @@ func New(o Options) (*Runner, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.unmarshal == nil {
+		o.unmarshal = unmarshalProtobuf
 	}
 	rules, err := redact.New(c.Redact)
 	if err != nil {
@@ -179,7 +187,7 @@ func New(o Options) (*Runner, error) {
 			recordBytes: int(p.RecordBytes()),
 			rereadOpts:  append(append(slices.Clip(base), o.KafkaOpts...), kgo.WithLogger(kafkalog.New(o.Log))),
 		},
-		decode:       decoder{filter: match, redact: rules},
+		decode:       decoder{filter: match, redact: rules, unmarshal: o.unmarshal},
 		budget:       newBudget(int64(cmp.Or(c.Batch.BufferBytes, config.DefaultBufferBytes))),
 		policy:       batch.Policy{MaxEvents: c.Batch.MaxEvents, MaxBytes: int(c.Batch.MaxBytes), MaxAge: c.Batch.MaxAge.D()},
 		m:            r.m,

@@ -143,6 +143,8 @@ func (w *worker) stop(how stopMode) {
 func (w *worker) run(ctx context.Context) {
 	defer close(w.done)
 	defer w.cancel()
+	w.budget.join()
+	defer w.budget.leave()
 	defer func() {
 		w.budget.settle(w.partition)
 		w.release(w.heldEvents, w.heldBytes)
@@ -192,14 +194,18 @@ func (w *worker) run(ctx context.Context) {
 func (w *worker) growing() bool { return w.hold >= 0 && w.pos <= w.hold }
 
 // flushable reports whether the waiting records should be written now.
-// Under memory pressure (the budget is spent) every partition writes what
-// it has, even short of a full batch: the room it frees lets the others go
-// on. At shutdown everything is written.
+// Under memory pressure (the budget is spent) a partition that holds its
+// share of the budget writes what it has, even short of a full batch: the
+// room it frees lets the others go on. The others wait for that room
+// rather than write short batches too: while draining a backlog, short
+// batches would be the rule (each a PUT, or a request, of its own). At
+// shutdown everything is written.
 func (w *worker) flushable(now time.Time, mode stopMode) bool {
 	if w.batcher.Len() == 0 || w.growing() {
 		return false
 	}
-	return w.batcher.Due(now) || mode == stopDrain || w.budget.spent()
+	return w.batcher.Due(now) || mode == stopDrain ||
+		w.budget.spent() && int64(w.heldBytes) >= w.budget.share()
 }
 
 // hasRoom reports whether the worker may take another record: it holds at
@@ -254,7 +260,7 @@ func (w *worker) intakeRecords(ctx context.Context) bool {
 			w.release(1, len(rec.Value))
 			continue
 		}
-		ev, reason, err := w.decode.decode(rec)
+		it, reason, err := w.decode.check(rec)
 		if err != nil {
 			if reason == record.ReasonFilterMismatch {
 				w.m.filterMismatch.Inc()
@@ -269,7 +275,7 @@ func (w *worker) intakeRecords(ctx context.Context) bool {
 			w.release(1, len(rec.Value))
 			continue
 		}
-		w.batcher.Add(batch.Item{Offset: rec.Offset, LeaderEpoch: rec.LeaderEpoch, Event: ev, Size: len(rec.Value)}, w.now())
+		w.batcher.Add(it, w.now())
 	}
 	w.checkGrowth()
 	return true
@@ -363,6 +369,18 @@ func (w *worker) reportLag() {
 // flush writes one batch, retrying until it is durable, then commits.
 func (w *worker) flush(ctx context.Context, now time.Time) {
 	b := w.batcher.Flush(w.topic, w.partition, w.next, w.hold)
+	last := b.Last()
+	decoded, ok := w.decodeBatch(ctx, b)
+	if !ok {
+		return // stopping
+	}
+	w.budget.charge(decoded)
+	defer w.budget.discharge(decoded)
+	if b.Len() == 0 {
+		// Every record dead-lettered: nothing to write.
+		w.settle(ctx, last, -1)
+		return
+	}
 	w.m.batchEvents.Observe(float64(b.Len()))
 	w.m.batchBytes.Observe(float64(b.Bytes))
 	w.m.batchAge.Observe(now.Sub(b.Items[0].Arrived).Seconds())
@@ -379,17 +397,70 @@ func (w *worker) flush(ctx context.Context, now time.Time) {
 	if res.Through == b.Last() {
 		epoch = b.Items[b.Len()-1].LeaderEpoch
 	}
-	if !w.commit(ctx, res.Through+1, epoch) {
+	if !w.settle(ctx, res.Through, epoch) {
 		return
 	}
 	w.m.delivered.Add(float64(b.Len() - len(res.Rejected)))
 	w.m.lastWrite.SetToCurrentTime()
-	w.next = res.Through + 1
+	w.release(b.Len(), b.Bytes)
+}
+
+// settle commits the partition through offset through (epoch: its
+// record's leader epoch, or -1) once a batch is delivered, and moves the
+// worker past it. It reports false when the worker stopped first.
+func (w *worker) settle(ctx context.Context, through int64, epoch int32) bool {
+	if !w.commit(ctx, through+1, epoch) {
+		return false
+	}
+	w.next = through + 1
 	w.hold = -1
-	w.dead = slices.DeleteFunc(w.dead, func(o int64) bool { return o <= res.Through })
+	w.dead = slices.DeleteFunc(w.dead, func(o int64) bool { return o <= through })
 	w.budget.settle(w.partition)
-	dropped, droppedBytes := w.batcher.Drop(res.Through)
-	w.release(b.Len()+dropped, b.Bytes+droppedBytes)
+	dropped, droppedBytes := w.batcher.Drop(through)
+	w.release(dropped, droppedBytes)
+	return true
+}
+
+// decodeBatch decodes the events of a batch's items that hold values, in
+// place, and returns their bytes. An item that does not decode is
+// dead-lettered and taken out of the batch. It reports false when the
+// worker stopped first: then the batch is not written.
+func (w *worker) decodeBatch(ctx context.Context, b *batch.Batch) (decoded int, ok bool) {
+	var failed []Rejected
+	for i := range b.Items {
+		it := &b.Items[i]
+		if it.Event != nil {
+			continue
+		}
+		ev, reason, err := w.decode.event(it.Value)
+		if err != nil {
+			failed = append(failed, Rejected{Offset: it.Offset, Reason: reason, Err: err})
+			continue
+		}
+		it.Event, it.Value = ev, nil
+		decoded += it.Size
+	}
+	if len(failed) == 0 {
+		return decoded, true
+	}
+	if !w.deadLetterRejected(ctx, b, failed) {
+		return 0, false
+	}
+	dead, deadBytes := 0, 0
+	b.Items = slices.DeleteFunc(b.Items, func(it batch.Item) bool {
+		if it.Event != nil {
+			return false
+		}
+		dead++
+		deadBytes += it.Size
+		if len(w.dead) < maxDeadNoted {
+			w.dead = append(w.dead, it.Offset)
+		}
+		return true
+	})
+	b.Bytes -= deadBytes
+	w.release(dead, deadBytes)
+	return decoded, true
 }
 
 // write calls the Writer until it succeeds. It gives up when the worker is
