@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
 
@@ -103,20 +104,49 @@ func (w *Writer) retryable(a answer, err error) error {
 
 // submit sends entries in one request and returns the intake's answer.
 func (w *Writer) submit(ctx context.Context, entries []entry) answer {
-	_, resp, err := w.api.SubmitLog(ctx, items(entries))
-	a := answer{err: err}
-	if resp != nil {
-		a.code, a.header = resp.StatusCode, resp.Header
+	buf, _ := w.bodies.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
 	}
-	var apiErr datadog.GenericOpenAPIError
-	if errors.As(err, &apiErr) {
-		a.body = apiErr.Body()
-		if a.code == 0 && len(a.body) == 0 {
-			// The client failed before sending: its message is all there is.
-			a.err = fmt.Errorf("datadog client: %s", apiErr.Error())
-		}
-	}
+	*buf = w.mapper.appendBody((*buf)[:0], entries)
+	a := w.post(ctx, *buf)
+	w.bodies.Put(buf)
 	w.metrics.requests.WithLabelValues(a.codeLabel()).Inc()
 	w.metrics.entries.Observe(float64(len(entries)))
+	return a
+}
+
+// post sends body, the JSON of logs, as the client's LogsApi.SubmitLog
+// sends its own (the same URL, headers and authentication, through the
+// client), and returns the intake's answer. The client copies body before
+// post returns.
+func (w *Writer) post(ctx context.Context, body []byte) answer {
+	c := w.api.Client
+	base, err := c.Cfg.ServerURLWithContext(ctx, "v2.LogsApi.SubmitLog")
+	if err != nil {
+		return answer{err: fmt.Errorf("datadog client: %w", err)}
+	}
+	headers := map[string]string{"Content-Type": "application/json", "Accept": "application/json"}
+	datadog.SetAuthKeys(ctx, &headers, [2]string{"apiKeyAuth", "DD-API-KEY"})
+	req, err := c.PrepareRequest(ctx, base+"/api/v2/logs", http.MethodPost, body, headers, url.Values{}, url.Values{}, nil)
+	if err != nil {
+		return answer{err: fmt.Errorf("datadog client: %w", err)}
+	}
+	resp, err := c.CallAPI(req)
+	if err != nil || resp == nil {
+		if err == nil {
+			err = errors.New("datadog client: no response")
+		}
+		a := answer{err: err}
+		if resp != nil {
+			a.code, a.header = resp.StatusCode, resp.Header
+		}
+		return a
+	}
+	a := answer{code: resp.StatusCode, header: resp.Header}
+	a.body, a.err = datadog.ReadBody(resp)
+	if a.err == nil && !a.accepted() {
+		a.err = errors.New(resp.Status)
+	}
 	return a
 }

@@ -4,8 +4,6 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV2"
-
 	"github.com/auditstream/auditstream/config"
 )
 
@@ -28,8 +26,8 @@ type limits struct {
 // entry is one log ready to send, with the offset of its record.
 type entry struct {
 	offset int64
-	item   datadogV2.HTTPLogItem
-	size   int  // the bytes of its JSON, as the client encodes it
+	log    ddlog
+	size   int  // the bytes of its JSON, as the client encodes it (appendLog writes it)
 	old    bool // older than Datadog keeps
 }
 
@@ -129,15 +127,6 @@ func requests(entries []entry, l limits) [][]entry {
 	}
 	if start < len(entries) {
 		out = append(out, entries[start:])
-	}
-	return out
-}
-
-// items returns the logs of entries, for the client.
-func items(entries []entry) []datadogV2.HTTPLogItem {
-	out := make([]datadogV2.HTTPLogItem, len(entries))
-	for i, e := range entries {
-		out[i] = e.item
 	}
 	return out
 }
