@@ -5,6 +5,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV2"
+
+	"github.com/auditstream/auditstream/sinks/internal/eventjson"
 )
 
 // The request body is written here, not by the client's encoder. The
@@ -113,12 +115,12 @@ func appendQuoted(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0 // of the run of bytes to copy as they are
 	for i := 0; i < len(s); {
+		i += eventjson.PlainPrefix(s[i:])
+		if i == len(s) {
+			break
+		}
 		c := s[i]
-		if c < utf8.RuneSelf {
-			if jsonEscapes[c] == 0 {
-				i++
-				continue
-			}
+		if c < utf8.RuneSelf { // not plain: jsonEscapes[c] > 0
 			b = append(b, s[start:i]...)
 			switch {
 			case jsonEscapes[c] == 5:

@@ -117,9 +117,9 @@ func (w *Writer) submit(ctx context.Context, entries []entry) answer {
 }
 
 // post sends body, the JSON of logs, as the client's LogsApi.SubmitLog
-// sends its own (the same URL, headers and authentication, through the
-// client), and returns the intake's answer. The client copies body before
-// post returns.
+// sends its own (the same URL, headers and authentication: the client
+// prepares the request), and returns the intake's answer. The client
+// copies body before post returns.
 func (w *Writer) post(ctx context.Context, body []byte) answer {
 	c := w.api.Client
 	base, err := c.Cfg.ServerURLWithContext(ctx, "v2.LogsApi.SubmitLog")
@@ -132,16 +132,14 @@ func (w *Writer) post(ctx context.Context, body []byte) answer {
 	if err != nil {
 		return answer{err: fmt.Errorf("datadog client: %w", err)}
 	}
-	resp, err := c.CallAPI(req)
-	if err != nil || resp == nil {
-		if err == nil {
-			err = errors.New("datadog client: no response")
-		}
-		a := answer{err: err}
-		if resp != nil {
-			a.code, a.header = resp.StatusCode, resp.Header
-		}
-		return a
+	// The client's CallAPI would only add its retries, which are off (the
+	// runtime retries), and its debug dumps, which are off; and it reads
+	// the whole body once more into a buffer grown from 512 bytes, which
+	// cost 5% of the sink's CPU in clearing and copying. So the request
+	// goes to the client's HTTP client directly.
+	resp, err := c.Cfg.HTTPClient.Do(req)
+	if err != nil {
+		return answer{err: err}
 	}
 	a := answer{code: resp.StatusCode, header: resp.Header}
 	a.body, a.err = datadog.ReadBody(resp)
