@@ -33,13 +33,14 @@ type entry struct {
 
 // logSize returns the bytes the client will send for the log p, whose
 // message takes msgQuoted bytes once quoted and whose ddtags are tags,
-// without encoding it. The client encodes each log with
-// HTTPLogItem.MarshalJSON, which is datadog.Marshal of a map: an object of
-// the members present, in key order, each a quoted key, a colon and the
+// without encoding it. appendLog writes each log as the client would
+// (HTTPLogItem.MarshalJSON, which is datadog.Marshal of a map): an object
+// of the members present, in key order, each a quoted key, a colon and the
 // value (strings escaped as the client's encoder escapes them, the
 // timestamp in decimal). The count is exact, and TestLogSizeIsTheClients
-// holds it to datadog.Marshal's; if it ever fell short, the intake's 413
-// would still split the request.
+// holds it to datadog.Marshal's (TestBodyIsTheClients holds appendLog to
+// it); if it ever fell short, the intake's 413 would still split the
+// request.
 func (m *mapper) logSize(msgQuoted int, tags []byte, p pendingLog) int {
 	n, members := m.fixed+memberLen("message", msgQuoted), m.fixedMembers+1
 	if len(tags) > 0 {
