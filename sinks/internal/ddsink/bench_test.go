@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/auditstream/auditstream/producer/loadgen"
@@ -140,4 +141,39 @@ func BenchmarkGzip(b *testing.B) {
 			run(b, zw)
 		})
 	}
+}
+
+// BenchmarkBody writes the body of a request of 1000 of make bench's logs:
+// by hand (appendBody) and with the client's encoder, as SubmitLog would.
+func BenchmarkBody(b *testing.B) {
+	m := newMapper("auditstream", "audit-svc", "sink-0", []string{"env:bench"})
+	logs := m.builder(0)
+	for _, ev := range benchEvents(1000) {
+		if _, err := logs.add(ev); err != nil {
+			b.Fatal(err)
+		}
+		logs.keep()
+	}
+	entries := make([]entry, 0, 1000)
+	for _, l := range logs.logs() {
+		entries = append(entries, entry{log: l})
+	}
+	items := logs.items()
+	b.Run("hand", func(b *testing.B) {
+		var body []byte
+		for b.Loop() {
+			body = m.appendBody(body[:0], entries)
+		}
+		b.SetBytes(int64(len(body)))
+	})
+	b.Run("client", func(b *testing.B) {
+		var body bytes.Buffer
+		for b.Loop() {
+			body.Reset()
+			if err := datadog.NewEncoder(&body).Encode(&items); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.SetBytes(int64(body.Len()))
+	})
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV2"
 )
 
 // TestTag marks the log ConnectorTest sends, so that it can be found, and
@@ -36,16 +34,13 @@ func (w *Writer) ConnectorTest(ctx context.Context) TestResult {
 	}
 	tags := strings.Join(append([]string{TestTag}, w.mapper.tags...), ",")
 	now := w.now()
-	millis := now.UnixMilli()
-	item := datadogV2.HTTPLogItem{
-		Message:              fmt.Sprintf("auditstream connector test at %s", now.UTC().Format(time.RFC3339)),
-		Ddsource:             w.mapper.source,
-		Service:              w.mapper.service,
-		Hostname:             w.mapper.hostname,
-		Ddtags:               &tags,
-		AdditionalProperties: map[string]any{timestampAttr: &millis},
+	log := ddlog{
+		message: fmt.Sprintf("auditstream connector test at %s", now.UTC().Format(time.RFC3339)),
+		tags:    tags,
+		timed:   true,
+		millis:  now.UnixMilli(),
 	}
-	a := w.submit(w.endpoint.context(ctx, key), []entry{{item: item}})
+	a := w.submit(w.endpoint.context(ctx, key), []entry{{log: log}})
 	res.Code, res.Detail = a.code, a.detail()
 	if a.code == 0 {
 		res.Err = a.err

@@ -1,10 +1,14 @@
 package ddsink
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"slices"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
 
@@ -103,20 +107,57 @@ func (w *Writer) retryable(a answer, err error) error {
 
 // submit sends entries in one request and returns the intake's answer.
 func (w *Writer) submit(ctx context.Context, entries []entry) answer {
-	_, resp, err := w.api.SubmitLog(ctx, items(entries))
-	a := answer{err: err}
-	if resp != nil {
-		a.code, a.header = resp.StatusCode, resp.Header
+	buf, _ := w.bodies.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
 	}
-	var apiErr datadog.GenericOpenAPIError
-	if errors.As(err, &apiErr) {
-		a.body = apiErr.Body()
-		if a.code == 0 && len(a.body) == 0 {
-			// The client failed before sending: its message is all there is.
-			a.err = fmt.Errorf("datadog client: %s", apiErr.Error())
-		}
+	size := 0
+	for _, e := range entries {
+		size += e.size
 	}
+	*buf = w.mapper.appendBody(slices.Grow((*buf)[:0], payloadSize(len(entries), size)), entries)
+	a := w.post(ctx, *buf)
+	w.bodies.Put(buf)
 	w.metrics.requests.WithLabelValues(a.codeLabel()).Inc()
 	w.metrics.entries.Observe(float64(len(entries)))
+	return a
+}
+
+// post sends body, the JSON of logs, as the client's LogsApi.SubmitLog
+// sends its own (the same URL, headers and authentication: the client
+// prepares the request), and returns the intake's answer. body is read
+// before post returns.
+func (w *Writer) post(ctx context.Context, body []byte) answer {
+	c := w.api.Client
+	base, err := c.Cfg.ServerURLWithContext(ctx, "v2.LogsApi.SubmitLog")
+	if err != nil {
+		return answer{err: fmt.Errorf("datadog client: %w", err)}
+	}
+	headers := map[string]string{"Content-Type": "application/json", "Accept": "application/json"}
+	datadog.SetAuthKeys(ctx, &headers, [2]string{"apiKeyAuth", "DD-API-KEY"})
+	// The client is given no body, which it would copy into a buffer of
+	// its own (a megabyte a request, for nothing): the request takes body
+	// as it is, which gzipTransport reads.
+	req, err := c.PrepareRequest(ctx, base+"/api/v2/logs", http.MethodPost, nil, headers, url.Values{}, url.Values{}, nil)
+	if err != nil {
+		return answer{err: fmt.Errorf("datadog client: %w", err)}
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	req.ContentLength = int64(len(body))
+	// The client's CallAPI would only add its retries, which are off (the
+	// runtime retries), and its debug dumps, which are off; and it would
+	// read the whole body once more into a buffer grown from 512 bytes
+	// (5% of the sink's CPU, clearing and copying). So the request goes to
+	// the client's HTTP client directly.
+	resp, err := c.Cfg.HTTPClient.Do(req)
+	if err != nil {
+		return answer{err: err}
+	}
+	a := answer{code: resp.StatusCode, header: resp.Header}
+	a.body, a.err = datadog.ReadBody(resp)
+	if a.err == nil && !a.accepted() {
+		a.err = errors.New(resp.Status)
+	}
 	return a
 }

@@ -31,6 +31,10 @@ type mapper struct {
 	// hostname.
 	fixed        int
 	fixedMembers int
+	// sourceMember, hostnameMember and serviceMember are those members
+	// as the body writes them ("" when left out): "ddsource":"...",
+	// "hostname":"...", with its comma after, and ,"service":"...".
+	sourceMember, hostnameMember, serviceMember string
 	// handWritten is whether eventjson writes the messages (the Event is
 	// the one it knows); else protojson does.
 	handWritten bool
@@ -42,6 +46,13 @@ func newMapper(source, service, hostname string, tags []string) *mapper {
 	m.source = m.fixedMember("ddsource", source)
 	m.service = m.fixedMember("service", service)
 	m.hostname = m.fixedMember("hostname", hostname)
+	m.sourceMember = member("ddsource", m.source)
+	if m.hostname != nil {
+		m.hostnameMember = member("hostname", m.hostname) + ","
+	}
+	if m.service != nil {
+		m.serviceMember = "," + member("service", m.service)
+	}
 	return m
 }
 
@@ -68,16 +79,15 @@ func (m *mapper) builder(bytes int) *logBuilder {
 
 // logBuilder maps a batch's events into logs. Each log is written into
 // scratch first; the logs kept are copied back to back into text, whose
-// one string their messages and ddtags share, so that a log costs a few
-// allocations (the client's model needs a map for its timestamp) rather
-// than a dozen.
+// one string their messages and ddtags share, so that a log costs no
+// allocation of its own.
 type logBuilder struct {
 	m       *mapper
 	w       *eventjson.Writer
 	scratch []byte     // the log added last: its message, then its ddtags
 	added   pendingLog // the log added last, within scratch
 	text    strings.Builder
-	logs    []pendingLog // the logs kept, within text
+	kept    []pendingLog // the logs kept, within text
 }
 
 // pendingLog is a log in a logBuilder: its message ends at msgEnd, then
@@ -125,39 +135,27 @@ func (lb *logBuilder) keep() {
 	p.msgEnd += start
 	p.tagsEnd += start
 	lb.text.Write(lb.scratch)
-	lb.logs = append(lb.logs, p)
+	lb.kept = append(lb.kept, p)
 }
 
-// items returns the logs kept, in order.
-func (lb *logBuilder) items() []datadogV2.HTTPLogItem {
+// logs returns the logs kept, in order.
+func (lb *logBuilder) logs() []ddlog {
 	s := lb.text.String()
-	// The values the logs point to, their ddtags and timestamps, are
-	// allocated together. The timestamp goes in the map as a pointer,
-	// which the client's encoder writes as the number it points to: an
-	// int64 in an interface would be one more allocation per log.
-	values := make([]struct {
-		tags   string
-		millis int64
-	}, len(lb.logs))
-	out := make([]datadogV2.HTTPLogItem, len(lb.logs))
+	out := make([]ddlog, len(lb.kept))
 	start := 0
-	for i, p := range lb.logs {
-		out[i] = datadogV2.HTTPLogItem{
-			Message:  s[start:p.msgEnd],
-			Ddsource: lb.m.source,
-			Service:  lb.m.service,
-			Hostname: lb.m.hostname,
-		}
-		v := &values[i]
-		if p.tagsEnd > p.msgEnd {
-			v.tags = s[p.msgEnd:p.tagsEnd]
-			out[i].Ddtags = &v.tags
-		}
-		if p.timed {
-			v.millis = p.millis
-			out[i].AdditionalProperties = map[string]any{timestampAttr: &v.millis}
-		}
+	for i, p := range lb.kept {
+		out[i] = ddlog{message: s[start:p.msgEnd], tags: s[p.msgEnd:p.tagsEnd], timed: p.timed, millis: p.millis}
 		start = p.tagsEnd
+	}
+	return out
+}
+
+// items returns the logs kept, in order, as the client's model.
+func (lb *logBuilder) items() []datadogV2.HTTPLogItem {
+	logs := lb.logs()
+	out := make([]datadogV2.HTTPLogItem, len(logs))
+	for i, l := range logs {
+		out[i] = lb.m.item(l)
 	}
 	return out
 }

@@ -3,8 +3,6 @@ package ddsink
 import (
 	"strconv"
 	"unicode/utf8"
-
-	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV2"
 )
 
 // The intake's documented bounds. The documentation writes 5MB and 1MB;
@@ -26,20 +24,21 @@ type limits struct {
 // entry is one log ready to send, with the offset of its record.
 type entry struct {
 	offset int64
-	item   datadogV2.HTTPLogItem
-	size   int  // the bytes of its JSON, as the client encodes it
+	log    ddlog
+	size   int  // the bytes of its JSON, as the client encodes it (appendLog writes it)
 	old    bool // older than Datadog keeps
 }
 
 // logSize returns the bytes the client will send for the log p, whose
 // message takes msgQuoted bytes once quoted and whose ddtags are tags,
-// without encoding it. The client encodes each log with
-// HTTPLogItem.MarshalJSON, which is datadog.Marshal of a map: an object of
-// the members present, in key order, each a quoted key, a colon and the
+// without encoding it. appendLog writes each log as the client would
+// (HTTPLogItem.MarshalJSON, which is datadog.Marshal of a map): an object
+// of the members present, in key order, each a quoted key, a colon and the
 // value (strings escaped as the client's encoder escapes them, the
 // timestamp in decimal). The count is exact, and TestLogSizeIsTheClients
-// holds it to datadog.Marshal's; if it ever fell short, the intake's 413
-// would still split the request.
+// holds it to datadog.Marshal's (TestBodyIsTheClients holds appendLog to
+// it); if it ever fell short, the intake's 413 would still split the
+// request.
 func (m *mapper) logSize(msgQuoted int, tags []byte, p pendingLog) int {
 	n, members := m.fixed+memberLen("message", msgQuoted), m.fixedMembers+1
 	if len(tags) > 0 {
@@ -127,15 +126,6 @@ func requests(entries []entry, l limits) [][]entry {
 	}
 	if start < len(entries) {
 		out = append(out, entries[start:])
-	}
-	return out
-}
-
-// items returns the logs of entries, for the client.
-func items(entries []entry) []datadogV2.HTTPLogItem {
-	out := make([]datadogV2.HTTPLogItem, len(entries))
-	for i, e := range entries {
-		out[i] = e.item
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
@@ -54,6 +55,7 @@ type Writer struct {
 	now      func() time.Time
 	metrics  *metrics
 	book     progressBook
+	bodies   sync.Pool // *[]byte, for request bodies
 	// maxRetryWait caps the wait the intake asks for (max_retry_wait).
 	maxRetryWait time.Duration
 }
@@ -110,9 +112,6 @@ func New(o Options) (*Writer, error) {
 	w.mapper = newMapper(d.Source, d.Service, hostname, d.Tags)
 	if !w.mapper.handWritten {
 		w.log.Warn("the audit event's fields are not the ones ddsink writes by hand; encoding messages with protojson, which is slower")
-	}
-	if !fastJSON {
-		w.log.Warn("built without the goccy_gojson tag: the Datadog client encodes requests with encoding/json, which costs the sink about 30% more CPU; build with make, or with GOFLAGS=-tags=goccy_gojson")
 	}
 
 	cfg := datadog.NewConfiguration()
@@ -200,8 +199,8 @@ func (w *Writer) entries(b *batch.Batch, p *progress) []entry {
 		}
 		out = append(out, e)
 	}
-	for i, item := range logs.items() {
-		out[i].item = item
+	for i, l := range logs.logs() {
+		out[i].log = l
 	}
 	if old > 0 {
 		w.log.Warn("events older than Datadog indexes (18h); sending them anyway",
