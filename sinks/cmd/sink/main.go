@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -123,6 +124,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 		return 0
 	}
 	log = log.With("connector", c.ID)
+	// A sink's live heap is bounded by batch.buffer_bytes (held records,
+	// about four times their size once a batch is decoded), but Go's heap
+	// target (twice the live heap) lets RSS wander far above it. A soft
+	// memory limit makes the collector work harder only near it.
+	// GOMEMLIMIT, when set, wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit(c.Batch.BufferBytes))
+	}
 	if err := p.Kafka.CheckAccess(ctx, log); err != nil {
 		log.Error("startup check failed; nothing consumed or committed", "err", err)
 		return 2
@@ -216,6 +225,13 @@ func publicReason(reason string) string {
 		}
 	}
 	return "a partition makes no progress"
+}
+
+// memoryLimit is the sink's soft memory limit for a buffer of buffer
+// bytes: the records held, decoded, plus room for the Kafka client's
+// fetches and the runtime.
+func memoryLimit(buffer config.ByteSize) int64 {
+	return 4*int64(buffer) + 64<<20
 }
 
 // startupError is a failed startup check: exit 2.
