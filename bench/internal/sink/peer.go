@@ -25,6 +25,9 @@ type peerRun struct {
 	PeakRSS    int64   `json:"peak_rss_bytes"`
 	Objects    int64   `json:"objects"`
 	Version    string  `json:"version"`
+	// StartupSeconds is how much of Seconds went to Kafka Connect's start
+	// (plugin scanning) before the connector ran.
+	StartupSeconds float64 `json:"startup_seconds"`
 }
 
 // parsePeer reads the peer's line (the last non-blank line of its stdout)
@@ -87,7 +90,8 @@ func (sc *scenario) peer(ctx context.Context, done []outcome) report.Result {
 	n := float64(sc.n)
 	res.Params["version"] = p.Version
 	run := report.NewRun("peer: "+p.Version, p.Events, time.Duration(p.Seconds*float64(time.Second)))
-	run.Extra = map[string]float64{"cpu_s": p.CPUSeconds, "cpu_s_per_M": p.CPUSeconds / n * 1e6, "peak_rss_mib": mib(p.PeakRSS), "objects": float64(p.Objects)}
+	run.Extra = map[string]float64{"cpu_s": p.CPUSeconds, "cpu_s_per_M": p.CPUSeconds / n * 1e6, "peak_rss_mib": mib(p.PeakRSS), "objects": float64(p.Objects),
+		"startup_s": p.StartupSeconds}
 	res.Runs = []report.Run{run}
 	peerRate, peerCPU := n/p.Seconds, p.CPUSeconds/n*1e6
 	if _, ok := sc.kinds[S3Sink]; !ok {
@@ -110,6 +114,7 @@ func (sc *scenario) peer(ctx context.Context, done []outcome) report.Result {
 		fmt.Sprintf("the peer (%s) drains the same %s backlog the S3 sink drained, into the same MinIO, under a prefix of its own, once, after the sink's drains; it measures itself (bench/peer/drain.sh): its seconds, CPU and peak RSS are what the runner reports", p.Version, sc.enc),
 		"ratios are ours/peer: above 1 for the rate, below 1 for CPU and memory, favour Auditstream",
 		fmt.Sprintf("the peer wrote %d objects; the S3 sink writes one per %d events per partition, with a manifest each", p.Objects, sc.s3Batch()),
+		fmt.Sprintf("both are timed from process start: %.1f s of the peer's %.1f s went to Kafka Connect's start, before its connector ran", p.StartupSeconds, p.Seconds),
 	}
 	return res
 }

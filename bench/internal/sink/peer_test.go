@@ -17,7 +17,7 @@ import (
 )
 
 func TestParsePeer(t *testing.T) {
-	good := `{"events":1000,"seconds":2.5,"cpu_seconds":4,"peak_rss_bytes":1048576,"objects":6,"version":"Kafka Connect 4.1.1 + Aiven S3 2.15.0"}`
+	good := `{"events":1000,"seconds":2.5,"cpu_seconds":4,"peak_rss_bytes":1048576,"objects":6,"version":"Kafka Connect 4.1.1 + Aiven S3 2.15.0","startup_seconds":1.5}`
 	tests := []struct {
 		name    string
 		stdout  string
