@@ -573,12 +573,21 @@ func TestS3SinkAssumeRole(t *testing.T) {
 	env := []string{"AWS_ACCESS_KEY_ID=" + proctest.ReadFile(t, st.akFile), "AWS_SECRET_ACCESS_KEY=" + proctest.ReadFile(t, st.skFile),
 		"AWS_REGION=us-east-1", "E2E_EXTERNAL_ID=ext-1234", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
 
-	// With STS unreachable there are no credentials: the startup check
-	// fails, which shows that the writes below do go through STS.
+	// With STS unreachable there are no credentials: the sink waits for
+	// them, not ready, consuming nothing, which shows that the writes
+	// below do go through STS.
 	noSTS := startSink(t, cfg, id, append(env, "AWS_ENDPOINT_URL_STS=http://127.0.0.1:1")...)
-	if code := noSTS.Wait(90 * time.Second); code != 2 {
-		t.Fatalf("with STS unreachable the sink exited %d; want 2:\n%s", code, proctest.Tail(noSTS.Log(), 10))
+	eventually(t, 60*time.Second, "the sink to wait for STS", func() bool {
+		l := noSTS.Log()
+		return strings.Contains(l, "waiting for it before consuming") && strings.Contains(l, "AssumeRole")
+	})
+	if noSTS.Ready() {
+		t.Fatal("/readyz is 200 with STS unreachable")
 	}
+	if got := committed(t, kadm.NewClient(kafkatest.Client(t)), group, topic); len(got) != 0 {
+		t.Fatalf("offsets committed with STS unreachable: %v", got)
+	}
+	noSTS.Kill()
 
 	sink := startSink(t, cfg, id, append(env, "AWS_ENDPOINT_URL_STS="+st.endpoint)...)
 	waitCommitted(t, group, topic, 60*time.Second)

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/auditstream/auditstream/config"
 )
 
 // TestValidate: sink validate checks what sink run of the connector needs,
@@ -35,7 +38,7 @@ connectors:
 		t.Errorf("without its key: got exit %d, %q; want 2 and the key's line", code, out)
 	}
 	t.Setenv("SINK_VALIDATE_DD", "k")
-	want := "batch max_events 1000, max_bytes 4500000, max_age 2s, buffer_bytes 16777216; group auditstream-sink-dd"
+	want := fmt.Sprintf("batch max_events 1000, max_bytes 4500000, max_age 2s, buffer_bytes %d; group auditstream-sink-dd", config.DefaultBufferBytes)
 	if code, out := validate(); code != 0 || !strings.Contains(out, want) {
 		t.Errorf("with its key only: got exit %d, %q; want 0 and %q", code, out, want)
 	}
