@@ -147,6 +147,9 @@ func Unmarshal(value []byte, contentType string) (*auditv1.Event, error) {
 		}
 		return ev, nil
 	case ContentTypeJSON:
+		if ev, _, ok := unmarshalJSONEvent(value); ok {
+			return ev, nil
+		}
 		ev := new(auditv1.Event)
 		if err := jsonIn.Unmarshal(value, ev); err != nil {
 			return nil, &DecodeError{Format: "json", Err: err}

@@ -14,9 +14,13 @@ var jsonStrict = protojson.UnmarshalOptions{}
 // reader can count them: a misspelt field ("tenant" for "tenants") is
 // accepted too, and would otherwise go unnoticed.
 //
-// A value is decoded strictly first, and again, leniently, only when that
-// fails: an event without unknown fields costs one decode.
+// The common forms are decoded by hand (unjson.go). protojson decodes the
+// others strictly first, and again, leniently, only when that fails: an
+// event without unknown fields costs one decode.
 func UnmarshalJSON(value []byte) (ev *auditv1.Event, unknown bool, err error) {
+	if ev, unknown, ok := unmarshalJSONEvent(value); ok {
+		return ev, unknown, nil
+	}
 	ev = new(auditv1.Event)
 	if jsonStrict.Unmarshal(value, ev) == nil {
 		return ev, false, nil

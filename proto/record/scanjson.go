@@ -54,47 +54,64 @@ type jsonScan struct {
 // json scans an event; false means "ask the decoder".
 func (s *scan) json(b []byte) bool {
 	d := jsonScan{b: b}
+	unknown, ok := d.event(func(num uint) bool { return s.field(&d, num) })
+	s.unknown = unknown
+	return ok
+}
+
+// event reads an event's object, handing the value of each Event field it
+// names to field, by number, and skipping unknown fields, and reports
+// whether it met any. false means "ask the decoder". The whole value must
+// be the object, with blanks around it.
+func (d *jsonScan) event(field func(num uint) bool) (unknown, ok bool) {
 	d.space()
 	if !d.eat('{') {
-		return false
+		return false, false
 	}
 	var seen uint32 // the field numbers met: protojson refuses a field twice
-	d.space()
-	if !d.eat('}') {
-		for {
-			name, ok := d.plainString()
-			if !ok || !d.colon() {
-				return false
-			}
-			num := eventField(name)
-			switch {
-			case num == 0 && len(name) > 0 && name[0] == '[':
-				return false // an extension's name: the decoder resolves it
-			case num == 0:
-				s.unknown = true
-				if !d.value(0, false) {
-					return false
-				}
-			case seen&(1<<num) != 0:
-				return false
-			default:
-				seen |= 1 << num
-				if !s.field(&d, num) {
-					return false
-				}
-			}
-			d.space()
-			if d.eat('}') {
-				break
-			}
-			if !d.eat(',') {
-				return false
-			}
-			d.space()
+	ok = d.sequence('}', func() bool {
+		name, ok := d.plainString()
+		if !ok || !d.colon() {
+			return false
 		}
-	}
+		num := eventField(name)
+		switch {
+		case num == 0 && len(name) > 0 && name[0] == '[':
+			return false // an extension's name: the decoder resolves it
+		case num == 0:
+			unknown = true
+			return d.value(0, false)
+		case seen&(1<<num) != 0:
+			return false
+		}
+		seen |= 1 << num
+		return field(num)
+	})
 	d.space()
-	return d.i == len(d.b)
+	return unknown, ok && d.i == len(d.b)
+}
+
+// sequence reads the elements of an array or the members of an object, d
+// being just past its '[' or '{': each is read by elem, and they are
+// separated by commas, up to end (']' or '}').
+func (d *jsonScan) sequence(end byte, elem func() bool) bool {
+	d.space()
+	if d.eat(end) {
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		d.space()
+		if d.eat(end) {
+			return true
+		}
+		if !d.eat(',') {
+			return false
+		}
+		d.space()
+	}
 }
 
 // eventField returns the number of the Event field a JSON name (its JSON
@@ -177,34 +194,22 @@ func (s *scan) stringArray(d *jsonScan, tenants bool) bool {
 	if !d.eat('[') {
 		return false
 	}
-	d.space()
-	if d.eat(']') {
+	return d.sequence(']', func() bool {
+		if !tenants {
+			return d.string()
+		}
+		v, ok := d.text()
+		if !ok {
+			return false
+		}
+		if s.ntenants < len(s.tenants) {
+			s.tenants[s.ntenants] = v
+		} else {
+			s.more = append(s.more, v)
+		}
+		s.ntenants++
 		return true
-	}
-	for {
-		if tenants {
-			v, ok := d.text()
-			if !ok {
-				return false
-			}
-			if s.ntenants < len(s.tenants) {
-				s.tenants[s.ntenants] = v
-			} else {
-				s.more = append(s.more, v)
-			}
-			s.ntenants++
-		} else if !d.string() {
-			return false
-		}
-		d.space()
-		if d.eat(']') {
-			return true
-		}
-		if !d.eat(',') {
-			return false
-		}
-		d.space()
-	}
+	})
 }
 
 // parseTimestamp is protojson's reading of a Timestamp, on a string
@@ -478,14 +483,10 @@ func (d *jsonScan) value(depth int, inData bool) bool {
 
 func (d *jsonScan) object(depth int, inData bool) bool {
 	d.i++ // '{'
-	d.space()
-	if d.eat('}') {
-		return true
-	}
 	var keys [smallObject][]byte
 	var many map[string]struct{}
 	n := 0
-	for {
+	return d.sequence('}', func() bool {
 		k, ok := d.plainString()
 		if !ok || !d.colon() {
 			return false
@@ -512,39 +513,13 @@ func (d *jsonScan) object(depth int, inData bool) bool {
 			}
 			many[string(k)] = struct{}{}
 		}
-		if !d.value(depth, inData) {
-			return false
-		}
-		d.space()
-		if d.eat('}') {
-			return true
-		}
-		if !d.eat(',') {
-			return false
-		}
-		d.space()
-	}
+		return d.value(depth, inData)
+	})
 }
 
 func (d *jsonScan) array(depth int, inData bool) bool {
 	d.i++ // '['
-	d.space()
-	if d.eat(']') {
-		return true
-	}
-	for {
-		if !d.value(depth, inData) {
-			return false
-		}
-		d.space()
-		if d.eat(']') {
-			return true
-		}
-		if !d.eat(',') {
-			return false
-		}
-		d.space()
-	}
+	return d.sequence(']', func() bool { return d.value(depth, inData) })
 }
 
 // number reads a number of strict JSON syntax. In data it must also be a

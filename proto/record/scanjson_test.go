@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -10,53 +11,118 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
 )
 
-// checkScanJSON fails unless ScanJSON agrees with the full JSON decode on
-// b: both reject it, or both accept it and the head is the decoded event's
-// (Unknown what UnmarshalJSON says), and Head.Validate says what Validate
-// says. The scan's own verdict, before it hands a value to the decoder,
-// is held to the decoder too: what it accepts, the decoder must accept,
-// and read the same. It reports whether the scan took b on itself.
+// checkScanJSON fails unless ScanJSON, UnmarshalJSON and Unmarshal agree
+// with protojson on b: all reject it, or all accept it, the decoded events
+// are protojson's, and the head is its event's (Unknown what protojson
+// strict and lenient say), and Head.Validate says what Validate says. The
+// scan's own verdict, before it hands a value to protojson, is held to
+// protojson too: what it accepts, protojson must accept, and read the same;
+// and the hand decoder (unjson.go) takes on exactly what the scan does. It
+// reports whether the scan took b on itself.
 func checkScanJSON(t *testing.T, b []byte) (scanned bool) {
 	t.Helper()
+	want, wantUnknown, werr := protojsonEvent(b)
 	h, serr := ScanJSON(b)
 	ev, unknown, uerr := UnmarshalJSON(b)
-	if _, err := Unmarshal(b, ContentTypeJSON); (err == nil) != (uerr == nil) {
-		t.Fatalf("%q: Unmarshal error %v, UnmarshalJSON error %v", b, err, uerr)
+	if (uerr == nil) != (werr == nil) {
+		t.Fatalf("%q: UnmarshalJSON error %v, protojson error %v", b, uerr, werr)
+	}
+	if uerr == nil {
+		if !sameEvent(ev, want) || unknown != wantUnknown {
+			t.Fatalf("%q: UnmarshalJSON gives %v (unknown %v), protojson %v (unknown %v)", b, ev, unknown, want, wantUnknown)
+		}
+	}
+	if got, err := Unmarshal(b, ContentTypeJSON); (err == nil) != (werr == nil) || err == nil && !sameEvent(got, want) {
+		t.Fatalf("%q: Unmarshal gives %v, %v; protojson %v, %v", b, got, err, want, werr)
 	}
 	var s scan
-	if s.json(b) {
-		scanned = true
-		if uerr != nil {
-			t.Fatalf("%q: the scan accepts what the decoder rejects: %v", b, uerr)
+	scanned = s.json(b)
+	if _, _, decoded := unmarshalJSONEvent(b); decoded != scanned {
+		t.Fatalf("%q: the scan takes it on itself: %v; the hand decoder: %v", b, scanned, decoded)
+	}
+	if scanned {
+		if werr != nil {
+			t.Fatalf("%q: the scan accepts what protojson rejects: %v", b, werr)
 		}
 		if got := s.head(); !sameHead(got, h) {
 			t.Fatalf("%q: scanned %+v, ScanJSON %+v", b, got, h)
 		}
 	}
-	if (serr == nil) != (uerr == nil) {
-		t.Fatalf("%q: scan error %v, decode error %v", b, serr, uerr)
+	if (serr == nil) != (werr == nil) {
+		t.Fatalf("%q: scan error %v, protojson error %v", b, serr, werr)
 	}
-	if uerr != nil {
-		if Reason(serr) != ReasonMalformedJSON {
-			t.Fatalf("%q: scan error %v is not malformed_json", b, serr)
+	if werr != nil {
+		if Reason(serr) != ReasonMalformedJSON || Reason(uerr) != ReasonMalformedJSON {
+			t.Fatalf("%q: scan error %v, decode error %v: not malformed_json", b, serr, uerr)
 		}
 		return scanned
 	}
-	want := HeadOf(ev)
-	want.Unknown = unknown
-	if !sameHead(h, want) {
-		t.Fatalf("%q: scanned %+v, decoded %+v", b, h, want)
+	wantHead := HeadOf(want)
+	wantHead.Unknown = wantUnknown
+	if !sameHead(h, wantHead) {
+		t.Fatalf("%q: scanned %+v, decoded %+v", b, h, wantHead)
 	}
-	if got, want := reasonOf(h.Validate()), reasonOf(Validate(ev)); got != want {
+	if got, want := reasonOf(h.Validate()), reasonOf(Validate(want)); got != want {
 		t.Fatalf("%q: Head.Validate %q, Validate %q", b, got, want)
 	}
 	return scanned
+}
+
+// protojsonEvent is the reference JSON decoding: protojson strict, and
+// lenient (jsonIn) when that fails, as UnmarshalJSON did before unjson.go.
+func protojsonEvent(b []byte) (ev *auditv1.Event, unknown bool, err error) {
+	ev = new(auditv1.Event)
+	if jsonStrict.Unmarshal(b, ev) == nil {
+		return ev, false, nil
+	}
+	ev = new(auditv1.Event)
+	if err := jsonIn.Unmarshal(b, ev); err != nil {
+		return nil, false, err
+	}
+	return ev, true, nil
+}
+
+// sameEvent compares two events with proto.Equal and by their
+// deterministic encoding, which tells -0 from 0 where proto.Equal does not.
+func sameEvent(a, b *auditv1.Event) bool {
+	opt := proto.MarshalOptions{Deterministic: true}
+	ab, aerr := opt.Marshal(a)
+	bb, berr := opt.Marshal(b)
+	return proto.Equal(a, b) && aerr == nil && berr == nil && bytes.Equal(ab, bb)
+}
+
+// TestUnjsonCoversEveryField sets every field of the Event and checks that
+// the hand decoder takes the event's JSON on itself, under either name of
+// each field, and decodes every field: a field added to event.proto must be
+// added to unjson.go.
+func TestUnjsonCoversEveryField(t *testing.T) {
+	ev := everyField(t, "unjson.go")
+	fields := ev.ProtoReflect().Descriptor().Fields()
+	for _, opt := range []protojson.MarshalOptions{{}, {UseProtoNames: true}} {
+		b, err := opt.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, unknown, ok := unmarshalJSONEvent(b)
+		if !ok || unknown {
+			t.Fatalf("%s: taken on %v, unknown fields %v; want taken, none", b, ok, unknown)
+		}
+		for i := range fields.Len() {
+			if f := fields.Get(i); !got.ProtoReflect().Has(f) {
+				t.Errorf("%s: field %s (%d) is not decoded: add it to unjson.go and eventField", b, f.Name(), f.Number())
+			}
+		}
+		if !sameEvent(got, ev) {
+			t.Errorf("got %v, want %v", got, ev)
+		}
+	}
 }
 
 func sameHead(a, b Head) bool {
@@ -287,14 +353,31 @@ func BenchmarkScanJSON(b *testing.B) {
 	}
 }
 
-// BenchmarkUnmarshalJSON is the router's read of a JSON value before
-// ScanJSON: a full decode.
+// BenchmarkUnmarshalJSON is a full decode of a JSON value, by hand
+// (unjson.go), against BenchmarkProtojson.
 func BenchmarkUnmarshalJSON(b *testing.B) {
 	vs := benchJSONValues(b)
 	b.ReportAllocs()
 	reportCPU(b)
 	for i := 0; b.Loop(); i++ {
 		ev, _, err := UnmarshalJSON(vs[i%len(vs)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if h := HeadOf(ev); h.Validate() != nil {
+			b.Fatal(h.Validate())
+		}
+	}
+}
+
+// BenchmarkProtojson is BenchmarkUnmarshalJSON's decode by protojson, the
+// reason unjson.go exists.
+func BenchmarkProtojson(b *testing.B) {
+	vs := benchJSONValues(b)
+	b.ReportAllocs()
+	reportCPU(b)
+	for i := 0; b.Loop(); i++ {
+		ev, _, err := protojsonEvent(vs[i%len(vs)])
 		if err != nil {
 			b.Fatal(err)
 		}

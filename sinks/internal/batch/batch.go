@@ -33,6 +33,7 @@ type Policy struct {
 type Item struct {
 	Offset      int64
 	LeaderEpoch int32
+	JSON        bool // Value is JSON, not protobuf
 	Event       *auditv1.Event
 	Value       []byte    // the record's value while Event is nil
 	Size        int       // the record value's size, the unit of MaxBytes

@@ -17,25 +17,19 @@ import (
 // redacted. A record that fails is a dead letter, with its reason.
 //
 // The work is split in two. At intake, check decides whether the record is
-// an event this connector delivers; a protobuf value is only scanned
-// (record.ScanProtobuf, which accepts exactly what a decode accepts), and
-// held as it is; a JSON value is decoded and held as protobuf. When its batch is written, event decodes it. Held values
-// take a fraction of the memory of decoded events, so the same budget holds
-// several times the records, and batches fill.
+// an event this connector delivers; its value is only scanned
+// (record.ScanProtobuf or record.ScanJSON, which accept exactly what a
+// decode accepts), and held as it is. When its batch is written, event
+// decodes it. Held values take a fraction of the memory of decoded events,
+// so the same budget holds several times the records, and batches fill.
 type decoder struct {
 	filter    *filter.Rule
 	redact    *redact.Rules
-	unmarshal func(value []byte) (*auditv1.Event, error) // unmarshalProtobuf
-}
-
-func unmarshalProtobuf(value []byte) (*auditv1.Event, error) {
-	return record.Unmarshal(value, record.ContentTypeProtobuf)
+	unmarshal func(value []byte, contentType string) (*auditv1.Event, error) // record.Unmarshal
 }
 
 // check returns the record as a batch item, or the dead-letter reason and
-// error. The item holds a protobuf value, for event: the record's own, or
-// for a JSON value, which only a decode can check, its event re-encoded.
-// (Holding the JSON's decoded events costs as much CPU and more memory.)
+// error. The item holds the record's value, for event.
 //
 // The router already applied the filter; applying it again here is
 // defence in depth. A mismatch means a router bug, or a record that was
@@ -43,48 +37,41 @@ func unmarshalProtobuf(value []byte) (*auditv1.Event, error) {
 // must not reach this connector's destination, which may belong to another
 // tenant. The filter sees the event before redaction, as the router did.
 func (d decoder) check(rec *kgo.Record) (it batch.Item, reason string, err error) {
-	it = batch.Item{Offset: rec.Offset, LeaderEpoch: rec.LeaderEpoch, Size: len(rec.Value)}
-	var m record.Meta
-	if isProtobuf(rec) {
-		var h record.Head
+	it = batch.Item{Offset: rec.Offset, LeaderEpoch: rec.LeaderEpoch, Size: len(rec.Value), Value: rec.Value}
+	var h record.Head
+	switch ct := contentType(rec); ct {
+	case record.ContentTypeProtobuf, "application/protobuf":
 		h, err = record.ScanProtobuf(rec.Value)
-		if err == nil {
-			err = h.Validate()
-		}
-		m, it.Value = h.Meta, rec.Value
-	} else {
-		it.Event, err = record.Decode(rec)
-		if err == nil {
-			err = record.Validate(it.Event)
-		}
-		m = record.MetaOf(it.Event)
+	case record.ContentTypeJSON:
+		h, err = record.ScanJSON(rec.Value)
+		it.JSON = true
+	default:
+		_, err = record.Unmarshal(rec.Value, ct) // its error names the content type
+	}
+	if err == nil {
+		err = h.Validate()
 	}
 	if err != nil {
 		return batch.Item{}, record.Reason(err), err
 	}
-	if !d.filter.Match(m) {
+	if !d.filter.Match(h.Meta) {
 		return batch.Item{}, record.ReasonFilterMismatch, fmt.Errorf(
 			"the connector's filter rejects the event (project %q, action %q, tenants %q): a router bug, or a record written past the router",
-			m.Project, m.Action, m.Tenants)
-	}
-	if it.Event != nil {
-		// Held as protobuf, like the others: a decoded event takes
-		// several times the memory of its encoding.
-		enc, err := record.Marshal(it.Event, record.Protobuf)
-		if err != nil {
-			return batch.Item{}, record.Reason(err), err
-		}
-		it.Event, it.Value = nil, enc.Value
+			h.Project, h.Action, h.Tenants)
 	}
 	return it, "", nil
 }
 
-// event returns the redacted event of a value that check accepted, or the
+// event returns the redacted event of an item that check accepted, or the
 // dead-letter reason and error. It fails only if check and decoding
 // disagree, which their differential tests rule out; a failure is still a
 // dead letter, never a crash or a stuck partition.
-func (d decoder) event(value []byte) (*auditv1.Event, string, error) {
-	ev, err := d.unmarshal(value)
+func (d decoder) event(it *batch.Item) (*auditv1.Event, string, error) {
+	ct := record.ContentTypeProtobuf
+	if it.JSON {
+		ct = record.ContentTypeJSON
+	}
+	ev, err := d.unmarshal(it.Value, ct)
 	if err != nil {
 		return nil, record.Reason(err), fmt.Errorf("the value passed the check at intake but does not decode: %w", err)
 	}
@@ -92,12 +79,11 @@ func (d decoder) event(value []byte) (*auditv1.Event, string, error) {
 	return ev, "", nil
 }
 
-// isProtobuf reports whether a record's value is protobuf, as
-// record.Decode reads it: by its content-type header, or detected.
-func isProtobuf(rec *kgo.Record) bool {
-	ct := record.HeaderValue(rec.Headers, record.HeaderContentType)
-	if ct == "" {
-		ct = record.Detect(rec.Value)
+// contentType is a record's content type, as record.Decode reads it: its
+// content-type header, or detected.
+func contentType(rec *kgo.Record) string {
+	if ct := record.HeaderValue(rec.Headers, record.HeaderContentType); ct != "" {
+		return ct
 	}
-	return ct == record.ContentTypeProtobuf || ct == "application/protobuf"
+	return record.Detect(rec.Value)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/config/filter"
@@ -41,10 +42,11 @@ func fullDecode(d decoder, rec *kgo.Record) string {
 	return ""
 }
 
-// TestCheckHoldsProtobufValues: the intake holds a protobuf value as it is
-// (its size is what the budget counts) and a JSON value decoded, and
-// dead-letters with the same reason as a full decode would.
-func TestCheckHoldsProtobufValues(t *testing.T) {
+// TestCheckHoldsValues: the intake holds a value, protobuf or JSON, as it is
+// (its size is what the budget counts), dead-letters with the same reason
+// as a full decode would, and the event decoded at flush is the full
+// decode's, redacted.
+func TestCheckHoldsValues(t *testing.T) {
 	rule, err := filter.New(config.Filter{Tenants: config.Patterns{Exclude: []string{"evil"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +55,7 @@ func TestCheckHoldsProtobufValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := decoder{filter: rule, redact: rules, unmarshal: unmarshalProtobuf}
+	d := decoder{filter: rule, redact: rules, unmarshal: record.Unmarshal}
 	g := loadgen.New(loadgen.Config{Seed: 3})
 	marshal := func(ev *auditv1.Event, enc record.Encoding) *kgo.Record {
 		r, err := record.Marshal(ev, enc)
@@ -71,6 +73,10 @@ func TestCheckHoldsProtobufValues(t *testing.T) {
 	noProject.ProjectId = ""
 	noHeaders := marshal(g.Next(), record.Protobuf)
 	noHeaders.Headers = nil
+	jsonNoHeaders := marshal(g.Next(), record.JSON)
+	jsonNoHeaders.Headers = nil
+	textPlain := marshal(g.Next(), record.JSON)
+	textPlain.Headers = []kgo.RecordHeader{{Key: record.HeaderContentType, Value: []byte("text/plain")}}
 	tests := []struct {
 		name       string
 		rec        *kgo.Record
@@ -79,7 +85,9 @@ func TestCheckHoldsProtobufValues(t *testing.T) {
 	}{
 		{"protobuf", marshal(g.Next(), record.Protobuf), "", true},
 		{"protobuf without headers", noHeaders, "", true},
-		{"json", marshal(g.Next(), record.JSON), "", false},
+		{"json", marshal(g.Next(), record.JSON), "", true},
+		{"json without headers", jsonNoHeaders, "", true},
+		{"unknown content type", textPlain, fullDecode(d, textPlain), false},
 		{"protobuf garbage", &kgo.Record{Value: []byte{0x0a, 0xff}}, record.ReasonMalformedProtobuf, false},
 		{"protobuf invalid", marshal(noProject, record.Protobuf), fullDecode(d, marshal(noProject, record.Protobuf)), false},
 		{"json invalid", marshal(noProject, record.JSON), fullDecode(d, marshal(noProject, record.JSON)), false},
@@ -108,14 +116,14 @@ func TestCheckHoldsProtobufValues(t *testing.T) {
 			if got := bytes.Equal(it.Value, tt.rec.Value); got != tt.wantValue {
 				t.Errorf("item holds the record's own value: got %v, want %v", got, tt.wantValue)
 			}
-			ev, reason, err := d.event(it.Value)
+			ev, reason, err := d.event(&it)
 			if err != nil {
 				t.Fatalf("event: %s: %v", reason, err)
 			}
 			want, _ := record.Decode(tt.rec)
-			if ev.GetId() != want.GetId() || len(ev.GetData().GetFields()) != len(want.GetData().GetFields()) {
-				t.Errorf("event: got id %q with %d data fields, want %q with %d", ev.GetId(), len(ev.GetData().GetFields()),
-					want.GetId(), len(want.GetData().GetFields()))
+			d.redact.Apply(want)
+			if !proto.Equal(ev, want) {
+				t.Errorf("event: got %v, want %v", ev, want)
 			}
 			if got := ev.GetRemoteAddress(); got != "***" && got != "" {
 				t.Errorf("remoteAddress: got %q, want it masked", got)
@@ -137,11 +145,11 @@ func TestValueThatFailsAtFlushIsDeadLettered(t *testing.T) {
 		delete(ids, id)
 		break
 	}
-	unmarshal := func(v []byte) (*auditv1.Event, error) {
+	unmarshal := func(v []byte, contentType string) (*auditv1.Event, error) {
 		if bytes.Contains(v, bad) {
 			return nil, &record.DecodeError{Format: "protobuf", Err: errors.New("injected")}
 		}
-		return unmarshalProtobuf(v)
+		return record.Unmarshal(v, contentType)
 	}
 	w := newFakeWriter()
 	_, stop := e.run(w, Options{unmarshal: unmarshal})

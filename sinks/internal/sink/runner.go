@@ -19,6 +19,7 @@ import (
 	"github.com/auditstream/auditstream/config"
 	"github.com/auditstream/auditstream/config/filter"
 	auditv1 "github.com/auditstream/auditstream/proto/audit/v1"
+	"github.com/auditstream/auditstream/proto/record"
 	"github.com/auditstream/auditstream/service/kafkalog"
 	"github.com/auditstream/auditstream/sinks/internal/batch"
 	"github.com/auditstream/auditstream/sinks/internal/redact"
@@ -48,9 +49,9 @@ type Options struct {
 	// Now is the clock for batch ages (default time.Now).
 	Now func() time.Time
 
-	// unmarshal decodes a protobuf value that passed the intake's check
-	// (default record.Unmarshal); tests make it fail.
-	unmarshal func(value []byte) (*auditv1.Event, error)
+	// unmarshal decodes a value that passed the intake's check, by its
+	// content type (default record.Unmarshal); tests make it fail.
+	unmarshal func(value []byte, contentType string) (*auditv1.Event, error)
 }
 
 // Runner consumes one connector's topic and delivers it through a Writer.
@@ -118,7 +119,7 @@ func New(o Options) (*Runner, error) {
 		o.Now = time.Now
 	}
 	if o.unmarshal == nil {
-		o.unmarshal = unmarshalProtobuf
+		o.unmarshal = record.Unmarshal
 	}
 	rules, err := redact.New(c.Redact)
 	if err != nil {

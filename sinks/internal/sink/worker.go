@@ -432,7 +432,7 @@ func (w *worker) decodeBatch(ctx context.Context, b *batch.Batch) (decoded int, 
 		if it.Event != nil {
 			continue
 		}
-		ev, reason, err := w.decode.event(it.Value)
+		ev, reason, err := w.decode.event(it)
 		if err != nil {
 			failed = append(failed, Rejected{Offset: it.Offset, Reason: reason, Err: err})
 			continue
