@@ -43,6 +43,20 @@ func (a Admin) ClientTLS() (*tls.Config, error) {
 	return tc, nil
 }
 
+// Serving is what a service serves its endpoints with: the certificate and
+// key files ("" for plain HTTP) and the token, resolved ("" for none).
+func (a Admin) Serving() (certFile, keyFile, token string, err error) {
+	if a.TLS != nil {
+		certFile, keyFile = a.TLS.CertFile, a.TLS.KeyFile
+	}
+	if a.Token.IsSet() {
+		if token, err = a.Token.Resolve(); err != nil {
+			return "", "", "", fmt.Errorf("admin token: %w", err)
+		}
+	}
+	return certFile, keyFile, token, nil
+}
+
 // admin checks the admin block and every listen address.
 func (v *validator) admin(p *Pipeline) {
 	listen := func(addr string, where ...any) {

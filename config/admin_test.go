@@ -65,3 +65,21 @@ func TestListenValidated(t *testing.T) {
 		t.Errorf("unset router.listen: got %q, want it left unset (the default is the service's)", p.Router.Listen)
 	}
 }
+
+// TestAdminServing: what a service serves its endpoints with, the token
+// resolved from its reference; a reference that does not resolve is an
+// error naming the admin token, never a value.
+func TestAdminServing(t *testing.T) {
+	t.Setenv("ADMIN_SERVING_TOKEN", "s3cr3t-token")
+	cert, key, tok, err := Admin{TLS: &AdminTLS{CertFile: "c.pem", KeyFile: "k.pem"}, Token: Secret{Env: "ADMIN_SERVING_TOKEN"}}.Serving()
+	if err != nil || cert != "c.pem" || key != "k.pem" || tok != "s3cr3t-token" {
+		t.Fatalf("got %q %q %q %v; want c.pem k.pem and the token", cert, key, tok, err)
+	}
+	if cert, key, tok, err := (Admin{}).Serving(); err != nil || cert != "" || key != "" || tok != "" {
+		t.Fatalf("no admin block: got %q %q %q %v; want nothing", cert, key, tok, err)
+	}
+	_, _, tok, err = Admin{Token: Secret{Env: "ADMIN_SERVING_UNSET"}}.Serving()
+	if err == nil || tok != "" || !strings.Contains(err.Error(), "admin token") {
+		t.Fatalf("unset variable: got token %q, err %v; want an admin token error", tok, err)
+	}
+}

@@ -239,15 +239,9 @@ func serve(ctx context.Context, path string, p *config.Pipeline, log *slog.Logge
 // address with its free-port fallback, secured as the admin block says.
 func listenAdmin(p *config.Pipeline, reg *prometheus.Registry, log *slog.Logger) (*admin.Server, error) {
 	o := admin.Options{Listen: p.Router.Listen, Default: config.DefaultRouterListen, Registry: reg, Log: log, Public: publicReason}
-	if t := p.Admin.TLS; t != nil {
-		o.CertFile, o.KeyFile = t.CertFile, t.KeyFile
-	}
-	if p.Admin.Token.IsSet() {
-		tok, err := p.Admin.Token.Resolve()
-		if err != nil {
-			return nil, fmt.Errorf("admin token: %w", err)
-		}
-		o.Token = tok
+	var err error
+	if o.CertFile, o.KeyFile, o.Token, err = p.Admin.Serving(); err != nil {
+		return nil, err
 	}
 	return admin.Listen(o)
 }

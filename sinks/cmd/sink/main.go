@@ -184,15 +184,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog
 // says.
 func listenAdmin(p *config.Pipeline, c *config.Connector, reg *prometheus.Registry, log *slog.Logger) (*admin.Server, error) {
 	o := admin.Options{Listen: c.Listen, Default: config.DefaultSinkListen, Registry: reg, Log: log, Public: publicReason}
-	if t := p.Admin.TLS; t != nil {
-		o.CertFile, o.KeyFile = t.CertFile, t.KeyFile
-	}
-	if p.Admin.Token.IsSet() {
-		tok, err := p.Admin.Token.Resolve()
-		if err != nil {
-			return nil, fmt.Errorf("admin token: %w", err)
-		}
-		o.Token = tok
+	var err error
+	if o.CertFile, o.KeyFile, o.Token, err = p.Admin.Serving(); err != nil {
+		return nil, err
 	}
 	return admin.Listen(o)
 }
