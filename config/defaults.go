@@ -16,6 +16,15 @@ const (
 	// well under 1% of the interval on a local broker, while read_committed
 	// consumers wait at most half a second more.
 	DefaultCommitInterval = 500 * time.Millisecond
+	// RouterTransactionTimeout is the transaction timeout of the router's
+	// producers (and backfill's). A replica killed mid-transaction holds
+	// back read_committed readers until it passes, so it is short; Kafka's
+	// coordinator aborts a transaction that lasts longer.
+	RouterTransactionTimeout = 10 * time.Second
+	// MaxCommitInterval leaves a transaction half the timeout for its
+	// flush and EndTxn: an interval near the timeout would have every
+	// transaction aborted, and routing would never commit.
+	MaxCommitInterval = RouterTransactionTimeout / 2
 	DefaultMaxEventBytes  = 1 << 20
 	// DefaultRouterListen and DefaultSinkListen are the admin addresses
 	// of a service whose listen is unset. A replica that finds its

@@ -116,6 +116,7 @@ func TestLoadErrors(t *testing.T) {
 		{"duplicate id", func(s string) string { return strings.Replace(s, "id: dd-prod", "id: s3-archive", 1) }, `pipeline.yaml:29: connectors[1].id: duplicate connector id "s3-archive" (also connectors[0])`},
 		{"bad glob", func(s string) string { return strings.Replace(s, `"Login*"`, `"Login["`, 1) }, `pipeline.yaml:16: connectors[0].filter.actions.exclude[0]: bad glob "Login["`},
 		{"bad duration", func(s string) string { return strings.Replace(s, "250ms", "soon", 1) }, `pipeline.yaml:10: bad duration "soon"`},
+		{"commit interval past the transaction timeout", func(s string) string { return strings.Replace(s, "250ms", "30s", 1) }, "pipeline.yaml:10: router.commit_interval: at most 5s"},
 		{"no brokers", func(s string) string { return strings.Replace(s, "[127.0.0.1:9092]", "[]", 1) }, "pipeline.yaml:2: kafka.brokers: at least one broker is required"},
 		{"syntax", func(s string) string { return strings.Replace(s, "  brokers:", "brokers:\n  - x\n -", 1) }, "pipeline.yaml:"},
 	}

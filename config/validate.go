@@ -104,8 +104,11 @@ func (v *validator) pipeline(p *Pipeline, o *options) {
 		v.at(fmt.Sprintf("bad prefix %q: topic names use letters, digits, '.', '_' and '-'", p.Topics.ConnectorPrefix), "topics", "connector_prefix")
 	}
 	v.admin(p)
-	if p.Router.CommitInterval.D() <= 0 {
+	switch ci := p.Router.CommitInterval.D(); {
+	case ci <= 0:
 		v.at("must be positive", "router", "commit_interval")
+	case ci > MaxCommitInterval:
+		v.at(fmt.Sprintf("at most %v: Kafka aborts a router transaction that lasts longer than %v, so routing would never commit", MaxCommitInterval, RouterTransactionTimeout), "router", "commit_interval")
 	}
 	seen := map[string]int{}
 	for i := range p.Connectors {

@@ -149,7 +149,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		// A run killed mid-transaction holds back read_committed readers
 		// of the connector topic (its sinks) until this runs out, or until
 		// the next run starts.
-		kgo.TransactionTimeout(10*time.Second),
+		kgo.TransactionTimeout(config.RouterTransactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// Markers tell where a partition's range ends when its last
 		// offsets are markers or aborted records (span.end).

@@ -101,7 +101,7 @@ func New(o Options) (*Runner, error) {
 		// deprecated no-op), so there is nothing to set.
 		// A replica killed mid-transaction holds back read_committed
 		// readers until its transaction times out; keep that short.
-		kgo.TransactionTimeout(10*time.Second),
+		kgo.TransactionTimeout(config.RouterTransactionTimeout),
 		// A replica that dies is noticed after this long and its
 		// partitions move on; Kafka's 45 s default would stall routing
 		// for most of a minute.
