@@ -431,7 +431,16 @@ func (r *Runner) transact(ctx context.Context, table *Table, first kgo.Fetches, 
 	}
 	r.route(work, table, first, promise, tally)
 
-	deadline := time.Now().Add(r.interval)
+	// A transaction that began behind the log's end ends when it catches
+	// up, instead of at the interval: the end of a backlog is then visible
+	// at once, not up to an interval later. A transaction that began
+	// caught up (steady traffic) lasts the interval, so steady traffic
+	// does not commit more often; and one that ends early has lasted a
+	// quarter of it, so a router that keeps falling behind and catching
+	// up commits at most four times as often.
+	began := time.Now()
+	behind := !caughtUp(r.sess.Client().BufferedFetchRecords(), first)
+	deadline := began.Add(r.interval)
 	for ctx.Err() == nil && time.Now().Before(deadline) {
 		pctx, cancel := context.WithDeadline(ctx, deadline)
 		fs := r.sess.PollFetches(pctx)
@@ -441,6 +450,9 @@ func (r *Runner) transact(ctx context.Context, table *Table, first kgo.Fetches, 
 		}
 		r.fetchErrors(fs)
 		r.route(work, table, fs, promise, tally)
+		if behind && time.Since(began) >= r.interval/4 && !fs.Empty() && caughtUp(r.sess.Client().BufferedFetchRecords(), fs) {
+			break
+		}
 	}
 
 	start := time.Now()
@@ -477,6 +489,24 @@ func (r *Runner) transact(ctx context.Context, table *Table, first kgo.Fetches, 
 	tally.publish(r.m)
 	r.failed.Store(nil)
 	return nil
+}
+
+// caughtUp reports whether a poll read each of its partitions up to the
+// high watermark, with nothing more buffered (the client's
+// BufferedFetchRecords). It may say false when caught up (a transaction
+// marker after the last record), which only keeps a transaction to its
+// interval.
+func caughtUp(buffered int64, fs kgo.Fetches) bool {
+	if buffered > 0 {
+		return false
+	}
+	up := true
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if n := len(p.Records); n > 0 && p.Records[n-1].Offset+1 < p.HighWatermark {
+			up = false
+		}
+	})
+	return up
 }
 
 // route produces the routed records of a batch of fetches.
