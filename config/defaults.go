@@ -24,8 +24,8 @@ const (
 	// MaxCommitInterval leaves a transaction half the timeout for its
 	// flush and EndTxn: an interval near the timeout would have every
 	// transaction aborted, and routing would never commit.
-	MaxCommitInterval = RouterTransactionTimeout / 2
-	DefaultMaxEventBytes  = 1 << 20
+	MaxCommitInterval    = RouterTransactionTimeout / 2
+	DefaultMaxEventBytes = 1 << 20
 	// DefaultRouterListen and DefaultSinkListen are the admin addresses
 	// of a service whose listen is unset. A replica that finds its
 	// default port taken uses a free port of the same host instead.
